@@ -1,0 +1,93 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TabbedTranslationAdmin, TranslationTabularInline
+from simple_history.admin import SimpleHistoryAdmin
+
+from councils.models import Role
+
+from .models import Campaign, Citation, TalkingPoint
+
+
+class CampaignAdminForm(forms.ModelForm):
+    target_roles = forms.MultipleChoiceField(
+        label=_("Target roles"),
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Which representatives receive the letter."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = "__all__"
+
+
+class CitationInline(TranslationTabularInline):
+    model = Citation
+    extra = 0
+    fields = ("order", "title", "publisher", "published_on", "url")
+
+
+class TalkingPointInline(TranslationTabularInline):
+    model = TalkingPoint
+    extra = 0
+    fields = ("order", "text", "citation")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Only the citations of the campaign being edited.
+        if db_field.name == "citation":
+            object_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = Citation.objects.filter(campaign_id=object_id or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+    form = CampaignAdminForm
+    list_display = ("title", "slug", "status", "opens_at", "closes_at", "letters_count", "goal")
+    list_filter = ("status", "default_language", "editing_mode", "requires_confirmation")
+    search_fields = ("title_en", "title_fr", "slug")
+    prepopulated_fields = {"slug": ("title_en",)}
+    readonly_fields = ("letters_count", "created_at", "updated_at")
+    inlines = [CitationInline, TalkingPointInline]
+    history_list_display = ("status",)
+    fieldsets = (
+        (None, {"fields": ("slug", "status", "opens_at", "closes_at", "default_language")}),
+        (_("Page"), {"fields": ("title", "summary", "body")}),
+        (
+            _("Letter"),
+            {
+                "fields": (
+                    "letter_subjects",
+                    "letter_template",
+                    "personal_prompt",
+                    "editing_mode",
+                    "target_roles",
+                    "recipient_scope",
+                    "send_mode",
+                    "requires_confirmation",
+                )
+            },
+        ),
+        (_("After sending"), {"fields": ("thanks_text", "share_text", "goal", "letters_count")}),
+        (_("Press contact"), {"fields": ("press_name", "press_phone", "press_email")}),
+        (
+            _("Sending identity and data"),
+            {"fields": ("sender_name", "sender_email", "retention_days")},
+        ),
+        (_("Record"), {"fields": ("created_at", "updated_at")}),
+    )
+
+
+@admin.register(Citation)
+class CitationAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+    list_display = ("title", "publisher", "published_on", "campaign", "order")
+    list_filter = ("campaign", "publisher")
+    search_fields = ("title_en", "title_fr", "publisher", "url")
+
+
+@admin.register(TalkingPoint)
+class TalkingPointAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+    list_display = ("__str__", "campaign", "order", "citation")
+    list_filter = ("campaign",)
+    search_fields = ("text_en", "text_fr")

@@ -1,0 +1,310 @@
+import string
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from councils.models import Role
+
+# Placeholders an organizer may use in a letter subject or body, with what they become.
+LETTER_PLACEHOLDERS = {
+    "municipality": _("the municipality's name, e.g. Toronto"),
+    "council": _("the council's name, e.g. City of Toronto"),
+    "province": _("the province or territory"),
+    "recipient_name": _("the representative's name, or 'Mayor and Council' for the whole council"),
+    "recipient_title": _("the representative's title, e.g. Councillor"),
+    "sender_name": _("the resident's first and last name"),
+    "sender_first_name": _("the resident's first name"),
+    "postal_code": _("the resident's postal code"),
+}
+
+
+def placeholder_names(text: str) -> list[str]:
+    """Return the {placeholder} names used in a template, in order.
+
+    Raises ValidationError when the braces themselves are malformed ("{municipality" or "}").
+    """
+    names = []
+    try:
+        for _literal, field_name, _spec, _conversion in string.Formatter().parse(text or ""):
+            if field_name is not None:
+                names.append(field_name)
+    except ValueError as exc:
+        raise ValidationError(
+            _("Check the curly braces: %(error)s. Write {{ and }} for a literal brace."),
+            params={"error": exc},
+            code="braces",
+        ) from exc
+    return names
+
+
+def validate_letter_template(text: str) -> None:
+    unknown = [name for name in placeholder_names(text) if name not in LETTER_PLACEHOLDERS]
+    if unknown:
+        raise ValidationError(
+            _("Unknown placeholders: %(names)s. Allowed: %(allowed)s."),
+            params={
+                "names": ", ".join("{" + name + "}" for name in dict.fromkeys(unknown)),
+                "allowed": ", ".join("{" + name + "}" for name in LETTER_PLACEHOLDERS),
+            },
+            code="placeholder",
+        )
+
+
+def render_letter_template(text: str, context: dict[str, str]) -> str:
+    """Fill {placeholders}; names missing from context stay as they were typed."""
+    return string.Formatter().vformat(text or "", (), _Missing(context))
+
+
+def sample_placeholders() -> dict[str, str]:
+    """Bracketed stand-ins for showing a letter before a resident has filled in the form."""
+    return {
+        "municipality": str(_("[your municipality]")),
+        "council": str(_("[your council]")),
+        "province": str(_("[your province]")),
+        "recipient_name": str(_("[your representative]")),
+        "recipient_title": str(_("[Councillor]")),
+        "sender_name": str(_("[your name]")),
+        "sender_first_name": str(_("[your first name]")),
+        "postal_code": str(_("[your postal code]")),
+    }
+
+
+class _Missing(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+class CampaignQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(status=Campaign.Status.LIVE)
+
+    def public(self):
+        """Campaigns the public may open: live or closed, never drafts."""
+        return self.exclude(status=Campaign.Status.DRAFT)
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        LIVE = "live", _("Live")
+        CLOSED = "closed", _("Closed")
+
+    class EditingMode(models.TextChoices):
+        LOCKED = "locked", _("Locked: the letter cannot be changed")
+        PERSONAL = "personal", _("Personal paragraph only")
+        EDITABLE = "editable", _("Fully editable")
+
+    class RecipientScope(models.TextChoices):
+        WHOLE_COUNCIL = "council", _("The whole council (every target role)")
+        MAYOR_AND_WARD = "ward", _("The mayor and the resident's ward councillor")
+
+    class SendMode(models.TextChoices):
+        EACH = "each", _("One email to each recipient")
+        TOGETHER = "together", _("One email to the whole council (reply-all reaches everyone)")
+
+    LANGUAGE_CHOICES = [("en", _("English")), ("fr", _("French"))]
+
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    opens_at = models.DateTimeField(
+        _("opens at"), null=True, blank=True, help_text=_("Optional: letters accepted from then.")
+    )
+    closes_at = models.DateTimeField(
+        _("closes at"), null=True, blank=True, help_text=_("Optional: letters refused after.")
+    )
+    default_language = models.CharField(
+        _("default language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
+    )
+
+    # Copy; django-modeltranslation adds the _en and _fr columns (campaigns/translation.py).
+    title = models.CharField(_("title"), max_length=200)
+    summary = models.TextField(_("summary"), blank=True, help_text=_("One or two sentences."))
+    body = models.TextField(_("body"), blank=True, help_text=_("Markdown."))
+    letter_subjects = models.TextField(
+        _("letter subjects"),
+        help_text=_(
+            "One subject per line. Each letter picks one, so councils do not receive a "
+            "thousand identical subjects. Placeholders such as {municipality} work here."
+        ),
+    )
+    letter_template = models.TextField(
+        _("letter body template"),
+        help_text=_(
+            "The letter as sent. Placeholders: {municipality}, {council}, {province}, "
+            "{recipient_name}, {recipient_title}, {sender_name}, {sender_first_name}, "
+            "{postal_code}. The personal message and chosen talking points are added after it."
+        ),
+    )
+    personal_prompt = models.CharField(
+        _("personal-message prompt"),
+        max_length=300,
+        blank=True,
+        help_text=_("The question that invites residents to write their own paragraph."),
+    )
+    thanks_text = models.TextField(_("thank-you text"), blank=True, help_text=_("Markdown."))
+    share_text = models.CharField(_("share text"), max_length=280, blank=True)
+
+    editing_mode = models.CharField(
+        _("editing mode"), max_length=10, choices=EditingMode.choices, default=EditingMode.PERSONAL
+    )
+    target_roles = models.JSONField(
+        _("target roles"),
+        default=list,
+        help_text=_("Which representatives receive the letter."),
+    )
+    recipient_scope = models.CharField(
+        _("recipients"),
+        max_length=10,
+        choices=RecipientScope.choices,
+        default=RecipientScope.WHOLE_COUNCIL,
+    )
+    send_mode = models.CharField(
+        _("send mode"), max_length=10, choices=SendMode.choices, default=SendMode.EACH
+    )
+    requires_confirmation = models.BooleanField(
+        _("confirm by email"),
+        default=True,
+        help_text=_("Letters wait until the resident clicks the link in a confirmation email."),
+    )
+    goal = models.PositiveIntegerField(_("goal"), default=1000)
+    # Kept up to date by the letters app as letters are confirmed, so the page never counts rows.
+    letters_count = models.PositiveIntegerField(_("letters sent"), default=0, editable=False)
+
+    press_name = models.CharField(_("press contact name"), max_length=200, blank=True)
+    press_phone = models.CharField(_("press contact phone"), max_length=50, blank=True)
+    press_email = models.EmailField(_("press contact email"), blank=True)
+
+    sender_name = models.CharField(
+        _("sending name"),
+        max_length=100,
+        help_text=_("Letters go out from \u201cFirst Last via <sending name>\u201d."),
+    )
+    sender_email = models.EmailField(
+        _("sending address"),
+        help_text=_("An address on the organization's own domain, so DMARC passes."),
+    )
+    retention_days = models.PositiveIntegerField(
+        _("retention (days)"),
+        default=365,
+        validators=[MinValueValidator(1)],
+        help_text=_("After this many days past closing, residents' personal data is erased."),
+    )
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        errors = {}
+        for field in ("letter_subjects", "letter_template"):
+            for language in ("en", "fr"):
+                name = f"{field}_{language}"
+                try:
+                    validate_letter_template(getattr(self, name, "") or "")
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        unknown_roles = [role for role in self.target_roles or [] if role not in Role.values]
+        if unknown_roles:
+            errors["target_roles"] = [
+                _("Unknown roles: %(roles)s.") % {"roles": ", ".join(map(str, unknown_roles))}
+            ]
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            errors["closes_at"] = [_("The closing time must come after the opening time.")]
+        if errors:
+            raise ValidationError(errors)
+
+    def get_absolute_url(self):
+        return reverse("campaigns:detail", kwargs={"slug": self.slug})
+
+    def is_accepting_letters(self, now=None) -> bool:
+        """True when the campaign is live and inside its optional open/close window."""
+        now = now or timezone.now()
+        if self.status != self.Status.LIVE:
+            return False
+        if self.opens_at and now < self.opens_at:
+            return False
+        return not (self.closes_at and now >= self.closes_at)
+
+    def phase(self, now=None) -> str:
+        """What the public page shows: 'open', 'upcoming' or 'closed' ('draft' for drafts)."""
+        now = now or timezone.now()
+        if self.status == self.Status.DRAFT:
+            return "draft"
+        if self.status == self.Status.CLOSED or (self.closes_at and now >= self.closes_at):
+            return "closed"
+        if self.opens_at and now < self.opens_at:
+            return "upcoming"
+        return "open"
+
+    def subject_list(self) -> list[str]:
+        """Subjects in the active language, one per non-empty line."""
+        return [line.strip() for line in (self.letter_subjects or "").splitlines() if line.strip()]
+
+    def get_target_roles_display(self) -> str:
+        labels = dict(Role.choices)
+        return ", ".join(str(labels.get(role, role)) for role in self.target_roles or [])
+
+
+class Citation(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="citations"
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    title = models.CharField(_("title"), max_length=300)
+    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
+    published_on = models.DateField(_("date"), null=True, blank=True)
+    url = models.URLField(_("URL"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("citation")
+        verbose_name_plural = _("citations")
+        ordering = ["campaign", "order", "pk"]
+
+    def __str__(self):
+        return self.title
+
+
+class TalkingPoint(models.Model):
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="talking_points",
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    text = models.TextField(_("text"), help_text=_("Markdown; a sentence or two."))
+    citation = models.ForeignKey(
+        Citation,
+        verbose_name=_("citation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="talking_points",
+    )
+
+    class Meta:
+        verbose_name = _("talking point")
+        verbose_name_plural = _("talking points")
+        ordering = ["campaign", "order", "pk"]
+
+    def __str__(self):
+        return self.text[:80]
+
+    def clean(self):
+        if self.citation_id and self.campaign_id and self.citation.campaign_id != self.campaign_id:
+            raise ValidationError({"citation": _("Pick a citation of the same campaign.")})

@@ -1,0 +1,19 @@
+from django import template
+from django.urls import translate_url
+
+from campaigns.rendering import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text):
+    """Render organizer Markdown as sanitised HTML."""
+    return render_markdown(text)
+
+
+@register.simple_tag(takes_context=True)
+def translated_url(context, language_code):
+    """The current page's address in another language (/campaigns/x/ <-> /fr/campaigns/x/)."""
+    request = context["request"]
+    return translate_url(request.get_full_path(), language_code)

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+from campaigns.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path(settings.ADMIN_URL, admin.site.urls),
+]
+
+# English at /campaigns/<slug>/, French at /fr/campaigns/<slug>/.
+urlpatterns += i18n_patterns(
+    path("", include("campaigns.urls")),
+    prefix_default_language=False,
+)
+
+admin.site.site_header = "Council Letters"
+admin.site.site_title = "Council Letters"

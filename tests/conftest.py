@@ -1,0 +1,100 @@
+"""Shared fixtures.
+
+Tests that need a real service carry a marker (redis, postgres, browser). Outside CI a missing
+service skips them with a message saying what to start; under CI=true they fail instead.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from tests.factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+START_POSTGRES = (
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, then "
+    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/council_letters"
+)
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true but {what}", pytrace=False)
+    pytest.skip(what)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("redis") and not _reachable(redis_url(), 6379):
+        _missing(f"Redis is not running at {redis_url()}; start it with: {START_REDIS}")
+    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        _missing(f"these tests need PostgreSQL; start it with: {START_POSTGRES}")
+    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+        _missing(f"{CHROMIUM} is missing; install it with: apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Make pytest-playwright drive Debian's chromium (playwright install cannot download)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(autouse=True)
+def _test_defaults(settings):
+    from django.core.cache import cache
+
+    from config.celery_app import app
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tasks run in-process unless a test starts a real worker (those tests flip this back).
+    app.conf.task_always_eager = True
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True, is_superuser=True, username="organizer")
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
