@@ -19,7 +19,8 @@ class CampaignAdminForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = "__all__"
+        # The admin adds every other field from CampaignAdmin.fieldsets.
+        fields = ("target_roles",)
 
 
 class CitationInline(TranslationTabularInline):

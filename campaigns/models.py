@@ -209,6 +209,9 @@ class Campaign(models.Model):
     def __str__(self):
         return self.title
 
+    def get_absolute_url(self):
+        return reverse("campaigns:detail", kwargs={"slug": self.slug})
+
     def clean(self):
         errors = {}
         for field in ("letter_subjects", "letter_template"):
@@ -227,9 +230,6 @@ class Campaign(models.Model):
             errors["closes_at"] = [_("The closing time must come after the opening time.")]
         if errors:
             raise ValidationError(errors)
-
-    def get_absolute_url(self):
-        return reverse("campaigns:detail", kwargs={"slug": self.slug})
 
     def is_accepting_letters(self, now=None) -> bool:
         """True when the campaign is live and inside its optional open/close window."""

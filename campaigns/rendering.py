@@ -26,4 +26,4 @@ def render_markdown(text: str) -> SafeString:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
-    return mark_safe(cleaned)  # noqa: S308 -- nh3 output is sanitised
+    return mark_safe(cleaned)
