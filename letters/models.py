@@ -1,1 +1,221 @@
-from django.db import models  # noqa: F401
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign
+from councils.models import Municipality, Representative, Ward
+
+
+def new_token() -> str:
+    """An unguessable URL token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+class LetterQuerySet(models.QuerySet):
+    def counted(self):
+        """Letters that count toward a campaign: confirmed, not tests."""
+        return self.filter(is_test=False, confirmed_at__isnull=False)
+
+    def pending(self):
+        return self.filter(status=Letter.Status.PENDING_CONFIRMATION)
+
+
+class Letter(models.Model):
+    class Status(models.TextChoices):
+        PENDING_CONFIRMATION = "pending", _("Waiting for email confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        BLOCKED = "blocked", _("Blocked")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="letters"
+    )
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("municipality"),
+        on_delete=models.PROTECT,
+        related_name="letters",
+    )
+    ward = models.ForeignKey(
+        Ward,
+        verbose_name=_("ward"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="letters",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING_CONFIRMATION
+    )
+    is_test = models.BooleanField(
+        _("test letter"),
+        default=False,
+        help_text=_("Sent by an organizer to themselves; never counted, never sent to a council."),
+    )
+    token = models.CharField(_("status token"), max_length=64, unique=True, default=new_token)
+    confirmation_token = models.CharField(
+        _("confirmation token"), max_length=64, unique=True, default=new_token
+    )
+    language = models.CharField(_("language"), max_length=2, default="en")
+
+    # The resident. Erased by purge_personal_data after the campaign's retention period.
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=7, blank=True)
+    street_address = models.CharField(_("street address"), max_length=200, blank=True)
+    send_copy = models.BooleanField(_("send me a copy"), default=True)
+
+    # CASL express consent, stored with its exact wording, language and time.
+    consent_given = models.BooleanField(_("keep me updated"), default=False)
+    consent_text = models.TextField(_("consent wording"), blank=True)
+    consent_language = models.CharField(_("consent language"), max_length=2, blank=True)
+    consent_at = models.DateTimeField(_("consent time"), null=True, blank=True)
+
+    # The letter exactly as it was sent.
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    personal_message = models.TextField(_("personal message"), blank=True)
+    talking_points = models.JSONField(_("talking points added"), default=list, blank=True)
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    purged_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
+
+    objects = LetterQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("letter")
+        verbose_name_plural = _("letters")
+        ordering = ["-created_at"]
+        permissions = [("export_signers", _("Can export signers' personal data"))]
+        constraints = [
+            # One letter per email address per campaign per municipality (tests excepted;
+            # erased letters have no email and no longer take part).
+            models.UniqueConstraint(
+                fields=["campaign", "municipality", "email"],
+                condition=Q(is_test=False) & ~Q(email=""),
+                name="one_letter_per_sender_per_council",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "confirmed_at"]),
+            models.Index(fields=["campaign", "municipality"]),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.municipality.name})"
+
+    def get_absolute_url(self):
+        return reverse("letters:status", kwargs={"token": self.token})
+
+    @property
+    def sender_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def stuck(self, *, older_than):
+        return self.filter(
+            status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING], updated_at__lt=older_than
+        )
+
+
+class Delivery(models.Model):
+    """One recipient of one letter, and what became of the email to them."""
+
+    class Status(models.TextChoices):
+        PENDING_CONFIRMATION = "pending", _("Waiting for confirmation")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Marked as spam")
+        FAILED = "failed", _("Failed")
+        NO_EMAIL = "no_email", _("No email address: contact them another way")
+
+    letter = models.ForeignKey(
+        Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    representative = models.ForeignKey(
+        Representative,
+        verbose_name=_("representative"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    # A snapshot of the recipient as addressed, so later directory edits do not rewrite history.
+    recipient_name = models.CharField(_("recipient"), max_length=200)
+    recipient_role = models.CharField(_("role"), max_length=200, blank=True)
+    recipient_email = models.EmailField(_("recipient email"), blank=True)
+
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=Status.choices,
+        default=Status.PENDING_CONFIRMATION,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=300, blank=True)
+    esp_message_id = models.CharField(
+        _("ESP message id"), max_length=300, blank=True, db_index=True
+    )
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["letter", "pk"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self):
+        return f"{self.recipient_name}: {self.get_status_display()}"
+
+
+class BlockedSender(models.Model):
+    """An email address or IP address that organizers have blocked from sending letters."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email address")
+        IP = "ip", _("IP address")
+
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=254)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("blocked sender")
+        verbose_name_plural = _("blocked senders")
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="unique_block")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class TokenBucket(models.Model):
+    """A small database token bucket for abuse limits (per IP, per email address)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.key
