@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from .models import BlockedSender, Delivery, Letter
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    fields = ("recipient_name", "recipient_email", "status", "attempts", "sent_at", "last_error")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Letter)
+class LetterAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "campaign", "municipality", "status", "language", "is_test")
+    list_filter = ("campaign", "status", "language", "is_test", "municipality__province")
+    search_fields = ("email", "last_name", "postal_code", "municipality__name")
+    date_hierarchy = "created_at"
+    list_select_related = ("campaign", "municipality")
+    inlines = [DeliveryInline]
+    raw_id_fields = ("municipality", "ward")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("recipient_name", "recipient_email", "status", "attempts", "sent_at")
+    list_filter = ("status", "letter__campaign")
+    search_fields = ("recipient_name", "recipient_email", "esp_message_id")
+    raw_id_fields = ("letter", "representative")
+
+
+@admin.register(BlockedSender)
+class BlockedSenderAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "reason", "created_by", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("value", "reason")
