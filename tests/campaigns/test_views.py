@@ -1,0 +1,165 @@
+import pytest
+
+from campaigns.models import Campaign
+from tests.factories import CampaignFactory, CitationFactory, TalkingPointFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, campaign, prefix=""):
+    return client.get(f"{prefix}/campaigns/{campaign.slug}/")
+
+
+def test_it_shows_the_campaign(client):
+    campaign = CampaignFactory(
+        title_en="Stop the cameras",
+        summary_en="Write today.",
+        press_name="Rosa Addario",
+        press_phone="+1 (888) 441-2640 ext. 0",
+    )
+    citation = CitationFactory(campaign=campaign, title_en="A report", publisher="CBC")
+    TalkingPointFactory(campaign=campaign, text_en="Cities banned it.", citation=citation)
+    response = page(client, campaign)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<h1 id="campaign-title">Stop the cameras</h1>' in html
+    assert "Write today." in html
+    assert "Cities banned it." in html
+    assert 'href="#source-1"' in html and 'id="source-1"' in html
+    assert "<cite>CBC</cite>" in html
+    assert "Rosa Addario" in html
+    assert "0 letters sent of a goal of 100" in " ".join(
+        html.replace("<strong>", "").replace("</strong>", "").split()
+    )
+
+
+def test_it_shows_the_letter_with_placeholders_as_bracketed_hints(client):
+    campaign = CampaignFactory(letter_template_en="Dear {recipient_name}, in {municipality}")
+    html = page(client, campaign).content.decode()
+    assert "Dear [your representative], in [your municipality]" in html
+    assert "{recipient_name}" not in html
+
+
+def test_it_renders_french_under_fr(client):
+    campaign = CampaignFactory(title_fr="Arrêtez les caméras", body_fr="Pourquoi **agir**")
+    TalkingPointFactory(campaign=campaign, text_fr="Un fait en français.")
+    response = page(client, campaign, prefix="/fr")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<html lang="fr">' in html
+    assert "Arrêtez les caméras" in html
+    assert "<strong>agir</strong>" in html
+    assert "Un fait en français." in html
+    assert 'href="/campaigns/' in html  # the switch back to English
+
+
+def test_french_falls_back_to_english_when_untranslated(client):
+    campaign = CampaignFactory(title_en="Only English", title_fr="")
+    assert "Only English" in page(client, campaign, prefix="/fr").content.decode()
+
+
+def test_it_links_to_the_other_language(client):
+    campaign = CampaignFactory()
+    html = page(client, campaign).content.decode()
+    assert f'href="/fr/campaigns/{campaign.slug}/"' in html
+
+
+def test_a_draft_is_404_for_the_public(client, user):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    assert page(client, campaign).status_code == 404
+    client.force_login(user)
+    assert page(client, campaign).status_code == 404
+
+
+def test_staff_can_preview_a_draft(staff_client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    response = page(staff_client, campaign)
+    assert response.status_code == 200
+    assert "Draft preview" in response.content.decode()
+
+
+def test_a_closed_campaign_says_so(client):
+    campaign = CampaignFactory(status=Campaign.Status.CLOSED)
+    response = page(client, campaign)
+    assert response.status_code == 200
+    assert "This campaign is closed." in response.content.decode()
+
+
+def test_a_closed_campaign_says_so_in_french(client):
+    campaign = CampaignFactory(status=Campaign.Status.CLOSED)
+    assert "Cette campagne est terminée." in page(client, campaign, "/fr").content.decode()
+
+
+def test_an_unknown_campaign_is_404(client):
+    assert client.get("/campaigns/nope/").status_code == 404
+
+
+def test_markdown_is_sanitised(client):
+    campaign = CampaignFactory(
+        body_en='Hello <script>alert("x")</script> [click](javascript:alert(1)) '
+        '<img src=x onerror="alert(2)">',
+        summary_en="<script>alert('summary')</script>",
+    )
+    TalkingPointFactory(campaign=campaign, text_en="<b onclick='alert(3)'>bold</b> fact")
+    html = page(client, campaign).content.decode()
+    assert "<script>alert" not in html
+    assert 'href="javascript' not in html
+    assert "<img" not in html and "<b onclick" not in html
+    assert "&lt;script&gt;alert(&#x27;summary&#x27;)" in html  # plain text is escaped
+
+
+def test_it_rejects_post_on_the_campaign_page_without_a_form(client):
+    campaign = CampaignFactory(status=Campaign.Status.CLOSED)
+    assert client.post(f"/campaigns/{campaign.slug}/").status_code in (403, 405)
+
+
+def test_home_redirects_to_the_one_live_campaign(client):
+    campaign = CampaignFactory()
+    CampaignFactory(status=Campaign.Status.DRAFT)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/campaigns/{campaign.slug}/"
+
+
+def test_home_lists_several_live_campaigns(client):
+    first, second = CampaignFactory(title_en="First"), CampaignFactory(title_en="Second")
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert first.get_absolute_url() in html and second.get_absolute_url() in html
+
+
+def test_home_says_when_nothing_is_live(client):
+    CampaignFactory(status=Campaign.Status.DRAFT)
+    assert "no campaign open" in client.get("/").content.decode()
+
+
+def test_home_rejects_post(client):
+    assert client.post("/").status_code == 405
+
+
+def test_the_privacy_page_gives_each_campaigns_retention(client):
+    CampaignFactory(title_en="Cams", retention_days=90)
+    html = client.get("/privacy/").content.decode()
+    assert "Cams: your personal details are erased 90 days after the campaign closes" in html
+
+
+def test_pages_request_nothing_from_third_party_hosts(client):
+    import re
+
+    campaign = CampaignFactory()
+    CitationFactory(campaign=campaign, url="https://example.org/article")
+    html = page(client, campaign).content.decode()
+    # Citations are links a reader may follow; nothing is loaded from elsewhere.
+    loaded = re.findall(r'(?:src|href)="(https?:)?//[^"]*"', html.replace('<a href="https://', ""))
+    assert loaded == []
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in html
+
+
+def test_the_sanitiser_strips_what_markdown_lets_through():
+    from campaigns.rendering import render_markdown
+
+    html = render_markdown('[ok](https://example.org "t") [bad](vbscript:x) <iframe src=x>')
+    assert '<a href="https://example.org" title="t" rel="noopener noreferrer">ok</a>' in html
+    assert "vbscript" not in html.split("[bad]")[0]
+    assert "<iframe" not in html
