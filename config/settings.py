@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -253,11 +255,41 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
+# Content Security Policy: everything from this origin only, no inline scripts, no third party.
+# Bootstrap's CSS draws form controls with data: SVG images, hence img-src data:.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # --- Forms ------------------------------------------------------------------------------------
 
 FORMS_URLFIELD_ASSUME_HTTPS = True
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Letters: the resident's form and its abuse limits ------------------------------------------
+
+# Letters per hour from one IP address, and per email address (database token buckets).
+LETTERS_RATE_LIMIT_PER_IP = env_int("LETTERS_RATE_LIMIT_PER_IP", 20)
+LETTERS_RATE_LIMIT_PER_EMAIL = env_int("LETTERS_RATE_LIMIT_PER_EMAIL", 5)
+# Seconds a person needs at least between opening the letter step and sending; bots are faster.
+LETTERS_MIN_FILL_SECONDS = env_int("LETTERS_MIN_FILL_SECONDS", 5)
+# Days a confirmation link stays valid.
+LETTERS_CONFIRMATION_DAYS = env_int("LETTERS_CONFIRMATION_DAYS", 7)
+# Behind a reverse proxy, the request header that carries the client's address, as Django
+# names it (e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR.
+LETTERS_CLIENT_IP_HEADER = os.environ.get("LETTERS_CLIENT_IP_HEADER", "")
 
 # --- Logging ----------------------------------------------------------------------------------
 
