@@ -1,0 +1,180 @@
+"""The facial-recognition campaign ships as a seed file; these tests keep it loadable and whole."""
+
+import json
+
+import pytest
+from django.utils import translation
+
+from campaigns.models import (
+    LETTER_PLACEHOLDERS,
+    Campaign,
+    Citation,
+    TalkingPoint,
+    placeholder_names,
+)
+from campaigns.services import SEED_DIR, campaign_load_seed
+from campaigns.translation import (
+    CampaignTranslationOptions,
+    CitationTranslationOptions,
+    TalkingPointTranslationOptions,
+)
+
+SEED = SEED_DIR / "say-no-to-facial-recognition.json"
+LANGUAGES = ("en", "fr")
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loaded():
+    campaign, created = campaign_load_seed(path=SEED)
+    return campaign, created
+
+
+def test_it_creates_the_live_campaign(loaded):
+    campaign, created = loaded
+
+    assert created is True
+    campaign.refresh_from_db()
+    assert campaign.slug == "say-no-to-facial-recognition"
+    assert campaign.status == Campaign.Status.LIVE
+    assert campaign.is_accepting_letters()
+    assert campaign.default_language == "en"
+    assert "facial recognition" in campaign.title_en
+    assert "reconnaissance faciale" in campaign.title_fr
+    assert campaign.target_roles == ["mayor", "councillor"]
+    assert campaign.recipient_scope == Campaign.RecipientScope.WHOLE_COUNCIL
+    assert campaign.send_mode == Campaign.SendMode.EACH
+    assert campaign.editing_mode == Campaign.EditingMode.PERSONAL
+    assert campaign.requires_confirmation is True
+    assert campaign.goal == 10000
+    assert campaign.retention_days == 365
+    assert campaign.press_name == "Rosa Addario"
+    assert campaign.press_phone == "+1 (888) 441-2640 ext. 0"
+    assert campaign.press_email == "press@example.org"
+
+
+def test_the_stored_rows_pass_full_clean(loaded):
+    campaign, _created = loaded
+
+    Campaign.objects.get(pk=campaign.pk).full_clean()
+    for citation in Citation.objects.filter(campaign=campaign):
+        citation.full_clean()
+    for point in TalkingPoint.objects.filter(campaign=campaign):
+        point.full_clean()
+
+
+def test_it_loads_six_numbered_citations_with_the_rcmp_response_last(loaded):
+    campaign, _created = loaded
+
+    citations = list(campaign.citations.all())
+
+    assert len(citations) == 6
+    assert [citation.order for citation in citations] == [1, 2, 3, 4, 5, 6]
+    assert citations[0].publisher == "Gizmodo"
+    assert citations[3].publisher == "Toronto Star"
+    assert citations[4].publisher == "Global News"
+    assert citations[5].title_en.startswith("Response to the Report by the Office of the Privacy")
+    assert str(citations[5].published_on) == "2021-06-10"
+    assert all(citation.url.startswith("https://") for citation in citations if citation.url)
+
+
+def test_every_citation_backs_at_least_one_talking_point(loaded):
+    campaign, _created = loaded
+
+    points = list(campaign.talking_points.select_related("citation"))
+    cited = {point.citation_id for point in points if point.citation_id}
+
+    assert len(points) >= 8
+    assert cited == {citation.pk for citation in campaign.citations.all()}
+    assert all(point.citation.campaign_id == campaign.pk for point in points if point.citation)
+
+
+def test_the_talking_points_cover_the_facts_of_the_issue(loaded):
+    campaign, _created = loaded
+
+    text = " ".join(campaign.talking_points.values_list("text_en", flat=True))
+
+    for fact in (
+        "San Francisco",
+        "Somerville",
+        "Oakland",
+        "Berkeley",
+        "PIPEDA",
+        "Privacy Act",
+        "Calgary",
+        "Toronto",
+        "Montréal",
+        "Halifax",
+        "Edmonton",
+        "Peel",
+        "10,000",
+        "June 10, 2021",
+        "National Technologies Onboarding Program",
+    ):
+        assert fact in text, fact
+
+
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        (Campaign, CampaignTranslationOptions),
+        (TalkingPoint, TalkingPointTranslationOptions),
+        (Citation, CitationTranslationOptions),
+    ],
+)
+def test_every_translated_field_is_filled_in_both_languages(loaded, model, options):
+    campaign, _created = loaded
+    rows = [campaign] if model is Campaign else list(model.objects.filter(campaign=campaign))
+
+    assert rows
+    for row in rows:
+        for field in options.fields:
+            values = {lang: getattr(row, f"{field}_{lang}") for lang in LANGUAGES}
+            assert all(value and value.strip() for value in values.values()), (row, field)
+            if model is not Citation:
+                # Copy is written for each language, never left as the English text.
+                assert values["en"] != values["fr"], (row, field)
+
+
+def test_the_letter_uses_only_known_placeholders_and_no_talking_points(loaded):
+    campaign, _created = loaded
+
+    for lang in LANGUAGES:
+        template = getattr(campaign, f"letter_template_{lang}")
+        names = set(placeholder_names(template))
+        assert names <= set(LETTER_PLACEHOLDERS)
+        assert {"recipient_name", "sender_name", "municipality"} <= names
+        # The app appends the personal message, the talking points and the signature after the
+        # template, so the template carries neither the facts nor a sign-off of its own.
+        assert "Clearview" not in template
+        assert not template.rstrip().endswith("{sender_name}")
+        subjects = getattr(campaign, f"letter_subjects_{lang}").splitlines()
+        assert 2 <= len([line for line in subjects if line.strip()]) <= 4
+        assert set(placeholder_names("\n".join(subjects))) <= set(LETTER_PLACEHOLDERS)
+        assert len(getattr(campaign, f"share_text_{lang}")) <= 280
+
+
+def test_the_active_language_picks_the_french_copy(loaded):
+    campaign, _created = loaded
+    campaign = Campaign.objects.get(pk=campaign.pk)
+
+    with translation.override("fr"):
+        assert campaign.title == "Dites NON à la reconnaissance faciale dans votre communauté"
+        assert campaign.letter_template.startswith("Bonjour {recipient_name},")
+    with translation.override("en"):
+        assert campaign.letter_template.startswith("Dear {recipient_name},")
+
+
+def test_loading_twice_changes_nothing(loaded):
+    campaign, _created = loaded
+    Campaign.objects.filter(pk=campaign.pk).update(title_en="Edited in the admin")
+
+    again, created = campaign_load_seed(path=SEED)
+
+    assert created is False
+    assert again.pk == campaign.pk
+    assert Campaign.objects.count() == 1
+    assert Citation.objects.count() == 6
+    assert TalkingPoint.objects.count() == len(json.loads(SEED.read_text())["talking_points"])
+    assert Campaign.objects.get(pk=campaign.pk).title_en == "Edited in the admin"
