@@ -1,0 +1,189 @@
+from datetime import date
+
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.utils import timezone
+from localflavor.ca.ca_provinces import PROVINCE_CHOICES
+
+from campaigns.models import Campaign
+from councils.models import Municipality, Ward
+
+from .models import BlockedSender, Delivery, Letter
+
+# --- Signature counts -------------------------------------------------------------------------
+
+COUNT_GROUPINGS = ("municipality", "province", "ward", "day")
+
+# A delivery counts as sent once the email left us; "delivered" is a later state of the same.
+SENT_STATUSES = (Delivery.Status.SENT, Delivery.Status.DELIVERED)
+
+
+def _group_columns(by: str, prefix: str = "") -> dict:
+    """The GROUP BY columns of a grouping, as values() keyword arguments.
+
+    Only ids and the day are grouped on; names are joined in afterwards for municipality and
+    ward, so PostgreSQL aggregates narrow rows and joins the (few) groups, not every letter.
+    """
+    if by == "municipality":
+        return {"municipality_id": F(f"{prefix}municipality_id")}
+    if by == "ward":
+        return {
+            "municipality_id": F(f"{prefix}municipality_id"),
+            "ward_id": F(f"{prefix}ward_id"),
+        }
+    if by == "province":
+        return {"province": F(f"{prefix}municipality__province")}
+    if by == "day":
+        return {"day": TruncDate(f"{prefix}confirmed_at", tzinfo=timezone.get_default_timezone())}
+    raise ValueError(f"Unknown grouping {by!r}; choose one of {', '.join(COUNT_GROUPINGS)}.")
+
+
+def _values(queryset, columns: dict):
+    # A column named like the model's own field (municipality_id on Letter) is passed by
+    # name: values() refuses an expression alias that shadows a field.
+    names = [alias for alias, expression in columns.items() if expression == F(alias)]
+    expressions = {alias: e for alias, e in columns.items() if alias not in names}
+    return queryset.values(*names, **expressions)
+
+
+def letter_counts(*, campaign: Campaign, by: str, with_deliveries: bool = True) -> list[dict]:
+    """Counted letters (confirmed, not tests) of a campaign per municipality, province, ward or day.
+
+    Each row has the grouping's columns, "letters" and "deliveries_sent" (deliveries of those
+    letters with status sent or delivered). Both numbers come from GROUP BY queries: one over
+    letters and one over deliveries. Counting both in one query over a letters-deliveries join
+    would multiply each letter by its number of recipients (or need COUNT(DISTINCT), which
+    sorts every row). Rows are ordered by day for "day", else by letters, most first.
+
+    Raises ValueError for an unknown grouping.
+    """
+    columns = _group_columns(by)
+    letters = (
+        _values(Letter.objects.counted().filter(campaign=campaign), columns)
+        .annotate(letters=Count("pk"))
+        .order_by()
+    )
+    rows = {tuple(row[key] for key in columns): row for row in letters}
+
+    if with_deliveries:
+        sent = (
+            Delivery.objects.filter(
+                letter__campaign=campaign,
+                letter__is_test=False,
+                letter__confirmed_at__isnull=False,
+                status__in=SENT_STATUSES,
+            )
+            .values(**_group_columns(by, prefix="letter__"))
+            .annotate(deliveries_sent=Count("pk"))
+            .order_by()
+        )
+        for group in sent:
+            row = rows.get(tuple(group[key] for key in columns))
+            if row is not None:
+                row["deliveries_sent"] = group["deliveries_sent"]
+    for row in rows.values():
+        row.setdefault("deliveries_sent", 0)
+
+    result = list(rows.values())
+    _add_names(result, by)
+    if by == "day":
+        result.sort(key=lambda row: row["day"])
+    else:
+        result.sort(key=lambda row: (-row["letters"], row.get("name") or ""))
+    return result
+
+
+def _add_names(rows: list[dict], by: str) -> None:
+    if by == "province":
+        names = dict(PROVINCE_CHOICES)
+        for row in rows:
+            row["name"] = str(names.get(row["province"], row["province"]))
+        return
+    if by not in ("municipality", "ward"):
+        return
+    municipalities = Municipality.objects.in_bulk(
+        {row["municipality_id"] for row in rows}, field_name="pk"
+    )
+    wards = (
+        Ward.objects.in_bulk({row["ward_id"] for row in rows if row["ward_id"]})
+        if by == "ward"
+        else {}
+    )
+    for row in rows:
+        municipality = municipalities[row["municipality_id"]]
+        row["ocd_id"] = municipality.ocd_id
+        row["name"] = municipality.name
+        row["province"] = municipality.province
+        if by == "ward":
+            ward = wards.get(row["ward_id"])
+            row["ward_ocd_id"] = ward.ocd_id if ward else ""
+            row["ward_name"] = ward.name if ward else ""
+
+
+def letter_total(*, campaign: Campaign) -> int:
+    return Letter.objects.counted().filter(campaign=campaign).count()
+
+
+def letters_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
+    """Counted letters per day in the site's time zone, every day from the first to the last."""
+    counts = {
+        row["day"]: row["letters"]
+        for row in letter_counts(campaign=campaign, by="day", with_deliveries=False)
+    }
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    days = []
+    day = first
+    while day <= last:
+        days.append((day, counts.get(day, 0)))
+        day = date.fromordinal(day.toordinal() + 1)
+    return days
+
+
+def delivery_health(*, campaign: Campaign) -> dict[str, int]:
+    """Deliveries of a campaign's real (non-test) letters per status, every status present."""
+    counts = dict(
+        Delivery.objects.filter(letter__campaign=campaign, letter__is_test=False)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {status: counts.get(status, 0) for status in Delivery.Status.values}
+
+
+def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) -> QuerySet:
+    """Counted letters whose sender's personal data still exists, in the order they came in."""
+    queryset = Letter.objects.counted().filter(campaign=campaign, purged_at__isnull=True)
+    if consented_only:
+        queryset = queryset.filter(consent_given=True)
+    return queryset.order_by("pk")
+
+
+# --- The resident's journey -------------------------------------------------------------------
+
+
+def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
+    """True when organizers blocked this email address or IP address."""
+    query = Q()
+    if email:
+        query |= Q(kind=BlockedSender.Kind.EMAIL, value__iexact=email.strip())
+    if ip:
+        query |= Q(kind=BlockedSender.Kind.IP, value=ip.strip())
+    return bool(query) and BlockedSender.objects.filter(query).exists()
+
+
+def letter_get_by_token(*, token: str) -> Letter:
+    """A letter by its status token, with its campaign, municipality and deliveries.
+
+    Raises Http404 for an unknown token.
+    """
+    try:
+        return (
+            Letter.objects.select_related("campaign", "municipality")
+            .prefetch_related("deliveries")
+            .get(token=token)
+        )
+    except Letter.DoesNotExist as exc:
+        raise Http404("No such letter") from exc
