@@ -179,7 +179,22 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60)
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+# --- Delivery (letters) ----------------------------------------------------------------------
+# A delivery is tried at most DELIVERY_MAX_ATTEMPTS times. Transient failures (connection,
+# timeout, SMTP 4xx, ESP 5xx/429) wait DELIVERY_RETRY_BACKOFF seconds, then 4x longer each time,
+# capped at DELIVERY_RETRY_BACKOFF_MAX (which stays below the visibility timeout above).
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
+DELIVERY_RETRY_BACKOFF = env_int("DELIVERY_RETRY_BACKOFF", 60)
+DELIVERY_RETRY_BACKOFF_MAX = env_int("DELIVERY_RETRY_BACKOFF_MAX", 60 * 60)
+# Queued or sending for longer than this means the task was lost (dead worker, Redis restart):
+# requeue_deliveries sends it again. Keep it well above CELERY_TASK_TIME_LIMIT.
+DELIVERY_STUCK_AFTER = env_int("DELIVERY_STUCK_AFTER", 15 * 60)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-deliveries": {
+        "task": "letters.tasks.deliveries_requeue",
+        "schedule": env_int("DELIVERY_REQUEUE_EVERY", 5 * 60),
+    },
+}
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -202,8 +217,9 @@ elif ANYMAIL_ESP:
 elif EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 else:
-    # Embedded default: mail never leaves the machine; it is printed on the console.
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Embedded default: mail never leaves the machine; it is kept in the local outbox, which the
+    # admin shows (Letters > Outbox messages).
+    EMAIL_BACKEND = "letters.mail_backends.OutboxBackend"
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 
 # --- Internationalisation ---------------------------------------------------------------------

@@ -11,6 +11,8 @@ urlpatterns = [
 ]
 
 # English at /campaigns/<slug>/, French at /fr/campaigns/<slug>/.
+    # ESP webhooks: /anymail/<esp>/tracking/, authenticated by ANYMAIL_WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
 urlpatterns += i18n_patterns(
     path("", include("campaigns.urls")),
     prefix_default_language=False,

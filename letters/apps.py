@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class LettersConfig(AppConfig):
     name = "letters"
     verbose_name = _("Letters")
+
+    def ready(self):
+        # Connects the anymail tracking receiver (ESP webhooks -> delivery status).
+        from . import webhooks  # noqa: F401

@@ -3,13 +3,18 @@
 Each message comes from three templates: emails/<name>-subject.txt, -body.txt and -body.html.
 """
 
+import hashlib
+import hmac
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 
-from .models import Letter
+from .models import Delivery, Letter
 
 
 def make_message(
@@ -21,50 +26,141 @@ def make_message(
     from_email: str | None = None,
     reply_to: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    message_id: str | None = None,
 ) -> EmailMultiAlternatives:
     """Render a message in the given language, text plus an HTML alternative.
 
     Subjects are collapsed to one line, so no line break from user input reaches a header.
+    Pass message_id to keep one Message-ID across attempts (a resend is then recognisable).
     """
     with translation.override(language):
         subject = render_to_string(f"emails/{template}-subject.txt", context)
         text = render_to_string(f"emails/{template}-body.txt", context)
         html = render_to_string(f"emails/{template}-body.html", context)
     subject = " ".join(subject.split())
-    domain = (from_email or settings.DEFAULT_FROM_EMAIL).rpartition("@")[2].strip(">") or None
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         to=to,
         reply_to=reply_to,
-        headers={"Message-ID": make_msgid(domain=domain), **(headers or {})},
+        headers={
+            "Message-ID": message_id or make_msgid(domain=_domain(from_email)),
+            "Content-Language": language,
+            **(headers or {}),
+        },
     )
     message.attach_alternative(html, "text/html")
     return message
 
 
+def _domain(address: str | None) -> str | None:
+    _name, email = parseaddr(address or settings.DEFAULT_FROM_EMAIL)
+    return email.rpartition("@")[2] or None
+
+
+def stable_message_id(*, kind: str, pk: int, from_email: str) -> str:
+    """A Message-ID that is the same on every attempt for one delivery (or one copy).
+
+    Derived from the row's id and SECRET_KEY, so it cannot be guessed from outside and a
+    duplicate caused by a crash mid-send carries the same id as the original.
+    """
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"{kind}:{pk}".encode(), hashlib.sha256
+    ).hexdigest()[:20]
+    return f"<{kind}.{pk}.{digest}@{_domain(from_email) or 'localhost'}>"
+
+
 def confirmation_message(letter: Letter) -> EmailMultiAlternatives:
     """The email asking a resident to confirm their letter (see letters.services)."""
+    from email.utils import formataddr
+
+    from django.urls import reverse
+
+    campaign = letter.campaign
+    with translation.override(letter.language):
+        path = reverse("letters:confirm", kwargs={"token": letter.confirmation_token})
     return make_message(
         template="letter_confirm",
-        context={"letter": letter, "site_url": settings.SITE_URL},
+        context={
+            "letter": letter,
+            "site_url": settings.SITE_URL,
+            "confirm_url": settings.SITE_URL + path,
+            "municipality_name": letter.municipality.display_name(letter.language),
+            "days": settings.LETTERS_CONFIRMATION_DAYS,
+        },
         to=[letter.email],
         language=letter.language,
-        from_email=letter.campaign.sender_email,
+        from_email=formataddr((" ".join(campaign.sender_name.split()), campaign.sender_email)),
     )
 
 
-def letter_message(delivery) -> EmailMultiAlternatives:
-    """The letter to one representative: From "First Last via <org>", Reply-To the resident."""
-    letter = delivery.letter
+def _campaign_from(letter: Letter) -> str:
+    """From: "First Last via <sending name>" at the campaign's own address (DMARC aligns)."""
     campaign = letter.campaign
-    from_name = f"{letter.sender_name} via {campaign.sender_name}"
+    with translation.override(letter.language):
+        name = _("%(sender)s via %(organization)s") % {
+            "sender": letter.sender_name,
+            "organization": campaign.sender_name,
+        }
+    return address(name, campaign.sender_email)
+
+
+def address(name: str, email: str) -> str:
+    """'"Name" <email>' with the name on one line and quoted; Django encodes non-ASCII names."""
+    name = " ".join((name or "").split()).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{name}" <{email}>' if name else email
+
+
+def letter_message(deliveries: list[Delivery], *, message_id: str) -> EmailMultiAlternatives:
+    """The letter to its recipients: one representative, or in "whole council" mode all of
+    them on one message (To every recipient, so reply-all reaches everyone).
+
+    Reply-To is the resident. A test letter goes to the organizer who wrote it, never to a
+    council.
+    """
+    letter = deliveries[0].letter
+    to = [address(d.recipient_name, d.recipient_email) for d in deliveries]
+    if letter.is_test:
+        to = [letter.email]
     return make_message(
         template="letter",
-        context={"letter": letter, "delivery": delivery},
-        to=[delivery.recipient_email],
+        context={
+            "letter": letter,
+            "deliveries": deliveries,
+            "municipality": letter.municipality.display_name(letter.language),
+            "organization": letter.campaign.sender_name,
+        },
+        to=to,
         language=letter.language,
-        from_email=f'"{from_name}" <{campaign.sender_email}>',
-        reply_to=[letter.email],
+        from_email=_campaign_from(letter),
+        reply_to=[address(letter.sender_name, letter.email)],
+        message_id=message_id,
     )
+
+
+def letter_copy_message(letter: Letter) -> EmailMultiAlternatives:
+    """The resident's own copy: the letter, who it went to, and links to the status page and
+    to delete their data."""
+    campaign = letter.campaign
+    status_url = settings.SITE_URL + letter_path(letter, "")
+    return make_message(
+        template="letter_copy",
+        context={
+            "letter": letter,
+            "deliveries": list(letter.deliveries.all()),
+            "organization": campaign.sender_name,
+            "status_url": status_url,
+            "delete_url": settings.SITE_URL + letter_path(letter, "delete/"),
+        },
+        to=[address(letter.sender_name, letter.email)],
+        language=letter.language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=stable_message_id(kind="copy", pk=letter.pk, from_email=campaign.sender_email),
+    )
+
+
+def letter_path(letter: Letter, suffix: str) -> str:
+    """/letters/<token>/ (or /fr/letters/<token>/), plus suffix such as "delete/"."""
+    prefix = "/fr" if letter.language == "fr" else ""
+    return f"{prefix}/letters/{letter.token}/{suffix}"

@@ -85,6 +85,7 @@ class Letter(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    copy_sent_at = models.DateTimeField(_("copy sent"), null=True, blank=True)
     purged_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     objects = LetterQuerySet.as_manager()
@@ -121,8 +122,18 @@ class Letter(models.Model):
 
 class DeliveryQuerySet(models.QuerySet):
     def stuck(self, *, older_than):
+        """Queued or sending since before older_than, so their task was lost.
+
+        A queued delivery waiting for a retry counts from when that retry is due.
+        """
         return self.filter(
-            status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING], updated_at__lt=older_than
+            Q(status=Delivery.Status.SENDING, updated_at__lt=older_than)
+            | Q(
+                status=Delivery.Status.QUEUED,
+                next_attempt_at__isnull=True,
+                updated_at__lt=older_than,
+            )
+            | Q(status=Delivery.Status.QUEUED, next_attempt_at__lt=older_than)
         )
 
 
@@ -170,6 +181,8 @@ class Delivery(models.Model):
         _("ESP message id"), max_length=300, blank=True, db_index=True
     )
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    # When a retry after a transient failure is due (None: not waiting for a retry).
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -219,3 +232,25 @@ class TokenBucket(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class OutboxMessage(models.Model):
+    """An email kept on this machine by the embedded default's mail backend, for the admin."""
+
+    message_id = models.CharField(_("Message-ID"), max_length=300, blank=True, db_index=True)
+    from_email = models.CharField(_("from"), max_length=300)
+    to = models.TextField(_("to"))
+    reply_to = models.TextField(_("reply to"), blank=True)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("text"))
+    html = models.TextField(_("HTML"), blank=True)
+    raw = models.TextField(_("raw message"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.subject

@@ -1,25 +1,45 @@
-from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
+"""Celery tasks: thin wrappers that take ids, call a delivery service and schedule retries.
 
-from . import emails
-from .models import Delivery
+The services in letters.delivery keep the database the source of truth (status, attempts,
+next_attempt_at), so a task that is lost, or runs twice, changes nothing that
+requeue_deliveries cannot mend.
+"""
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from . import delivery as services
+from .delivery import DeliveryDeferred
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def delivery_send(self, delivery_id: int) -> None:
+    """Send one delivery; after a transient failure, retry when the service says."""
+    try:
+        services.delivery_send(delivery_id=delivery_id)
+    except DeliveryDeferred as exc:
+        # The attempt limit lives on the row (attempts), not in Celery's retry counter, so a
+        # requeued task continues the count. An eager run (no broker) does not sleep in the
+        # web request: requeue_deliveries picks the row up when its retry is due.
+        if self.request.is_eager:
+            return
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def letter_copy_send(self, letter_id: int) -> None:
+    """Send the resident their copy."""
+    try:
+        services.letter_copy_send(letter_id=letter_id)
+    except DeliveryDeferred as exc:
+        if self.request.is_eager:
+            return
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc
 
 
 @shared_task(acks_late=True)
-def delivery_send(delivery_id: int) -> None:
-    """Send one delivery's email (minimal version; see issue 5 for the full machinery)."""
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .select_related("letter__campaign", "letter__municipality")
-            .get(pk=delivery_id)
-        )
-        if delivery.status != Delivery.Status.QUEUED:
-            return
-        message = emails.letter_message(delivery)
-        message.send()
-        delivery.status = Delivery.Status.SENT
-        delivery.sent_at = timezone.now()
-        delivery.attempts += 1
-        delivery.save(update_fields=["status", "sent_at", "attempts", "updated_at"])
+def deliveries_requeue(older_than_seconds: int | None = None) -> int:
+    """The periodic sweep (CELERY_BEAT_SCHEDULE): restart deliveries whose task was lost."""
+    older_than = None if older_than_seconds is None else timedelta(seconds=older_than_seconds)
+    return services.deliveries_requeue(older_than=older_than)

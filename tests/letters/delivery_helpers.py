@@ -1,0 +1,51 @@
+"""Helpers for the delivery tests: a confirmed letter with one delivery per representative."""
+
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from letters.models import Delivery, Letter
+from tests.factories import CampaignFactory, MunicipalityFactory, RepresentativeFactory
+
+
+def make_letter(
+    *,
+    campaign: Campaign | None = None,
+    recipients: int = 2,
+    language: str = "en",
+    send_copy: bool = False,
+    email: str = "jane.resident@example.net",
+    status: str = Delivery.Status.PENDING_CONFIRMATION,
+    **letter_fields,
+) -> Letter:
+    campaign = campaign or CampaignFactory()
+    municipality = MunicipalityFactory()
+    letter = Letter.objects.create(
+        campaign=campaign,
+        municipality=municipality,
+        language=language,
+        first_name="Jane",
+        last_name="Resident",
+        email=email,
+        postal_code="K1A 0B1",
+        send_copy=send_copy,
+        subject=f"Please act in {municipality.name}",
+        body="Dear Council,\n\nPlease act.\n\nhttps://example.org/source\n\n--\nJane Resident",
+        status=Letter.Status.CONFIRMED,
+        confirmed_at=timezone.now(),
+        **letter_fields,
+    )
+    for n in range(recipients):
+        rep = RepresentativeFactory(
+            municipality=municipality,
+            name=f"Rep {letter.pk}-{n}",
+            email=f"rep{letter.pk}-{n}@council.example.org",
+        )
+        Delivery.objects.create(
+            letter=letter,
+            representative=rep,
+            recipient_name=rep.name,
+            recipient_role="Councillor",
+            recipient_email=rep.email,
+            status=status,
+        )
+    return letter
