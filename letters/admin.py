@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import BlockedSender, Delivery, Letter
+from . import admin_reports
+from .models import BlockedSender, Delivery, Letter, SignerExportLog
 
 
 class DeliveryInline(admin.TabularInline):
@@ -35,3 +36,26 @@ class BlockedSenderAdmin(admin.ModelAdmin):
     list_display = ("kind", "value", "reason", "created_by", "created_at")
     list_filter = ("kind",)
     search_fields = ("value", "reason")
+
+
+@admin.register(SignerExportLog)
+class SignerExportLogAdmin(admin.ModelAdmin):
+    """The record of signer exports, read-only; also hosts the signature-count pages."""
+
+    list_display = ("started_at", "campaign", "actor", "source", "consented_only", "rows")
+    list_filter = ("campaign", "source", "consented_only")
+    search_fields = ("actor",)
+    date_hierarchy = "started_at"
+    list_select_related = ("campaign",)
+
+    def get_urls(self):
+        return admin_reports.get_urls(self.admin_site) + super().get_urls()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -234,6 +234,46 @@ class TokenBucket(models.Model):
         return self.key
 
 
+class SignerExportLog(models.Model):
+    """One export of a campaign's signers (personal data): who, when, how many rows."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("Admin download")
+        COMMAND = "command", _("Management command")
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="signer_exports",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signer_exports",
+    )
+    # Kept as text as well, so the log still names the person after their account is deleted,
+    # and names the operating-system user for exports run from the command line.
+    actor = models.CharField(_("exported by"), max_length=150)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    consented_only = models.BooleanField(_("consented only"), default=False)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    started_at = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    # Empty when the export stopped early (download interrupted, error).
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signer export")
+        verbose_name_plural = _("signer exports")
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.campaign.slug} by {self.actor} ({self.rows})"
+
+
 class OutboxMessage(models.Model):
     """An email kept on this machine by the embedded default's mail backend, for the admin."""
 
