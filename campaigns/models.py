@@ -210,7 +210,7 @@ class Campaign(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("campaigns:detail", kwargs={"slug": self.slug})
+        return reverse("letters:campaign", kwargs={"slug": self.slug})
 
     def clean(self):
         errors = {}

@@ -7,5 +7,4 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.home, name="home"),
     path("privacy/", views.privacy, name="privacy"),
-    path("campaigns/<slug:slug>/", views.detail, name="detail"),
 ]

@@ -17,6 +17,8 @@ urlpatterns = [
 
 # English at /campaigns/<slug>/, French at /fr/campaigns/<slug>/.
 urlpatterns += i18n_patterns(
+    # letters first: it serves the campaign page, which carries the letter form.
+    path("", include("letters.urls")),
     path("", include("campaigns.urls")),
     prefix_default_language=False,
 )

@@ -1,7 +1,8 @@
+import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -232,6 +233,37 @@ class TokenBucket(models.Model):
 
     def __str__(self):
         return self.key
+
+    @staticmethod
+    def hash_key(kind: str, value: str) -> str:
+        """A bucket key that does not store the IP or email itself.
+
+        A plain salted SHA-256: a slow password hash here would cap the form at a few posts
+        per second.
+        """
+        salt = settings.SECRET_KEY.encode()
+        digest = hashlib.sha256(salt + b"|" + value.strip().lower().encode()).hexdigest()
+        return f"{kind}:{digest}"
+
+    @classmethod
+    def authorize(cls, *, key: str, capacity: int, refill_per_second: float, now=None) -> bool:
+        """Take one token from the bucket named key; False when it is empty.
+
+        A bucket starts full (capacity tokens) and refills continuously. The row is locked
+        while it is read and written, so two requests at once cannot both take the last token.
+        """
+        now = now or timezone.now()
+        with transaction.atomic():
+            bucket, _created = cls.objects.select_for_update().get_or_create(
+                key=key, defaults={"tokens": float(capacity), "updated_at": now}
+            )
+            elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+            tokens = min(float(capacity), bucket.tokens + elapsed * refill_per_second)
+            allowed = tokens >= 1
+            bucket.tokens = tokens - 1 if allowed else tokens
+            bucket.updated_at = now
+            bucket.save(update_fields=["tokens", "updated_at"])
+        return allowed
 
 
 class SignerExportLog(models.Model):

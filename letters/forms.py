@@ -1,0 +1,189 @@
+"""The resident's letter form, in three steps: council, letter, preview."""
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign, TalkingPoint
+from councils.models import Representative
+from councils.selectors import postcode_normalise
+
+from .composition import BODY_MAX, PERSONAL_MESSAGE_MAX, SUBJECT_MAX
+
+# Line breaks and other control characters never belong in a name or a subject: they would
+# end up in an email header ("First Last via Org").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def validate_single_line(value: str) -> None:
+    if _CONTROL.search(value or ""):
+        raise ValidationError(_("Use a single line, without line breaks."), code="single_line")
+
+
+class PostalCodeForm(forms.Form):
+    postal_code = forms.CharField(
+        label=_("Postal code"),
+        max_length=10,
+        help_text=_("For example K1A 0B1. It tells us which council represents you."),
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code", "spellcheck": "false"}),
+    )
+
+    def clean_postal_code(self):
+        return postcode_normalise(self.cleaned_data["postal_code"])
+
+
+class MunicipalitySearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search municipalities"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+class MunicipalityForm(forms.Form):
+    """The picker shown when a postal code does not decide the council.
+
+    Choices are "municipality id" or "municipality id:ward id" strings built by the view.
+    """
+
+    municipality = forms.ChoiceField(label=_("Municipality"))
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["municipality"].choices = [("", _("Choose your municipality")), *choices]
+
+    def clean_municipality(self):
+        value = self.cleaned_data["municipality"]
+        municipality_id, _sep, ward_id = value.partition(":")
+        return int(municipality_id), int(ward_id) if ward_id else None
+
+
+class LetterForm(forms.Form):
+    """Recipients, the letter's personal parts and the sender.
+
+    Which letter fields exist depends on the campaign's editing mode, so a crafted POST of a
+    locked part has no field to land in.
+    """
+
+    recipients = forms.TypedMultipleChoiceField(
+        label=_("Recipients"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Untick anyone you do not want to write to."),
+    )
+    subject = forms.CharField(
+        label=_("Subject"), max_length=SUBJECT_MAX, validators=[validate_single_line]
+    )
+    body = forms.CharField(
+        label=_("Letter"),
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 14, "data-counter": ""}),
+    )
+    personal_message = forms.CharField(
+        label=_("Your personal message"),
+        max_length=PERSONAL_MESSAGE_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "data-counter": ""}),
+    )
+    talking_points = forms.TypedMultipleChoiceField(
+        label=_("Add talking points"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"data-talking-point": ""}),
+        help_text=_("Each one is added to your letter, with its source as a footnote."),
+    )
+    first_name = forms.CharField(
+        label=_("First name"),
+        max_length=100,
+        validators=[validate_single_line],
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Last name"),
+        max_length=100,
+        validators=[validate_single_line],
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    street_address = forms.CharField(
+        label=_("Street address (optional)"),
+        max_length=200,
+        required=False,
+        validators=[validate_single_line],
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        help_text=_("Some councillors answer only residents who give an address."),
+    )
+    send_copy = forms.BooleanField(label=_("Send me a copy"), required=False, initial=True)
+    keep_updated = forms.BooleanField(
+        label=_("Keep me updated about this campaign"), required=False, initial=False
+    )
+    # Honeypot: hidden from people (CSS), filled in by naive bots.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(
+        self,
+        *args,
+        campaign: Campaign,
+        representatives: list[Representative],
+        talking_points: list[tuple[TalkingPoint, int | None]],
+        consent_help: str = "",
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.representatives = representatives
+        self.emailable = [rep for rep in representatives if rep.can_email]
+        self.fields["recipients"].choices = [
+            (rep.pk, f"{rep.name}, {rep.role_text or rep.get_role_display()}")
+            for rep in self.emailable
+        ]
+        if not self.is_bound and "recipients" not in self.initial:
+            self.initial["recipients"] = [rep.pk for rep in self.emailable]
+        if not self.emailable:
+            del self.fields["recipients"]
+        mode = campaign.editing_mode
+        if mode != Campaign.EditingMode.EDITABLE:
+            del self.fields["subject"]
+            del self.fields["body"]
+        if mode == Campaign.EditingMode.LOCKED:
+            del self.fields["personal_message"]
+            del self.fields["talking_points"]
+        else:
+            if campaign.personal_prompt:
+                self.fields["personal_message"].help_text = campaign.personal_prompt
+            self.fields["talking_points"].choices = [
+                (point.pk, point.text) for point, _number in talking_points
+            ]
+            if not talking_points:
+                del self.fields["talking_points"]
+        if consent_help:
+            self.fields["keep_updated"].help_text = consent_help
+        for name, field in self.fields.items():
+            if name in ("personal_message", "body"):
+                field.widget.attrs["maxlength"] = field.max_length
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            "recipients" in self.fields
+            and not cleaned.get("recipients")
+            and not self.has_error("recipients")
+        ):
+            self.add_error("recipients", _("Choose at least one recipient."))
+        return cleaned
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool((self.cleaned_data or {}).get("website"))

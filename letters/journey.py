@@ -1,0 +1,366 @@
+"""The state of one resident's letter between steps, and the data each step's page shows.
+
+The draft lives in the session under one key per campaign:
+postal_code, province, candidates (picker values), municipality, ward, subject_index,
+started (when the letter step was first shown) and data (the letter step's fields as typed).
+"""
+
+import random
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+from localflavor.ca.ca_provinces import PROVINCE_CHOICES
+
+from campaigns.models import Campaign
+from campaigns.selectors import citation_numbers
+from councils.models import Municipality, Representative, Ward
+from councils.selectors import LookupResult, municipality_choices, recipients_for
+
+from . import services
+from .composition import (
+    BODY_MAX,
+    PERSONAL_MESSAGE_MAX,
+    Sender,
+    compose_letter,
+    editable_defaults,
+)
+from .forms import LetterForm
+from .models import Delivery, Letter
+
+LAST_LETTER_KEY = "letters:last"
+PICKER_LIMIT = 400
+# Fields of the letter step kept in the draft (the honeypot included, so a bot stays caught).
+DRAFT_FIELDS = (
+    "recipients",
+    "subject",
+    "body",
+    "personal_message",
+    "talking_points",
+    "first_name",
+    "last_name",
+    "email",
+    "street_address",
+    "send_copy",
+    "keep_updated",
+    "website",
+)
+LIST_FIELDS = ("recipients", "talking_points")
+
+
+@dataclass
+class CouncilState:
+    postal_code: str
+    municipality: Municipality
+    ward: Ward | None
+    representatives: list[Representative]
+
+
+def _key(campaign: Campaign) -> str:
+    return f"letters:draft:{campaign.pk}"
+
+
+def draft_get(request, campaign: Campaign) -> dict:
+    return dict(request.session.get(_key(campaign), {}))
+
+
+def draft_save(request, campaign: Campaign, draft: dict) -> None:
+    request.session[_key(campaign)] = draft
+
+
+def draft_clear(request, campaign: Campaign) -> None:
+    request.session.pop(_key(campaign), None)
+
+
+def draft_set_lookup(draft: dict, result: LookupResult) -> None:
+    draft["postal_code"] = result.postal_code
+    draft["province"] = result.province
+    draft["candidates"] = [
+        f"{c.municipality.pk}:{c.ward.pk}" if c.ward else str(c.municipality.pk)
+        for c in result.candidates
+    ]
+    draft.pop("municipality", None)
+    draft.pop("ward", None)
+
+
+def draft_set_council(draft: dict, municipality_id: int, ward_id: int | None) -> None:
+    if draft.get("municipality") != municipality_id:
+        # Another council has other recipients: the old ticks no longer apply.
+        data = draft.get("data") or {}
+        data.pop("recipients", None)
+    draft["municipality"] = municipality_id
+    draft["ward"] = ward_id
+
+
+def form_data(post) -> dict:
+    data = {}
+    for name in DRAFT_FIELDS:
+        if name in LIST_FIELDS:
+            data[name] = post.getlist(name)
+        elif name in post:
+            data[name] = post.get(name)
+    return data
+
+
+def picker_choices(draft: dict, *, query: str) -> list:
+    """Grouped choices for the municipality picker: the lookup's suggestions first."""
+    language = translation.get_language()
+    groups = []
+    suggested = []
+    values = draft.get("candidates") or []
+    municipality_ids = [int(value.partition(":")[0]) for value in values]
+    ward_ids = [int(value.partition(":")[2]) for value in values if ":" in value]
+    municipalities = Municipality.objects.in_bulk(municipality_ids)
+    wards = Ward.objects.in_bulk(ward_ids)
+    for value in values:
+        municipality_id, _sep, ward_id = value.partition(":")
+        municipality = municipalities.get(int(municipality_id))
+        if municipality is None:
+            continue
+        label = municipality.display_name(language)
+        if ward_id and int(ward_id) in wards:
+            label = f"{label}: {wards[int(ward_id)].name}"
+        suggested.append((value, label))
+    if suggested:
+        groups.append((_("Suggested for your postal code"), suggested))
+    province = draft.get("province")
+    listed = municipality_choices(province=province, query=query)[:PICKER_LIMIT]
+    provinces = dict(PROVINCE_CHOICES)
+    options = [
+        (
+            str(m.pk),
+            f"{m.display_name(language)} ({m.province})"
+            if not province
+            else m.display_name(language),
+        )
+        for m in listed
+    ]
+    if options:
+        title = str(provinces.get(province, "")) if province else _("All municipalities")
+        groups.append((title, options))
+    return groups
+
+
+def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:
+    """The council chosen in step 1, with its recipients; None when step 1 is not done."""
+    if not draft.get("municipality"):
+        return None
+    municipality = Municipality.objects.filter(pk=draft["municipality"], active=True).first()
+    if municipality is None:
+        return None
+    ward = (
+        Ward.objects.filter(pk=draft["ward"], municipality=municipality).first()
+        if draft.get("ward")
+        else None
+    )
+    representatives = recipients_for(
+        municipality=municipality,
+        roles=list(campaign.target_roles or []),
+        ward=ward,
+        mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
+    )
+    return CouncilState(draft.get("postal_code", ""), municipality, ward, list(representatives))
+
+
+def _talking_points(campaign: Campaign):
+    numbers = citation_numbers(campaign)
+    return [(point, numbers.get(point.citation_id)) for point in campaign.talking_points.all()]
+
+
+def letter_form(campaign: Campaign, state: CouncilState, *, data=None) -> LetterForm:
+    language = translation.get_language()
+    initial = {}
+    if campaign.editing_mode == Campaign.EditingMode.EDITABLE:
+        initial = editable_defaults(
+            campaign=campaign,
+            municipality=state.municipality,
+            recipients=[rep for rep in state.representatives if rep.can_email],
+            language=language,
+        )
+    return LetterForm(
+        data or None,
+        initial=initial,
+        campaign=campaign,
+        representatives=state.representatives,
+        talking_points=_talking_points(campaign),
+        consent_help=services.consent_text(campaign=campaign, language=language),
+    )
+
+
+def _chosen(form: LetterForm, state: CouncilState) -> list[Representative]:
+    chosen = set(form.cleaned_data.get("recipients") or [])
+    return [rep for rep in state.representatives if rep.pk in chosen and rep.can_email]
+
+
+def _compose(campaign, state, form, language, *, subject_index):
+    cleaned = form.cleaned_data if form is not None else {}
+    points = {point.pk: point for point, _number in _talking_points(campaign)}
+    recipients = _chosen(form, state) if form is not None else state.representatives
+    return compose_letter(
+        campaign=campaign,
+        municipality=state.municipality,
+        recipients=[rep for rep in recipients if rep.can_email],
+        sender=Sender(
+            cleaned.get("first_name", ""),
+            cleaned.get("last_name", ""),
+            state.postal_code,
+            cleaned.get("street_address", ""),
+        ),
+        language=language,
+        subject_index=subject_index,
+        personal_message=cleaned.get("personal_message", ""),
+        talking_points=[points[pk] for pk in cleaned.get("talking_points") or [] if pk in points],
+        subject=cleaned.get("subject", ""),
+        template_part=cleaned.get("body", ""),
+    )
+
+
+def _subject_index(campaign: Campaign, draft: dict) -> int:
+    if "subject_index" not in draft:
+        # Each letter picks one of the campaign's subjects, so a council does not receive a
+        # pile of identical ones.
+        draft["subject_index"] = random.randrange(max(1, len(campaign.subject_list())))
+    return draft["subject_index"]
+
+
+def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
+    return {
+        "campaign": campaign,
+        "state": state,
+        "form": form,
+        "unreachable": [rep for rep in state.representatives if not rep.can_email],
+        "emailable": [rep for rep in state.representatives if rep.can_email],
+        "talking_points": _talking_points(campaign),
+        "personal_max": PERSONAL_MESSAGE_MAX,
+        "body_max": BODY_MAX,
+        "municipality_name": state.municipality.display_name(translation.get_language()),
+    }
+
+
+def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
+    language = translation.get_language()
+    composed = _compose(
+        campaign, state, form, language, subject_index=_subject_index(campaign, draft)
+    )
+    cleaned = form.cleaned_data
+    sender_name = f"{cleaned['first_name']} {cleaned['last_name']}"
+    return {
+        "campaign": campaign,
+        "state": state,
+        "composed": composed,
+        "recipients": _chosen(form, state),
+        "unreachable": [rep for rep in state.representatives if not rep.can_email],
+        "from_name": _("%(name)s via %(organization)s")
+        % {"name": sender_name, "organization": campaign.sender_name},
+        "sender_email": cleaned["email"],
+        "send_copy": cleaned.get("send_copy"),
+        "keep_updated": cleaned.get("keep_updated"),
+        "municipality_name": state.municipality.display_name(language),
+    }
+
+
+def client_ip(request) -> str:
+    header = settings.LETTERS_CLIENT_IP_HEADER
+    value = request.META.get(header, "") if header else ""
+    # With X-Forwarded-For the last address is the one the trusted proxy saw.
+    value = value.split(",")[-1].strip() if value else ""
+    return value or request.META.get("REMOTE_ADDR", "")
+
+
+def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict) -> Letter:
+    cleaned = form.cleaned_data
+    return services.letter_submit(
+        campaign=campaign,
+        municipality=state.municipality,
+        ward=state.ward,
+        representative_ids=list(cleaned.get("recipients") or []),
+        first_name=cleaned["first_name"],
+        last_name=cleaned["last_name"],
+        email=cleaned["email"],
+        postal_code=state.postal_code,
+        language=translation.get_language(),
+        street_address=cleaned.get("street_address", ""),
+        send_copy=bool(cleaned.get("send_copy")),
+        consent_given=bool(cleaned.get("keep_updated")),
+        personal_message=cleaned.get("personal_message", ""),
+        talking_point_ids=list(cleaned.get("talking_points") or []),
+        subject=cleaned.get("subject", ""),
+        body=cleaned.get("body", ""),
+        subject_index=_subject_index(campaign, draft),
+        ip=client_ip(request),
+    )
+
+
+def existing_letter(campaign: Campaign, draft: dict) -> Letter | None:
+    email = (draft.get("data") or {}).get("email", "")
+    if not email or not draft.get("municipality"):
+        return None
+    return services.letter_find_existing(
+        campaign=campaign,
+        municipality=Municipality(pk=draft["municipality"]),
+        email=email,
+    )
+
+
+def last_letter(request, campaign: Campaign) -> Letter | None:
+    token = request.session.get(LAST_LETTER_KEY)
+    if not token:
+        return None
+    return (
+        Letter.objects.select_related("municipality")
+        .prefetch_related("deliveries__representative")
+        .filter(token=token, campaign=campaign)
+        .first()
+    )
+
+
+def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
+    campaign.refresh_from_db(fields=["letters_count"])
+    page_url = request.build_absolute_uri(campaign.get_absolute_url())
+    share_text = campaign.share_text or campaign.title
+    unreachable = []
+    if letter is not None:
+        for delivery in letter.deliveries.all():
+            if delivery.status != Delivery.Status.NO_EMAIL:
+                continue
+            rep = delivery.representative
+            unreachable.append(
+                {
+                    "name": delivery.recipient_name,
+                    "role": delivery.recipient_role,
+                    "phone": rep.phone if rep else "",
+                    "contact_url": rep.contact_url if rep else "",
+                    "mailto": "mailto:?subject="
+                    + quote(letter.subject)
+                    + "&body="
+                    + quote(letter.body),
+                }
+            )
+    return {
+        "campaign": campaign,
+        "letter": letter,
+        "unreachable": unreachable,
+        "page_url": page_url,
+        "share_links": [
+            (_("Email"), "mailto:?subject=" + quote(share_text) + "&body=" + quote(page_url)),
+            (
+                "Bluesky",
+                "https://bsky.app/intent/compose?text=" + quote(f"{share_text} {page_url}"),
+            ),
+            (
+                "Mastodon",
+                "https://mastodonshare.com/?text=" + quote(share_text) + "&url=" + quote(page_url),
+            ),
+            ("Facebook", "https://www.facebook.com/sharer/sharer.php?u=" + quote(page_url)),
+            (
+                "X",
+                "https://x.com/intent/post?text=" + quote(share_text) + "&url=" + quote(page_url),
+            ),
+            ("WhatsApp", "https://wa.me/?text=" + quote(f"{share_text} {page_url}")),
+        ],
+        "progress": min(100, round(100 * campaign.letters_count / campaign.goal))
+        if campaign.goal
+        else 0,
+    }

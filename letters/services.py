@@ -1,0 +1,304 @@
+"""Writes of the resident's journey: saving a letter, confirming it, resending the link."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.models import Campaign
+from councils.models import Municipality, Representative, Ward
+from councils.selectors import recipients_for
+
+from . import emails
+from .composition import Sender, compose_letter, single_line
+from .delivery import letter_queue
+from .models import Delivery, Letter, TokenBucket
+from .selectors import sender_is_blocked
+
+logger = logging.getLogger(__name__)
+
+# The CASL consent wording, stored with each letter in the language it was shown in.
+CONSENT_TEXT = gettext_lazy(
+    "Keep me updated about this campaign: {organization} may email me news about this "
+    "campaign. I can unsubscribe at any time."
+)
+
+
+class LetterRefused(Exception):
+    """Base for reasons a letter is not accepted; the view turns each into a friendly page."""
+
+
+class SenderBlocked(LetterRefused):
+    """The email address or IP address is blocked by organizers."""
+
+
+class RateLimited(LetterRefused):
+    """Too many letters from this IP address or email address lately."""
+
+
+class LetterDuplicate(LetterRefused):
+    """This email address already wrote to this council in this campaign."""
+
+    def __init__(self, letter: Letter):
+        super().__init__("duplicate")
+        self.letter = letter
+
+
+class ConfirmationExpired(LetterRefused):
+    def __init__(self, letter: Letter):
+        super().__init__("expired")
+        self.letter = letter
+
+
+def consent_text(*, campaign: Campaign, language: str) -> str:
+    with translation.override(language):
+        return str(CONSENT_TEXT).format(organization=campaign.sender_name)
+
+
+def rate_limit_check(*, ip: str = "", email: str = "") -> None:
+    """Take a token from the IP's and the email address's hourly buckets.
+
+    Raises RateLimited when either is empty. Runs in its own transaction, so a letter that
+    fails later still used up its token.
+    """
+    checks = []
+    if ip:
+        checks.append(("ip", ip, settings.LETTERS_RATE_LIMIT_PER_IP))
+    if email:
+        checks.append(("email", email, settings.LETTERS_RATE_LIMIT_PER_EMAIL))
+    for kind, value, per_hour in checks:
+        allowed = TokenBucket.authorize(
+            key=TokenBucket.hash_key(kind, value),
+            capacity=per_hour,
+            refill_per_second=per_hour / 3600,
+        )
+        if not allowed:
+            raise RateLimited(kind)
+
+
+def letter_find_existing(
+    *, campaign: Campaign, municipality: Municipality, email: str
+) -> Letter | None:
+    return (
+        Letter.objects.filter(
+            campaign=campaign, municipality=municipality, email__iexact=email, is_test=False
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def letter_submit(
+    *,
+    campaign: Campaign,
+    municipality: Municipality,
+    ward: Ward | None = None,
+    representative_ids: list[int],
+    first_name: str,
+    last_name: str,
+    email: str,
+    postal_code: str,
+    language: str,
+    street_address: str = "",
+    send_copy: bool = True,
+    consent_given: bool = False,
+    personal_message: str = "",
+    talking_point_ids: list[int] | None = None,
+    subject: str = "",
+    body: str = "",
+    subject_index: int = 0,
+    ip: str = "",
+    is_test: bool = False,
+) -> Letter:
+    """Save a letter and one delivery per recipient, then ask for confirmation or queue it.
+
+    The subject and text are rebuilt here from the campaign; subject and body are used only
+    when the campaign is fully editable. Representatives without an email address get a
+    delivery marked no_email, so the thank-you page can offer other ways to reach them.
+
+    Raises SenderBlocked, RateLimited, LetterDuplicate, or ValidationError (campaign not
+    accepting letters, recipients not on this council, invalid fields).
+    """
+    email = email.strip()
+    first_name, last_name = single_line(first_name), single_line(last_name)
+    if sender_is_blocked(email=email, ip=ip):
+        raise SenderBlocked()
+    if not is_test and not campaign.is_accepting_letters():
+        raise ValidationError(_("This campaign is not accepting letters."), code="closed")
+    if not is_test:
+        rate_limit_check(ip=ip, email=email)
+        existing = letter_find_existing(campaign=campaign, municipality=municipality, email=email)
+        if existing:
+            raise LetterDuplicate(existing)
+
+    council = recipients_for(
+        municipality=municipality,
+        roles=list(campaign.target_roles or []),
+        ward=ward,
+        mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
+    )
+    chosen_ids = {int(pk) for pk in representative_ids}
+    unknown = chosen_ids - {rep.pk for rep in council}
+    if unknown:
+        raise ValidationError(
+            {"recipients": _("Choose recipients from this council only.")}, code="recipients"
+        )
+    chosen = [rep for rep in council if rep.pk in chosen_ids and rep.can_email]
+    if not chosen and any(rep.can_email for rep in council):
+        raise ValidationError(
+            {"recipients": _("Choose at least one recipient.")}, code="no_recipients"
+        )
+    unreachable = [rep for rep in council if not rep.can_email]
+
+    points = {point.pk: point for point in campaign.talking_points.select_related("citation")}
+    chosen_points = [points[int(pk)] for pk in talking_point_ids or [] if int(pk) in points]
+    with translation.override(language):
+        composed = compose_letter(
+            campaign=campaign,
+            municipality=municipality,
+            recipients=chosen,
+            sender=Sender(first_name, last_name, postal_code, single_line(street_address)),
+            language=language,
+            subject_index=subject_index,
+            personal_message=personal_message,
+            talking_points=chosen_points,
+            subject=subject,
+            template_part=body,
+        )
+    now = timezone.now()
+    needs_confirmation = campaign.requires_confirmation and not is_test
+    letter = Letter(
+        campaign=campaign,
+        municipality=municipality,
+        ward=ward,
+        language=language,
+        is_test=is_test,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        postal_code=postal_code,
+        street_address=single_line(street_address),
+        send_copy=send_copy,
+        consent_given=consent_given,
+        consent_text=consent_text(campaign=campaign, language=language) if consent_given else "",
+        consent_language=language if consent_given else "",
+        consent_at=now if consent_given else None,
+        subject=composed.subject,
+        body=composed.body,
+        personal_message=(
+            "" if campaign.editing_mode == Campaign.EditingMode.LOCKED else personal_message.strip()
+        ),
+        talking_points=composed.talking_point_ids,
+        status=(
+            Letter.Status.PENDING_CONFIRMATION if needs_confirmation else Letter.Status.CONFIRMED
+        ),
+        confirmed_at=None if needs_confirmation else now,
+        confirmation_sent_at=now if needs_confirmation else None,
+    )
+    letter.full_clean()
+    try:
+        with transaction.atomic():
+            letter.save()
+            deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
+            for delivery in deliveries:
+                delivery.full_clean(exclude=["letter"])
+            Delivery.objects.bulk_create(deliveries)
+            if needs_confirmation:
+                transaction.on_commit(lambda: _confirmation_send(letter.pk))
+            else:
+                if not is_test:
+                    Campaign.objects.filter(pk=campaign.pk).update(
+                        letters_count=F("letters_count") + 1
+                    )
+                letter_queue(letter=letter)
+    except IntegrityError as exc:
+        # Two submissions at once: the unique constraint caught the second one.
+        existing = letter_find_existing(campaign=campaign, municipality=municipality, email=email)
+        if existing:
+            raise LetterDuplicate(existing) from exc
+        raise
+    return letter
+
+
+def _delivery_for(letter: Letter, rep: Representative, language: str) -> Delivery:
+    with translation.override(language):
+        role = rep.role_text or rep.get_role_display()
+    return Delivery(
+        letter=letter,
+        representative=rep,
+        recipient_name=rep.name,
+        recipient_role=str(role)[:200],
+        recipient_email=rep.email if rep.can_email else "",
+        status=Delivery.Status.PENDING_CONFIRMATION if rep.can_email else Delivery.Status.NO_EMAIL,
+    )
+
+
+def _confirmation_send(letter_id: int) -> None:
+    """Email the confirmation link (after commit).
+
+    A failure is logged, not raised: the letter is saved and the resident can ask for the
+    link again from the form.
+    """
+    letter = Letter.objects.select_related("campaign").get(pk=letter_id)
+    try:
+        emails.confirmation_message(letter).send()
+    except Exception:
+        logger.exception("Could not send the confirmation email for letter %s", letter_id)
+
+
+def confirmation_expires_at(letter: Letter):
+    sent = letter.confirmation_sent_at or letter.created_at
+    return sent + timedelta(days=settings.LETTERS_CONFIRMATION_DAYS)
+
+
+def letter_confirm(*, token: str) -> tuple[Letter, bool]:
+    """Confirm the letter behind a confirmation token and queue its deliveries.
+
+    Returns (letter, confirmed_now). A second click returns the letter with False.
+    Raises Letter.DoesNotExist for an unknown token and ConfirmationExpired when the link is
+    older than LETTERS_CONFIRMATION_DAYS.
+    """
+    with transaction.atomic():
+        letter = (
+            Letter.objects.select_for_update()
+            .select_related("campaign")
+            .get(confirmation_token=token)
+        )
+        if letter.confirmed_at or letter.status != Letter.Status.PENDING_CONFIRMATION:
+            return letter, False
+        if timezone.now() >= confirmation_expires_at(letter):
+            raise ConfirmationExpired(letter)
+        letter.status = Letter.Status.CONFIRMED
+        letter.confirmed_at = timezone.now()
+        letter.save(update_fields=["status", "confirmed_at"])
+        if not letter.is_test:
+            Campaign.objects.filter(pk=letter.campaign_id).update(
+                letters_count=F("letters_count") + 1
+            )
+        letter_queue(letter=letter)
+    return letter, True
+
+
+def letter_confirmation_resend(*, letter: Letter) -> Letter:
+    """Send a fresh confirmation link (a new token; the old link stops working).
+
+    Raises RateLimited when this address asked too often, and does nothing for letters that
+    are already confirmed or blocked.
+    """
+    if letter.status != Letter.Status.PENDING_CONFIRMATION:
+        return letter
+    rate_limit_check(email=letter.email)
+    with transaction.atomic():
+        letter = Letter.objects.select_for_update().get(pk=letter.pk)
+        letter.confirmation_token = Letter._meta.get_field("confirmation_token").default()
+        letter.confirmation_sent_at = timezone.now()
+        letter.save(update_fields=["confirmation_token", "confirmation_sent_at"])
+        letter_id = letter.pk
+        transaction.on_commit(lambda: _confirmation_send(letter_id))
+    return letter

@@ -1,0 +1,218 @@
+"""The resident's journey: campaign page → council → letter → preview → send → thanks.
+
+Everything works without JavaScript. What the resident typed lives in the session between
+steps (the "draft"), so no error or round trip through the preview loses it.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
+from councils.selectors import postcode_lookup
+
+from . import journey, services
+from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
+from .models import Letter
+from .selectors import letter_get_by_token
+
+
+@require_GET
+def campaign(request, slug):
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    draft = journey.draft_get(request, campaign)
+    postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
+    return _render_campaign(request, campaign, postal_form=postal_form)
+
+
+@require_POST
+def council(request, slug):
+    """Step 1: postal code, then the municipality picker when the lookup cannot decide."""
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    if not campaign.is_accepting_letters():
+        return redirect(campaign)
+    draft = journey.draft_get(request, campaign)
+    action = request.POST.get("action", "lookup")
+    if action == "lookup":
+        postal_form = PostalCodeForm(request.POST)
+        if not postal_form.is_valid():
+            return _render_campaign(request, campaign, postal_form=postal_form)
+        result = postcode_lookup(postal_code=postal_form.cleaned_data["postal_code"])
+        journey.draft_set_lookup(draft, result)
+        if result.is_decided:
+            candidate = result.candidates[0]
+            journey.draft_set_council(
+                draft, candidate.municipality.pk, candidate.ward.pk if candidate.ward else None
+            )
+            journey.draft_save(request, campaign, draft)
+            return redirect("letters:write", slug=campaign.slug)
+        journey.draft_save(request, campaign, draft)
+        search_form = MunicipalitySearchForm()
+        picker = MunicipalityForm(choices=journey.picker_choices(draft, query=""))
+    else:
+        if not draft.get("postal_code"):
+            return redirect(campaign)
+        search_form = MunicipalitySearchForm(request.POST)
+        query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
+        choices = journey.picker_choices(draft, query=query)
+        picker = MunicipalityForm(request.POST if action == "pick" else None, choices=choices)
+        if action == "pick" and picker.is_valid():
+            municipality_id, ward_id = picker.cleaned_data["municipality"]
+            journey.draft_set_council(draft, municipality_id, ward_id)
+            journey.draft_save(request, campaign, draft)
+            return redirect("letters:write", slug=campaign.slug)
+    postal_form = PostalCodeForm(initial={"postal_code": draft["postal_code"]})
+    return _render_campaign(
+        request, campaign, postal_form=postal_form, picker=picker, search_form=search_form
+    )
+
+
+def _render_campaign(request, campaign, **forms):
+    context = campaign_page_context(campaign=campaign)
+    context.update(forms)
+    context["accepting"] = campaign.is_accepting_letters()
+    return render(request, "letters/campaign.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def write(request, slug):
+    """Step 2: recipients, the personal parts of the letter and the sender's details."""
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    draft = journey.draft_get(request, campaign)
+    state = journey.council_state(campaign, draft)
+    if state is None or not campaign.is_accepting_letters():
+        return redirect(campaign)
+    draft.setdefault("started", time.time())
+    if request.method == "POST":
+        # Keep everything typed, valid or not, so nothing is lost on the way back here.
+        draft["data"] = journey.form_data(request.POST)
+        journey.draft_save(request, campaign, draft)
+        form = journey.letter_form(campaign, state, data=request.POST)
+        if form.is_valid():
+            return redirect("letters:preview", slug=campaign.slug)
+    else:
+        journey.draft_save(request, campaign, draft)
+        form = journey.letter_form(campaign, state, data=draft.get("data"))
+    context = journey.write_context(campaign, state, form, draft)
+    return render(request, "letters/write.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def preview(request, slug):
+    """Step 3: exactly what each recipient will receive, then Send."""
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    draft = journey.draft_get(request, campaign)
+    state = journey.council_state(campaign, draft)
+    if state is None or not campaign.is_accepting_letters():
+        return redirect(campaign)
+    form = journey.letter_form(campaign, state, data=draft.get("data"))
+    if not form.is_valid():
+        return redirect("letters:write", slug=campaign.slug)
+    context = journey.preview_context(campaign, state, form, draft)
+    if request.method == "GET":
+        return render(request, "letters/preview.html", context)
+
+    if form.honeypot_filled:
+        # A bot: look like success, save and send nothing.
+        journey.draft_clear(request, campaign)
+        return redirect("letters:thanks", slug=campaign.slug)
+    if time.time() - draft.get("started", 0) < settings.LETTERS_MIN_FILL_SECONDS:
+        context["notice"] = _(
+            "That was quick! Please read your letter once more, then press Send again."
+        )
+        return render(request, "letters/preview.html", context)
+    try:
+        letter = journey.submit(request, campaign, state, form, draft)
+    except services.SenderBlocked:
+        journey.draft_clear(request, campaign)
+        return render(request, "letters/refused.html", {"campaign": campaign})
+    except services.RateLimited:
+        context["notice"] = _(
+            "Many letters were sent from here in a short time. Please wait an hour and "
+            "try again: your letter is kept on this page."
+        )
+        return render(request, "letters/preview.html", context, status=429)
+    except services.LetterDuplicate as exc:
+        return render(
+            request,
+            "letters/duplicate.html",
+            {"campaign": campaign, "letter": exc.letter, "municipality": state.municipality},
+        )
+    except ValidationError as exc:
+        context["notice"] = " ".join(exc.messages)
+        return render(request, "letters/preview.html", context, status=400)
+    journey.draft_clear(request, campaign)
+    request.session[journey.LAST_LETTER_KEY] = letter.token
+    return redirect("letters:thanks", slug=campaign.slug)
+
+
+@require_POST
+def resend(request, slug):
+    """Send the confirmation link again, for a resident told their letter is waiting."""
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    draft = journey.draft_get(request, campaign)
+    letter = journey.existing_letter(campaign, draft)
+    if letter is None:
+        return redirect(campaign)
+    try:
+        services.letter_confirmation_resend(letter=letter)
+    except services.RateLimited:
+        messages.warning(request, _("A link was sent several times already. Please wait an hour."))
+    else:
+        messages.success(request, _("We sent a new confirmation link. Check your inbox."))
+    request.session[journey.LAST_LETTER_KEY] = letter.token
+    return redirect("letters:thanks", slug=campaign.slug)
+
+
+@require_GET
+def thanks(request, slug):
+    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
+    letter = journey.last_letter(request, campaign)
+    return render(request, "letters/thanks.html", journey.thanks_context(request, campaign, letter))
+
+
+@require_GET
+def confirm(request, token):
+    try:
+        letter, confirmed_now = services.letter_confirm(token=token)
+    except Letter.DoesNotExist as exc:
+        raise Http404("No such confirmation link") from exc
+    except services.ConfirmationExpired as exc:
+        return render(
+            request, "letters/confirm_expired.html", {"letter": exc.letter, "token": token}
+        )
+    if not confirmed_now:
+        messages.info(request, _("This letter was already confirmed. Here is where it stands."))
+        return redirect(letter)
+    request.session[journey.LAST_LETTER_KEY] = letter.token
+    with translation.override(letter.language):
+        url = reverse("letters:thanks", kwargs={"slug": letter.campaign.slug})
+    return redirect(url)
+
+
+@require_POST
+def confirm_resend(request, token):
+    letter = Letter.objects.filter(confirmation_token=token).first()
+    if letter is None:
+        raise Http404("No such confirmation link")
+    try:
+        services.letter_confirmation_resend(letter=letter)
+    except services.RateLimited:
+        messages.warning(request, _("A link was sent several times already. Please wait an hour."))
+    else:
+        messages.success(request, _("We sent a new confirmation link. Check your inbox."))
+    return redirect(letter)
+
+
+@require_GET
+def status(request, token):
+    letter = letter_get_by_token(token=token)
+    return render(request, "letters/status.html", {"letter": letter, "campaign": letter.campaign})
