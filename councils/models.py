@@ -1,3 +1,6 @@
+import unicodedata
+from datetime import timedelta
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +16,18 @@ class Role(models.TextChoices):
     REGIONAL_COUNCILLOR = "regional_councillor", _("Regional councillor")
     BOROUGH_MAYOR = "borough_mayor", _("Borough mayor")
     OTHER = "other", _("Other")
+
+
+def search_key(value: str) -> str:
+    """Lower-case ASCII form of a name for accent-insensitive matching: "Montréal" -> "montreal"."""
+    decomposed = unicodedata.normalize("NFKD", value or "")
+    ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(ascii_only.casefold().split())
+
+
+class MunicipalityQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
 
 
 class Municipality(models.Model):
@@ -41,6 +56,10 @@ class Municipality(models.Model):
         default=True,
         help_text=_("Inactive entries (reserves, unorganized areas) are not offered to residents."),
     )
+    # Accent-free, lower-case EN and FR names, kept up to date by save() and the importers.
+    search_name = models.CharField(_("search name"), max_length=400, blank=True, editable=False)
+
+    objects = MunicipalityQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("municipality")
@@ -50,6 +69,16 @@ class Municipality(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.province})"
+
+    def save(self, *args, **kwargs):
+        self.search_name = self.build_search_name()
+        super().save(*args, **kwargs)
+
+    def build_search_name(self) -> str:
+        names = [search_key(self.name)]
+        if self.name_fr and search_key(self.name_fr) != names[0]:
+            names.append(search_key(self.name_fr))
+        return " | ".join(names)
 
     def display_name(self, language: str = "en") -> str:
         if language == "fr" and self.name_fr:
@@ -64,6 +93,8 @@ class Ward(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     number = models.CharField(_("number"), max_length=20, blank=True)
+    # As the OCD id names it: ward, district, borough, quartier, division.
+    kind = models.CharField(_("kind"), max_length=20, blank=True)
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_through = models.DateField(_("valid through"), null=True, blank=True)
 
@@ -82,7 +113,21 @@ class Ward(models.Model):
         return not (self.valid_through and self.valid_through < on)
 
 
+class RepresentativeQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+    def stale(self, days: int = 365):
+        cutoff = timezone.now() - timedelta(days=days)
+        return self.filter(
+            models.Q(last_verified__isnull=True) | models.Q(last_verified__lt=cutoff)
+        )
+
+
 class Representative(models.Model):
+    # Hard bounces after which the address is treated as not working (shown, but not emailed).
+    BOUNCE_LIMIT = 3
+
     class EmailKind(models.TextChoices):
         PERSONAL = "personal", _("Personal")
         OFFICE = "office", _("Office")
@@ -127,6 +172,9 @@ class Representative(models.Model):
     last_verified = models.DateTimeField(_("last verified"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
     bounce_count = models.PositiveSmallIntegerField(_("hard bounces"), default=0)
+    search_name = models.CharField(_("search name"), max_length=200, blank=True, editable=False)
+
+    objects = RepresentativeQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("representative")
@@ -136,3 +184,73 @@ class Representative(models.Model):
 
     def __str__(self):
         return f"{self.name}, {self.get_role_display()} ({self.municipality.name})"
+
+    def save(self, *args, **kwargs):
+        self.search_name = search_key(self.name)
+        super().save(*args, **kwargs)
+
+    @property
+    def email_flagged(self) -> bool:
+        """The address bounced too often: show the phone or contact form instead."""
+        return self.bounce_count >= self.BOUNCE_LIMIT
+
+    @property
+    def can_email(self) -> bool:
+        return bool(self.email) and not self.email_flagged
+
+
+class PostcodePrefix(models.Model):
+    """The organizer-loadable table keyed on a postal code's first three characters (FSA).
+
+    One FSA can span several municipalities: each gets a row, and the resident chooses.
+    """
+
+    fsa = models.CharField(_("first three characters"), max_length=3, db_index=True)
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("municipality"),
+        on_delete=models.CASCADE,
+        related_name="postcode_prefixes",
+    )
+    ward = models.ForeignKey(
+        Ward,
+        verbose_name=_("ward"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="postcode_prefixes",
+    )
+
+    class Meta:
+        verbose_name = _("postal code prefix")
+        verbose_name_plural = _("postal code prefixes")
+        ordering = ["fsa", "municipality__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["fsa", "municipality"], name="unique_fsa_municipality")
+        ]
+
+    def __str__(self):
+        return f"{self.fsa} → {self.municipality.name}"
+
+
+class PostcodeAnswer(models.Model):
+    """A remembered answer from Represent for one full postal code (the lookup's local cache)."""
+
+    MAX_AGE = timedelta(days=180)
+
+    postal_code = models.CharField(_("postal code"), max_length=7, unique=True)
+    # [{"municipality": OCD id, "ward": OCD id or null}, ...]: natural keys survive re-imports.
+    candidates = models.JSONField(_("candidates"), default=list)
+    province = models.CharField(_("province"), max_length=2, blank=True)
+    fetched_at = models.DateTimeField(_("fetched at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("cached postal code answer")
+        verbose_name_plural = _("cached postal code answers")
+        ordering = ["postal_code"]
+
+    def __str__(self):
+        return self.postal_code
+
+    def is_fresh(self) -> bool:
+        return self.fetched_at >= timezone.now() - self.MAX_AGE

@@ -1,9 +1,782 @@
-from django.db import transaction
+"""Writes to the council directory: imports, the demo data, the postal-code answer cache."""
 
-from .models import Municipality
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from . import represent
+from .cleaning import (
+    clean_email,
+    clean_person_name,
+    clean_phone,
+    district_parts,
+    email_kind,
+    fix_text,
+    is_at_large,
+    is_vacant,
+    is_whole_municipality,
+    normalise_district,
+    one_line,
+    role_from_text,
+    split_name,
+    strip_city_prefix,
+    ward_number_from_type_id,
+)
+from .models import (
+    Municipality,
+    PostcodeAnswer,
+    PostcodePrefix,
+    Representative,
+    Role,
+    Ward,
+    search_key,
+)
+from .sources import (
+    RawRepresentative,
+    SourceError,
+    csv_rows,
+    decode,
+    is_url,
+    load_json,
+    looks_like_json,
+    ocd_rows,
+    read_bytes,
+    representatives_from_csv,
+    representatives_from_json,
+)
+
+DEMO_FILE = Path(__file__).resolve().parent / "seed" / "demo.json"
+
+# Statistics Canada census subdivision types that have no municipal council of their own.
+# They are imported (so a Represent answer naming one is still recognised) but inactive, and
+# residents are never offered them.
+INACTIVE_CLASSIFICATIONS = {
+    "IRI": "Indian reserve",
+    "S-É": "Indian settlement",
+    "SÉ": "settlement",
+    "SET": "settlement",
+    "SG": "self-government",
+    "TC": "Cree reserved lands",
+    "TI": "Inuit lands",
+    "TK": "Naskapi reserved lands",
+    "VC": "Cree village",
+    "VK": "Naskapi village",
+    "NL": "Nisga'a land",
+    "TL": "Teslin land",
+    "IGD": "Indian government district",
+    "NO": "unorganized",
+    "SNO": "unorganized subdivision",
+    "RDA": "regional district electoral area",
+    "LOT": "PEI township (lot)",
+    "SC": "subdivision of county municipality",
+    "SA": "special area (run by the province)",
+    "P": "New Brunswick parish (local service district)",
+}
+# Census divisions imported as upper tiers (Peel Region, counties, MRCs) when a municipality
+# points to them or they have wards; other census divisions are statistical and skipped.
+UPPER_TIER_CLASSIFICATIONS = {"CTY", "RM", "REG", "UC", "MRC", "RD", "DM", "DIS", "TÉ", "CDR"}
+
+SGC_PROVINCES = {
+    "10": "NL",
+    "11": "PE",
+    "12": "NS",
+    "13": "NB",
+    "24": "QC",
+    "35": "ON",
+    "46": "MB",
+    "47": "SK",
+    "48": "AB",
+    "59": "BC",
+    "60": "YT",
+    "61": "NT",
+    "62": "NU",
+}
+
+_CSD = re.compile(r"^ocd-division/country:ca/csd:(\d{7})$")
+_CD = re.compile(r"^ocd-division/country:ca/cd:(\d{4})$")
+_CHILD = re.compile(r"^(ocd-division/country:ca/(?:csd:\d{7}|cd:\d{4}))/([a-z_]+):([^/]+)$")
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, for the command's output and the admin's result page."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    label: str = "representatives"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deactivated)
+
+    def headline(self) -> str:
+        text = (
+            f"{self.label.capitalize()}: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deactivated} deactivated, "
+            f"{len(self.skipped)} skipped"
+        )
+        if not self.changed:
+            text += " (nothing changed)"
+        return text
+
+    def lines(self) -> list[str]:
+        out = [self.headline()]
+        out += [f"  skipped line {line}: {reason}" for line, reason in self.skipped]
+        out += [f"  note: {note}" for note in self.notes]
+        return out
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _date_or_none(value: str) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+# --- Municipalities and wards from OCD identifiers ---------------------------------------------
 
 
 @transaction.atomic
-def demo_data_load() -> tuple[int, int]:
-    """Load demo municipalities and placeholder representatives; returns (municipalities, reps)."""
-    return Municipality.objects.count(), 0
+def municipalities_import(*, path_or_url: str) -> tuple[ImportSummary, ImportSummary]:
+    """Create or update municipalities (census subdivisions, plus the census divisions that
+    are upper tiers) and their wards from the OCD identifiers CSV.
+
+    Non-council classifications (INACTIVE_CLASSIFICATIONS) are created inactive. On update the
+    active flag is left alone, so an organizer's choice survives a re-import.
+    """
+    rows = ocd_rows(path_or_url)
+    csds, cds, children = {}, {}, []
+    for row in rows:
+        ocd_id = (row.get("id") or "").strip()
+        if _CSD.match(ocd_id):
+            csds[ocd_id] = row
+        elif _CD.match(ocd_id):
+            cds[ocd_id] = row
+        elif match := _CHILD.match(ocd_id):
+            children.append((match, row))
+    wanted_cds = {row.get("parent_id", "").strip() for row in csds.values()}
+    wanted_cds |= {match.group(1) for match, _ in children if "/cd:" in match.group(1)}
+
+    municipalities = ImportSummary(label="municipalities")
+    existing = {m.ocd_id: m for m in Municipality.objects.all()}
+
+    def upsert(ocd_id: str, code: str, row: dict, upper_tier_id: int | None):
+        values = {
+            "csd_code": code if len(code) == 7 else "",
+            "name": one_line(row.get("name")),
+            "name_fr": one_line(row.get("name_fr")) or one_line(row.get("name")),
+            "province": SGC_PROVINCES.get(code[:2], ""),
+            "classification": one_line(row.get("classification"))[:10],
+            "organization_name": one_line(row.get("organization_name")),
+            "council_size": _int_or_none(row.get("posts_count", "")),
+            "upper_tier_id": upper_tier_id,
+        }
+        if not values["province"] or not values["name"]:
+            municipalities.skipped.append((0, f"{ocd_id}: no name or unknown province code"))
+            return
+        current = existing.get(ocd_id)
+        if current is None:
+            municipality = Municipality(
+                ocd_id=ocd_id,
+                active=values["classification"] not in INACTIVE_CLASSIFICATIONS,
+                **values,
+            )
+            municipality.search_name = municipality.build_search_name()
+            to_create.append(municipality)
+            existing[ocd_id] = municipality
+            municipalities.created += 1
+            return
+        changed = [name for name, value in values.items() if getattr(current, name) != value]
+        if changed:
+            for name in changed:
+                setattr(current, name, values[name])
+            current.search_name = current.build_search_name()
+            to_update.append(current)
+            municipalities.updated += 1
+        else:
+            municipalities.unchanged += 1
+
+    update_fields = [
+        "csd_code",
+        "name",
+        "name_fr",
+        "province",
+        "classification",
+        "organization_name",
+        "council_size",
+        "upper_tier",
+        "search_name",
+    ]
+    # Upper tiers first, so the lower tiers can point at them.
+    to_create, to_update = [], []
+    for ocd_id in sorted(wanted_cds & set(cds)):
+        row = cds[ocd_id]
+        if (row.get("classification") or "").strip() in UPPER_TIER_CLASSIFICATIONS:
+            upsert(ocd_id, _CD.match(ocd_id).group(1), row, None)
+    Municipality.objects.bulk_create(to_create, batch_size=500)
+    Municipality.objects.bulk_update(to_update, update_fields, batch_size=500)
+
+    to_create, to_update = [], []
+    for ocd_id, row in csds.items():
+        parent = existing.get((row.get("parent_id") or "").strip())
+        upsert(ocd_id, _CSD.match(ocd_id).group(1), row, parent.pk if parent else None)
+    Municipality.objects.bulk_create(to_create, batch_size=500)
+    Municipality.objects.bulk_update(to_update, update_fields, batch_size=500)
+
+    inactive = sum(
+        1 for row in csds.values() if (row.get("classification") or "") in INACTIVE_CLASSIFICATIONS
+    )
+    municipalities.notes.append(
+        f"{inactive} census subdivisions are not councils (reserves, unorganized areas...) "
+        "and are kept inactive"
+    )
+    wards = _wards_import(children=children, municipalities=existing)
+    return municipalities, wards
+
+
+def _wards_import(*, children, municipalities: dict[str, Municipality]) -> ImportSummary:
+    summary = ImportSummary(label="wards")
+    existing = {w.ocd_id: w for w in Ward.objects.all()}
+    # Toronto lists its 2010 and 2018 wards with no end date: a set with a newer year suffix
+    # supersedes the older one. The exact end date is not in the data; the day before the newer
+    # set's year stands in for it.
+    newest_year: dict[str, int] = {}
+    for match, _row in children:
+        if year := re.search(r"-(\d{4})$", match.group(3)):
+            parent = match.group(1)
+            newest_year[parent] = max(newest_year.get(parent, 0), int(year.group(1)))
+    to_create, to_update = [], []
+    fields = ["municipality", "name", "number", "kind", "valid_from", "valid_through"]
+    for match, row in children:
+        parent_id, kind, type_id = match.groups()
+        municipality = municipalities.get(parent_id)
+        if municipality is None or municipality.pk is None:
+            continue
+        ocd_id = match.group(0)
+        valid_through = _date_or_none(row.get("validThrough", ""))
+        year = re.search(r"-(\d{4})$", type_id)
+        if not valid_through and year and int(year.group(1)) < newest_year.get(parent_id, 0):
+            valid_through = date(newest_year[parent_id], 1, 1) - timedelta(days=1)
+        values = {
+            "municipality": municipality,
+            "name": one_line(row.get("name")) or type_id,
+            "number": (one_line(row.get("number")) or ward_number_from_type_id(type_id))[:20],
+            "kind": kind[:20],
+            "valid_from": _date_or_none(row.get("validFrom", "")),
+            "valid_through": valid_through,
+        }
+        current = existing.get(ocd_id)
+        if current is None:
+            ward = Ward(ocd_id=ocd_id, **values)
+            to_create.append(ward)
+            existing[ocd_id] = ward
+            summary.created += 1
+            continue
+        values["municipality"] = municipality.pk
+        current_values = {name: getattr(current, name) for name in values}
+        current_values["municipality"] = current.municipality_id
+        if current_values != values:
+            for name, value in values.items():
+                if name == "municipality":
+                    current.municipality_id = value
+                else:
+                    setattr(current, name, value)
+            to_update.append(current)
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    Ward.objects.bulk_create(to_create, batch_size=500)
+    Ward.objects.bulk_update(to_update, fields, batch_size=500)
+    return summary
+
+
+# --- Representatives --------------------------------------------------------------------------
+
+
+class WardMatcher:
+    """Find a municipality's ward from a published district label, by normalised name first
+    and number second; current wards win over superseded ones."""
+
+    def __init__(self, wards: list[Ward]):
+        self.wards = [(ward, *district_parts(ward.name), ward.is_current()) for ward in wards]
+
+    def match(self, district: str) -> Ward | None:
+        if not district or not self.wards:
+            return None
+        number, name = district_parts(district)
+        full = normalise_district(district)
+        scored = []
+        for ward, ward_number, ward_name, current in self.wards:
+            ward_number = ward.number or ward_number
+            if number and ward_number and number != ward_number:
+                continue
+            score = 0
+            if name and ward_name and name == ward_name or full == normalise_district(ward.name):
+                score += 2
+            if number and number == ward_number:
+                score += 1
+            if score:
+                scored.append((score, current, ward))
+        if not scored:
+            return None
+        scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        best = scored[0]
+        ties = [item for item in scored if item[:2] == best[:2]]
+        return best[2] if len(ties) == 1 else None
+
+
+_URL = URLValidator(schemes=["http", "https"])
+
+
+def _clean_url(value: str) -> str:
+    text = one_line(value)
+    if not text:
+        return ""
+    try:
+        _URL(text)
+    except ValidationError:
+        return ""
+    return text[:500]
+
+
+def _clean_offices(offices: list) -> list[dict]:
+    cleaned = []
+    for office in offices:
+        entry = {}
+        for key, value in office.items():
+            if value in (None, ""):
+                continue
+            if key in ("tel", "fax"):
+                value = clean_phone(value)
+            elif key == "postal":
+                value = fix_text(value)
+            elif isinstance(value, str):
+                value = one_line(value)
+            if value:
+                entry[key] = value
+        if set(entry) - {"type"}:
+            cleaned.append(entry)
+    return cleaned
+
+
+def _resolve_municipality(
+    raw: RawRepresentative, *, by_set: dict, by_name: dict
+) -> Municipality | None:
+    if raw.district_id.startswith("ocd-division/"):
+        base = re.match(r"^(ocd-division/country:ca/(?:csd:\d{7}|cd:\d{4}))", raw.district_id)
+        if base:
+            found = Municipality.objects.filter(ocd_id=base.group(1)).first()
+            if found:
+                return found
+    if raw.set_slug and raw.set_slug in by_set:
+        return by_set[raw.set_slug]
+    locality = search_key(one_line(raw.locality))
+    if locality:
+        matches = by_name.get(locality, [])
+        province = one_line(raw.province).upper()[:2]
+        if province:
+            matches = [m for m in matches if m.province == province] or matches
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+_COMPARED_FIELDS = (
+    "name",
+    "first_name",
+    "last_name",
+    "role",
+    "role_text",
+    "ward_id",
+    "email",
+    "email_kind",
+    "contact_url",
+    "phone",
+    "offices",
+    "photo_url",
+    "source",
+    "source_url",
+    "active",
+)
+_GENERIC_ROLE_TEXTS = {"", "member", "membre", "elected", "elu", "elue"}
+
+
+@transaction.atomic
+def representatives_import(
+    *,
+    records: list[RawRepresentative],
+    municipality: Municipality | None = None,
+    source: str = Representative.Source.CSV,
+    source_url: str = "",
+    summary: ImportSummary | None = None,
+) -> ImportSummary:
+    """Create or update representatives from parsed records; mark those no longer listed for
+    the municipalities in this file inactive (manual entries are left alone).
+
+    A bad row is skipped with its line number and reason; it never aborts the file.
+    """
+    summary = summary or ImportSummary()
+    now = timezone.now()
+    by_set: dict[str, Municipality] = {}
+    by_name: dict[str, list[Municipality]] = {}
+    if municipality is None:
+        for m in Municipality.objects.active().only("id", "name", "province", "represent_set"):
+            if m.represent_set:
+                by_set[m.represent_set] = m
+            by_name.setdefault(search_key(m.name), []).append(m)
+
+    touched: dict[int, Municipality] = {}
+    existing: dict[int, dict[str, Representative]] = {}
+    matchers: dict[int, WardMatcher] = {}
+    seen: dict[int, set[int]] = {}
+
+    for raw in records:
+        target = municipality or _resolve_municipality(raw, by_set=by_set, by_name=by_name)
+        if target is None:
+            summary.skipped.append(
+                (raw.line, "no municipality (pass --municipality or a Locality column)")
+            )
+            continue
+        if target.pk not in touched:
+            touched[target.pk] = target
+            existing[target.pk] = {
+                rep.search_name: rep for rep in Representative.objects.filter(municipality=target)
+            }
+            matchers[target.pk] = WardMatcher(list(Ward.objects.filter(municipality=target)))
+            seen[target.pk] = set()
+        reason = _representative_upsert(
+            raw=raw,
+            municipality=target,
+            existing=existing[target.pk],
+            matcher=matchers[target.pk],
+            seen=seen[target.pk],
+            source=source,
+            source_url=source_url,
+            now=now,
+            summary=summary,
+        )
+        if reason:
+            summary.skipped.append((raw.line, reason))
+
+    for pk, target in touched.items():
+        if not seen[pk]:
+            continue
+        stale = (
+            Representative.objects.filter(municipality=target, active=True)
+            .exclude(pk__in=seen[pk])
+            .exclude(source=Representative.Source.MANUAL)
+        )
+        summary.deactivated += stale.update(active=False)
+    return summary
+
+
+def _representative_upsert(
+    *, raw, municipality, existing, matcher, seen, source, source_url, now, summary
+) -> str:
+    """Write one record; returns the reason when it is skipped, else ""."""
+    first = clean_person_name(raw.first_name)
+    last = clean_person_name(raw.last_name)
+    name = clean_person_name(raw.name) or " ".join(p for p in (first, last) if p)
+    if is_vacant(name) or is_vacant(last or name):
+        return f"vacant seat ({one_line(raw.name or raw.last_name) or 'no name'})"
+    if not (first or last):
+        first, last = split_name(name)
+    names = [municipality.name, municipality.name_fr]
+    district = strip_city_prefix(raw.district_name, names)
+    if raw.district_id.strip() and not one_line(raw.district_id):
+        district = ""  # the district was only mangled spaces: an at-large seat
+    role_text = one_line(raw.role_text)
+    role = role_from_text(role_text)
+    whole_city = is_whole_municipality(district, names)
+    if search_key(role_text) in _GENERIC_ROLE_TEXTS and whole_city:
+        role = Role.MAYOR
+    ward = None
+    if role not in (Role.MAYOR, Role.DEPUTY_MAYOR) and not whole_city and not is_at_large(district):
+        ward = matcher.match(district) or matcher.match(one_line(raw.district_id))
+        if ward is None:
+            summary.notes.append(f"line {raw.line}: no ward matches {district!r}")
+    email = clean_email(raw.email)
+    if raw.email.strip() and not email:
+        summary.notes.append(f"line {raw.line}: invalid email {one_line(raw.email)!r} dropped")
+    offices = _clean_offices(raw.offices)
+    phone = clean_phone(raw.phone)
+    values = {
+        "name": name[:200],
+        "first_name": first[:100],
+        "last_name": last[:100],
+        "role": role,
+        "role_text": role_text[:200],
+        "ward_id": ward.pk if ward else None,
+        "email": email,
+        "email_kind": email_kind(email),
+        "contact_url": _clean_url(raw.contact_url),
+        "phone": phone[:50],
+        "offices": offices,
+        "photo_url": _clean_url(raw.photo_url),
+        "source": source,
+        "source_url": _clean_url(raw.source_url) or _clean_url(source_url),
+        "active": True,
+    }
+    key = search_key(values["name"])
+    rep = existing.get(key)
+    if rep is not None and rep.pk in seen:
+        return f"{values['name']} is listed twice"
+    created = rep is None
+    if created:
+        rep = Representative(municipality=municipality)
+    changed = created or any(getattr(rep, f) != values[f] for f in _COMPARED_FIELDS)
+    if not created and rep.email != email:
+        rep.bounce_count = 0
+    for name_, value in values.items():
+        setattr(rep, name_, value)
+    rep.last_verified = now
+    try:
+        rep.full_clean(exclude=["municipality", "ward"], validate_unique=False)
+    except ValidationError as exc:
+        if created:
+            return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        rep.refresh_from_db()
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    rep.save()
+    existing[key] = rep
+    seen.add(rep.pk)
+    if created:
+        summary.created += 1
+    elif changed:
+        summary.updated += 1
+    else:
+        summary.unchanged += 1
+    return ""
+
+
+def representatives_import_file(
+    *, path_or_url: str, data: bytes | None = None, municipality: Municipality | None = None
+) -> ImportSummary:
+    """Import an Open North CSV or Represent JSON file (or URL; JSON pages follow meta.next)."""
+    if data is None:
+        data = read_bytes(path_or_url)
+    summary = ImportSummary()
+    if looks_like_json(data):
+        payload = load_json(data)
+        records = representatives_from_json(payload)
+        next_url = (payload.get("meta") or {}).get("next") if isinstance(payload, dict) else None
+        while next_url and is_url(path_or_url):
+            page = represent.get_json(_absolute(path_or_url, next_url))
+            records += representatives_from_json(page, first_line=len(records) + 1)
+            next_url = (page.get("meta") or {}).get("next")
+        if next_url:
+            summary.notes.append(f"more pages at {next_url} were not read (not a URL source)")
+        source = Representative.Source.REPRESENT
+    else:
+        records, warnings = representatives_from_csv(data)
+        summary.notes += warnings
+        source = Representative.Source.CSV
+    return representatives_import(
+        records=records,
+        municipality=municipality,
+        source=source,
+        source_url=path_or_url if is_url(path_or_url) else "",
+        summary=summary,
+    )
+
+
+def _absolute(base: str, url: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, url)
+
+
+def represent_sync(*, set_slug: str, municipality: Municipality | None = None) -> ImportSummary:
+    """Import one representative set from Represent's live API (throttled, backs off on 503)."""
+    if municipality is None:
+        municipality = municipality_for_represent_set(set_slug=set_slug)
+    records: list[RawRepresentative] = []
+    first_url = ""
+    for page_url, objects in represent.representatives(set_slug):
+        first_url = first_url or page_url
+        records += representatives_from_json(objects, first_line=len(records) + 1)
+    if municipality.represent_set != set_slug:
+        municipality.represent_set = set_slug
+        municipality.save(update_fields=["represent_set"])
+    return representatives_import(
+        records=records,
+        municipality=municipality,
+        source=Representative.Source.REPRESENT,
+        source_url=first_url,
+    )
+
+
+_SET_SUFFIXES = ("-city-council", "-town-council", "-council", "-conseil-municipal", "-municipal")
+
+
+def municipality_for_represent_set(*, set_slug: str) -> Municipality:
+    """The municipality a Represent set belongs to: one already linked to the slug, else the one
+    whose name matches the slug ("toronto-city-council" -> Toronto)."""
+    from django.utils.text import slugify
+
+    linked = Municipality.objects.filter(represent_set=set_slug).first()
+    if linked:
+        return linked
+    base = set_slug
+    for prefix in ("conseil-municipal-de-", "conseil-municipal-d-", "ville-de-", "city-of-"):
+        base = base.removeprefix(prefix)
+    for suffix in _SET_SUFFIXES:
+        base = base.removesuffix(suffix)
+    matches = [
+        m
+        for m in Municipality.objects.active().filter(search_name__icontains=base.split("-")[0])
+        if slugify(m.name) == base or slugify(m.name_fr) == base
+    ]
+    if len(matches) != 1:
+        raise SourceError(
+            f"cannot tell which municipality the set {set_slug!r} belongs to "
+            f"({len(matches)} candidates); pass --municipality OCD_ID"
+        )
+    return matches[0]
+
+
+# --- Postal code prefixes (FSA) ---------------------------------------------------------------
+
+
+@transaction.atomic
+def postcode_prefixes_import(*, data: bytes) -> ImportSummary:
+    """Load FSA rows from a CSV with columns fsa and ocd_id (or csd_code), optional ward
+    (a ward OCD id). Re-running it changes nothing."""
+    summary = ImportSummary(label="postal code prefixes")
+    header, rows = csv_rows(decode(data))
+    columns = {search_key(h): h for h in header}
+    if "fsa" not in columns or not ({"ocd_id", "csd_code", "division_id"} & set(columns)):
+        raise SourceError("expected columns: fsa, ocd_id (or csd_code), and optionally ward")
+    for line, row in rows:
+        fsa = one_line(row.get(columns["fsa"])).upper().replace(" ", "")[:3]
+        if not re.fullmatch(r"[ABCEGHJKLMNPRSTVXY]\d[A-Z]", fsa):
+            summary.skipped.append((line, f"not a postal code prefix: {fsa!r}"))
+            continue
+        key = next(c for c in ("ocd_id", "division_id", "csd_code") if c in columns)
+        value = one_line(row.get(columns[key]))
+        lookup = {"csd_code": value} if key == "csd_code" else {"ocd_id": value}
+        municipality = Municipality.objects.filter(**lookup).first()
+        if municipality is None:
+            summary.skipped.append((line, f"unknown municipality {value!r}"))
+            continue
+        ward = None
+        if "ward" in columns and one_line(row.get(columns["ward"])):
+            ward = Ward.objects.filter(
+                ocd_id=one_line(row.get(columns["ward"])), municipality=municipality
+            ).first()
+            if ward is None:
+                summary.notes.append(f"line {line}: unknown ward {row.get(columns['ward'])!r}")
+        prefix, created = PostcodePrefix.objects.get_or_create(
+            fsa=fsa, municipality=municipality, defaults={"ward": ward}
+        )
+        if created:
+            summary.created += 1
+        elif prefix.ward_id != (ward.pk if ward else None):
+            prefix.ward = ward
+            prefix.save(update_fields=["ward"])
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    return summary
+
+
+# --- The lookup's cache of Represent answers --------------------------------------------------
+
+
+def postcode_answer_store(
+    *, postal_code: str, candidates: list[tuple[Municipality, Ward | None]], province: str
+) -> PostcodeAnswer:
+    answer, _ = PostcodeAnswer.objects.update_or_create(
+        postal_code=postal_code,
+        defaults={
+            "candidates": [
+                {"municipality": m.ocd_id, "ward": w.ocd_id if w else None} for m, w in candidates
+            ],
+            "province": province or "",
+            "fetched_at": timezone.now(),
+        },
+    )
+    return answer
+
+
+# --- Demo data ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def demo_data_load(*, path: Path = DEMO_FILE) -> tuple[int, int]:
+    """Load demo municipalities, wards, postal-code prefixes and role-based placeholder
+    representatives (example.org-style addresses, no real person). Safe to run again.
+
+    Placeholders are only added to municipalities with no imported representatives, so the
+    demo never mixes with real data. Returns (municipalities, representatives) in the demo.
+    """
+    demo = json.loads(path.read_text(encoding="utf-8"))
+    municipalities: dict[str, Municipality] = {}
+    for item in demo["municipalities"]:
+        item = dict(item)
+        ocd_id = item.pop("ocd_id")
+        municipality = Municipality.objects.filter(ocd_id=ocd_id).first()
+        if municipality is None:
+            municipality = Municipality(ocd_id=ocd_id, **item)
+            municipality.full_clean()
+            municipality.save()
+        municipalities[ocd_id] = municipality
+    wards: dict[str, Ward] = {}
+    for item in demo["wards"]:
+        item = dict(item)
+        municipality = municipalities[item.pop("municipality")]
+        ward, _ = Ward.objects.get_or_create(
+            ocd_id=item.pop("ocd_id"), defaults={"municipality": municipality, **item}
+        )
+        wards[ward.ocd_id] = ward
+    for item in demo["postcode_prefixes"]:
+        ward = wards.get(item.get("ward") or "")
+        PostcodePrefix.objects.get_or_create(
+            fsa=item["fsa"],
+            municipality=municipalities[item["municipality"]],
+            defaults={"ward": ward},
+        )
+    representatives = 0
+    now = timezone.now()
+    for ocd_id, people in demo["representatives"].items():
+        municipality = municipalities[ocd_id]
+        imported = municipality.representatives.exclude(source=Representative.Source.MANUAL)
+        if imported.exists():
+            continue
+        for person in people:
+            person = dict(person)
+            ward = wards.get(person.pop("ward", "") or "")
+            defaults = {
+                **person,
+                "ward": ward,
+                "email_kind": email_kind(person.get("email", "")),
+                "source": Representative.Source.MANUAL,
+                "last_verified": now,
+            }
+            rep = Representative.objects.filter(
+                municipality=municipality, name=person["name"]
+            ).first()
+            if rep is None:
+                rep = Representative(municipality=municipality, **defaults)
+                rep.full_clean()
+                rep.save()
+            representatives += 1
+    return len(municipalities), representatives

@@ -1,0 +1,292 @@
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Municipality,
+    PostcodeAnswer,
+    PostcodePrefix,
+    Representative,
+    Ward,
+    search_key,
+)
+from .services import representatives_import_file
+from .sources import SourceError
+
+STALE_DAYS = 365
+
+
+class AccentInsensitiveSearchMixin:
+    """Search the accent-free search_name column with an accent-free term, plus the normal
+    search fields: "montreal" finds Montréal, "theriault" finds Thériault."""
+
+    def get_search_results(self, request, queryset, search_term):
+        key = search_key(search_term)
+        if not key:
+            return super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        condition = Q(**{self.accent_free_field + "__contains": key})
+        for field in self.search_fields:
+            condition |= Q(**{field + "__icontains": term})
+        spans_relations = any("__" in f for f in (self.accent_free_field, *self.search_fields))
+        return queryset.filter(condition), spans_relations
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = _("verification")
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS}),
+            ("no", _("Verified in the last %(days)s days") % {"days": STALE_DAYS}),
+        ]
+
+    def queryset(self, request, queryset):
+        cutoff = timezone.now() - timedelta(days=STALE_DAYS)
+        if self.value() == "yes":
+            return queryset.filter(Q(last_verified__isnull=True) | Q(last_verified__lt=cutoff))
+        if self.value() == "no":
+            return queryset.filter(last_verified__gte=cutoff)
+        return queryset
+
+
+class EmailFilter(admin.SimpleListFilter):
+    title = _("email")
+    parameter_name = "email_state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("missing", _("Missing email")),
+            ("bouncing", _("Bouncing address")),
+            ("ok", _("Has a working email")),
+        ]
+
+    def queryset(self, request, queryset):
+        limit = Representative.BOUNCE_LIMIT
+        if self.value() == "missing":
+            return queryset.filter(email="")
+        if self.value() == "bouncing":
+            return queryset.filter(bounce_count__gte=limit)
+        if self.value() == "ok":
+            return queryset.exclude(email="").filter(bounce_count__lt=limit)
+        return queryset
+
+
+class MunicipalityEmailFilter(admin.SimpleListFilter):
+    title = _("representatives' email")
+    parameter_name = "missing_email"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", _("Someone has no email")),
+            ("none", _("No representatives")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                representatives__active=True, representatives__email=""
+            ).distinct()
+        if self.value() == "none":
+            return queryset.filter(rep_count=0)
+        return queryset
+
+
+class MunicipalityStaleFilter(admin.SimpleListFilter):
+    title = _("verification")
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS})]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            cutoff = timezone.now() - timedelta(days=STALE_DAYS)
+            return queryset.filter(
+                Q(representatives__last_verified__isnull=True)
+                | Q(representatives__last_verified__lt=cutoff),
+                representatives__active=True,
+            ).distinct()
+        return queryset
+
+
+class WardInline(admin.TabularInline):
+    model = Ward
+    extra = 0
+    fields = ("name", "number", "kind", "ocd_id", "valid_from", "valid_through")
+    show_change_link = True
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
+    accent_free_field = "search_name"
+    list_display = (
+        "name",
+        "province",
+        "classification",
+        "organization_name",
+        "rep_count",
+        "active",
+        "ocd_id",
+    )
+    list_filter = (
+        "province",
+        "active",
+        "classification",
+        MunicipalityEmailFilter,
+        MunicipalityStaleFilter,
+    )
+    search_fields = ("name", "name_fr", "organization_name", "ocd_id", "csd_code")
+    list_select_related = ("upper_tier",)
+    autocomplete_fields = ("upper_tier",)
+    readonly_fields = ("search_name",)
+    inlines = [WardInline]
+    fieldsets = (
+        (None, {"fields": ("name", "name_fr", "organization_name", "province", "active")}),
+        (
+            _("Identifiers"),
+            {"fields": ("ocd_id", "csd_code", "classification", "represent_set", "upper_tier")},
+        ),
+        (_("Council"), {"fields": ("website", "council_size")}),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(rep_count=Count("representatives", filter=Q(representatives__active=True)))
+        )
+
+    @admin.display(description=_("representatives"), ordering="rep_count")
+    def rep_count(self, obj):
+        return obj.rep_count
+
+
+@admin.register(Ward)
+class WardAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
+    accent_free_field = "municipality__search_name"
+    list_display = ("name", "number", "kind", "municipality", "valid_from", "valid_through")
+    list_filter = ("kind", "municipality__province")
+    search_fields = ("name", "number", "ocd_id", "municipality__name")
+    list_select_related = ("municipality",)
+    autocomplete_fields = ("municipality",)
+
+
+class RepresentativeUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "Open North CSV (English or French headers; comma or semicolon; UTF-8 or "
+            "Windows-1252) or Represent JSON."
+        ),
+    )
+    municipality = forms.ModelChoiceField(
+        label=_("Municipality"),
+        queryset=Municipality.objects.active().order_by("name", "province"),
+        required=False,
+        help_text=_(
+            "Every row belongs to this municipality. Leave empty when the file has a "
+            "Locality (and Province) column."
+        ),
+    )
+
+
+@admin.register(Representative)
+class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
+    accent_free_field = "search_name"
+    change_list_template = "councils/admin/representative_changelist.html"
+    list_display = (
+        "name",
+        "role",
+        "municipality",
+        "ward",
+        "email",
+        "phone",
+        "bounce_count",
+        "last_verified",
+        "active",
+    )
+    list_filter = (
+        "active",
+        "role",
+        "source",
+        EmailFilter,
+        StaleFilter,
+        "municipality__province",
+    )
+    search_fields = ("name", "email", "municipality__name", "ward__name")
+    list_select_related = ("municipality", "ward")
+    autocomplete_fields = ("municipality", "ward")
+    readonly_fields = ("search_name",)
+    fieldsets = (
+        (None, {"fields": ("municipality", "ward", "role", "role_text", "active")}),
+        (_("Person"), {"fields": ("name", "first_name", "last_name", "photo_url")}),
+        (
+            _("Contact"),
+            {"fields": ("email", "email_kind", "bounce_count", "phone", "contact_url", "offices")},
+        ),
+        (_("Source"), {"fields": ("source", "source_url", "last_verified")}),
+    )
+
+    def get_urls(self):
+        return [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="councils_representative_upload",
+            )
+        ] + super().get_urls()
+
+    def upload_view(self, request):
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            messages.error(request, _("You may not import representatives."))
+            return redirect("admin:councils_representative_changelist")
+        summary = None
+        form = RepresentativeUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                summary = representatives_import_file(
+                    path_or_url=upload.name,
+                    data=upload.read(),
+                    municipality=form.cleaned_data["municipality"],
+                )
+            except SourceError as exc:
+                form.add_error("file", str(exc))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import representatives"),
+            "form": form,
+            "summary": summary,
+            "changelist_url": reverse("admin:councils_representative_changelist"),
+        }
+        return TemplateResponse(request, "councils/admin/representative_upload.html", context)
+
+
+@admin.register(PostcodePrefix)
+class PostcodePrefixAdmin(admin.ModelAdmin):
+    list_display = ("fsa", "municipality", "ward")
+    list_filter = ("municipality__province",)
+    search_fields = ("fsa", "municipality__name")
+    list_select_related = ("municipality", "ward")
+    autocomplete_fields = ("municipality", "ward")
+
+
+@admin.register(PostcodeAnswer)
+class PostcodeAnswerAdmin(admin.ModelAdmin):
+    list_display = ("postal_code", "province", "fetched_at")
+    list_filter = ("province",)
+    search_fields = ("postal_code",)
+    readonly_fields = ("postal_code", "candidates", "province", "fetched_at")
+
+    def has_add_permission(self, request):
+        return False

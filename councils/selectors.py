@@ -1,0 +1,273 @@
+"""Reads of the council directory: postal-code lookup, the municipality picker, recipients.
+
+The lookup is a chain that never dead-ends:
+  1. "cache"     an earlier Represent answer for the same full postal code;
+  2. "represent" Represent's /postcodes/<CODE>/ (only when REPRESENT_LOOKUP_ENABLED), boundaries
+                 by concordance before centroid; the answer is cached;
+  3. "fsa"       the organizer-loadable table keyed on the first three characters;
+  4. "province"  the province from the first letter (X0A/X0B/X0C Nunavut, X0E/X0G/X1A NWT),
+                 which narrows the municipality picker;
+  5. "none"      nothing known: the picker shows every municipality.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.utils.translation import gettext as _
+from localflavor.ca.forms import CAPostalCodeField
+
+from . import represent
+from .cleaning import normalise_district
+from .models import (
+    Municipality,
+    PostcodeAnswer,
+    PostcodePrefix,
+    Representative,
+    Role,
+    Ward,
+    search_key,
+)
+
+logger = logging.getLogger(__name__)
+
+# First letter of a postal code -> province. "X" is split by the first three characters.
+PROVINCE_BY_LETTER = {
+    "A": "NL",
+    "B": "NS",
+    "C": "PE",
+    "E": "NB",
+    "G": "QC",
+    "H": "QC",
+    "J": "QC",
+    "K": "ON",
+    "L": "ON",
+    "M": "ON",
+    "N": "ON",
+    "P": "ON",
+    "R": "MB",
+    "S": "SK",
+    "T": "AB",
+    "V": "BC",
+    "Y": "YT",
+}
+PROVINCE_BY_FSA = {
+    "X0A": "NU",
+    "X0B": "NU",
+    "X0C": "NU",
+    "X0E": "NT",
+    "X0G": "NT",
+    "X1A": "NT",
+}
+ROLE_ORDER = [
+    Role.MAYOR,
+    Role.DEPUTY_MAYOR,
+    Role.BOROUGH_MAYOR,
+    Role.REGIONAL_COUNCILLOR,
+    Role.COUNCILLOR,
+    Role.OTHER,
+]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    municipality: Municipality
+    ward: Ward | None = None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    postal_code: str  # normalised, e.g. "K1A 0B1"
+    step: str  # which step answered: "cache" | "represent" | "fsa" | "province" | "none"
+    candidates: list[Candidate]  # 0, 1 or several; "province" step: empty list, province set
+    province: str | None  # two-letter code when known (e.g. "NU"), else None
+
+    @property
+    def is_decided(self) -> bool:
+        return len(self.candidates) == 1
+
+
+def postcode_normalise(value: str) -> str:
+    """ "k1a0b1" -> "K1A 0B1"; raises ValidationError with a message residents understand."""
+    field = CAPostalCodeField(
+        error_messages={
+            "invalid": _(
+                "Enter a Canadian postal code such as K1A 0B1 (letter, digit, letter, "
+                "digit, letter, digit)."
+            ),
+            "required": _("Enter your postal code."),
+        }
+    )
+    return field.clean((value or "").strip())
+
+
+def province_from_postcode(postal_code: str) -> str | None:
+    code = postal_code.replace(" ", "").upper()
+    if not code:
+        return None
+    return PROVINCE_BY_FSA.get(code[:3]) or PROVINCE_BY_LETTER.get(code[0])
+
+
+def postcode_lookup(*, postal_code: str) -> LookupResult:
+    """Find the municipality (and ward) for a postal code. Raises ValidationError only for an
+    invalid code; Represent being slow or down just moves on to the next step."""
+    code = postcode_normalise(postal_code)
+    province = province_from_postcode(code)
+
+    candidates = _from_cache(code)
+    if candidates:
+        return LookupResult(code, "cache", candidates, _province_of(candidates, province))
+
+    if settings.REPRESENT_LOOKUP_ENABLED:
+        candidates = _from_represent(code)
+        if candidates:
+            return LookupResult(code, "represent", candidates, _province_of(candidates, province))
+
+    candidates = _from_fsa(code)
+    if candidates:
+        return LookupResult(code, "fsa", candidates, _province_of(candidates, province))
+
+    if province:
+        return LookupResult(code, "province", [], province)
+    return LookupResult(code, "none", [], None)
+
+
+def _province_of(candidates: list[Candidate], fallback: str | None) -> str | None:
+    provinces = {c.municipality.province for c in candidates}
+    return provinces.pop() if len(provinces) == 1 else fallback
+
+
+def _candidates_from_keys(keys: list[dict]) -> list[Candidate]:
+    municipalities = Municipality.objects.active().in_bulk(
+        [k["municipality"] for k in keys], field_name="ocd_id"
+    )
+    ward_ids = [k["ward"] for k in keys if k.get("ward")]
+    wards = Ward.objects.in_bulk(ward_ids, field_name="ocd_id") if ward_ids else {}
+    out = []
+    for key in keys:
+        municipality = municipalities.get(key["municipality"])
+        if municipality is not None:
+            out.append(Candidate(municipality, wards.get(key.get("ward") or "")))
+    return sorted(out, key=lambda c: (c.municipality.name, c.municipality.pk))
+
+
+def _from_cache(code: str) -> list[Candidate]:
+    answer = PostcodeAnswer.objects.filter(postal_code=code).first()
+    if answer is None or not answer.is_fresh():
+        return []
+    return _candidates_from_keys(answer.candidates)
+
+
+def _from_represent(code: str) -> list[Candidate]:
+    from .services import postcode_answer_store
+
+    try:
+        data = represent.postcode(code)
+    except represent.RepresentNotFound:
+        return []
+    except represent.RepresentError as exc:
+        logger.warning("Represent lookup for %s failed, falling through: %s", code, exc)
+        return []
+    if not isinstance(data, dict):
+        return []
+    for key in ("boundaries_concordance", "boundaries_centroid"):
+        boundaries = [b for b in data.get(key) or [] if isinstance(b, dict)]
+        pairs = _candidates_from_boundaries(boundaries)
+        if pairs:
+            postcode_answer_store(
+                postal_code=code, candidates=pairs, province=str(data.get("province") or "")
+            )
+            return [Candidate(m, w) for m, w in pairs]
+    return []
+
+
+def _is_csd(boundary: dict) -> bool:
+    return "/census-subdivisions/" in (boundary.get("url") or "") or search_key(
+        boundary.get("boundary_set_name") or ""
+    ).startswith("census subdivision")
+
+
+def _candidates_from_boundaries(boundaries: list[dict]) -> list[tuple[Municipality, Ward | None]]:
+    codes = [str(b.get("external_id") or "") for b in boundaries if _is_csd(b)]
+    municipalities = list(
+        Municipality.objects.active().filter(csd_code__in=[c for c in codes if c]).order_by("name")
+    )
+    if not municipalities:
+        return []
+    others = [b for b in boundaries if not _is_csd(b)]
+    wards = [w for w in Ward.objects.filter(municipality__in=municipalities) if w.is_current()]
+    pairs = []
+    for municipality in municipalities:
+        pairs.append((municipality, _ward_for(municipality, wards, others)))
+    return pairs
+
+
+def _ward_for(municipality: Municipality, wards: list[Ward], boundaries: list[dict]):
+    own = [w for w in wards if w.municipality_id == municipality.pk]
+    city = search_key(municipality.name)
+    for boundary in boundaries:
+        set_name = search_key(boundary.get("boundary_set_name") or "")
+        name = normalise_district(boundary.get("name") or "")
+        by_name = [w for w in own if normalise_district(w.name) == name]
+        if len(by_name) == 1:
+            return by_name[0]
+        external_id = str(boundary.get("external_id") or "")
+        if city in set_name and external_id:
+            by_number = [w for w in own if w.number == external_id.lstrip("0")]
+            if len(by_number) == 1:
+                return by_number[0]
+    return None
+
+
+def _from_fsa(code: str) -> list[Candidate]:
+    rows = (
+        PostcodePrefix.objects.filter(fsa=code[:3], municipality__active=True)
+        .select_related("municipality", "ward")
+        .order_by("municipality__name")
+    )
+    return [Candidate(row.municipality, row.ward) for row in rows]
+
+
+def municipality_choices(*, province: str | None = None, query: str = "") -> QuerySet[Municipality]:
+    """Active municipalities for the picker, by name; query matches EN or FR names without
+    minding accents or case ("montreal" finds Montréal)."""
+    qs = Municipality.objects.active()
+    if province:
+        qs = qs.filter(province=province)
+    key = search_key(query)
+    if key:
+        qs = qs.filter(search_name__contains=key)
+    return qs.order_by("name", "province")
+
+
+def recipients_for(
+    *,
+    municipality: Municipality,
+    roles: list[str],
+    ward: Ward | None = None,
+    mayor_and_ward_only: bool = False,
+) -> list[Representative]:
+    """The municipality's active representatives whose role is in roles, mayor first.
+
+    mayor_and_ward_only: the mayor(s) plus the councillor(s) of ward; without a ward (or if that
+    leaves nobody) everyone in the target roles. One query, two at most. Representatives with a
+    blank or bouncing email are included: the caller offers their phone or contact form.
+    """
+    role_rank = Case(
+        *[When(role=role, then=Value(rank)) for rank, role in enumerate(ROLE_ORDER)],
+        default=Value(len(ROLE_ORDER)),
+        output_field=IntegerField(),
+    )
+    base = (
+        Representative.objects.active()
+        .filter(municipality=municipality, role__in=list(roles))
+        .select_related("ward", "municipality")
+        .annotate(role_rank=role_rank)
+        .order_by("role_rank", F("ward__name").asc(nulls_first=True), "last_name", "name", "pk")
+    )
+    if mayor_and_ward_only and ward is not None:
+        narrowed = list(base.filter(Q(role=Role.MAYOR) | Q(ward=ward)))
+        if narrowed:
+            return narrowed
+    return list(base)

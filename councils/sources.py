@@ -1,0 +1,275 @@
+"""Reading the files the importers take: OCD identifier CSVs, Open North CSVs, Represent JSON.
+
+Everything here turns bytes into plain dicts; services.py decides what to write.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+from .cleaning import fix_text, normalise_district
+
+OCD_COUNTRY_CA_URL = (
+    "https://raw.githubusercontent.com/opencivicdata/ocd-division-ids/master/identifiers/"
+    "country-ca.csv"
+)
+# The filtered files in shared/data/ocd/, read in this order when given the directory.
+OCD_DIRECTORY_FILES = (
+    "ca_census_divisions.csv",
+    "ca_census_subdivisions.csv",
+    "ca_municipal_subdivisions.csv",
+)
+
+
+class SourceError(Exception):
+    """The file or URL could not be read or is not in a format we know."""
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def read_bytes(path_or_url: str) -> bytes:
+    if is_url(path_or_url):
+        timeout = float(getattr(settings, "REPRESENT_TIMEOUT", 5)) * 6
+        try:
+            response = requests.get(path_or_url, timeout=timeout)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise SourceError(f"could not download {path_or_url}: {exc}") from exc
+        return response.content
+    path = Path(path_or_url)
+    if not path.exists():
+        raise SourceError(f"no such file: {path_or_url}")
+    return path.read_bytes()
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 with or without a BOM, else windows-1252 (what Excel on Windows saves)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def csv_rows(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Parse CSV text with a comma or semicolon delimiter.
+
+    Returns the header and (line number, row) pairs; line numbers count the header as line 1,
+    as a spreadsheet shows them.
+    """
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    if first_line.count("\t") > max(first_line.count(";"), first_line.count(",")):
+        delimiter = "\t"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        return [], []
+    rows = []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        line = reader.line_num
+        rows.append((line, dict(zip(header, row, strict=False))))
+    return header, rows
+
+
+# --- OCD division identifiers -----------------------------------------------------------------
+
+
+def ocd_rows(path_or_url: str) -> list[dict]:
+    """Rows of the OCD identifiers CSV: the upstream country-ca.csv, one of the filtered files,
+    or a directory holding the filtered files."""
+    if not is_url(path_or_url) and Path(path_or_url).is_dir():
+        directory = Path(path_or_url)
+        paths = [directory / name for name in OCD_DIRECTORY_FILES if (directory / name).exists()]
+        if not paths:
+            raise SourceError(f"{path_or_url} holds none of {', '.join(OCD_DIRECTORY_FILES)}")
+        rows: list[dict] = []
+        for path in paths:
+            rows.extend(row for _, row in csv_rows(decode(path.read_bytes()))[1])
+        return rows
+    header, rows = csv_rows(decode(read_bytes(path_or_url)))
+    if "id" not in header:
+        raise SourceError("not an OCD identifiers CSV: there is no 'id' column")
+    return [row for _, row in rows]
+
+
+# --- Representatives --------------------------------------------------------------------------
+
+
+@dataclass
+class RawRepresentative:
+    """One person as read from a file, before cleaning and matching."""
+
+    line: int
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    role_text: str = ""
+    district_name: str = ""
+    district_id: str = ""
+    email: str = ""
+    phone: str = ""
+    contact_url: str = ""
+    photo_url: str = ""
+    source_url: str = ""
+    locality: str = ""
+    province: str = ""
+    set_slug: str = ""
+    offices: list = field(default_factory=list)
+
+
+# Open North's "Represent CSV Schema", English and French headers, compared without accents,
+# case or punctuation. "Nom" alone is the last name (the French template's "Last name").
+_CSV_HEADERS = {
+    "district_name": ("district name", "nom du district", "district", "circonscription"),
+    "district_id": ("district id", "identifiant du district", "id du district", "no du district"),
+    "role_text": ("primary role", "role principal", "role", "poste", "fonction", "titre"),
+    "name": ("name", "full name", "nom complet"),
+    "first_name": ("first name", "prenom"),
+    "last_name": ("last name", "nom", "nom de famille"),
+    "gender": ("gender", "genre", "sexe"),
+    "party": ("party name", "nom du parti", "parti"),
+    "email": ("email", "e mail", "courriel", "adresse courriel", "adresse electronique"),
+    "photo_url": ("photo url", "url photo", "url de la photo", "photo"),
+    "source_url": ("source url", "url source", "url de la source", "source"),
+    "website": ("website", "site web", "site internet", "url"),
+    "contact_url": ("contact form", "contact url", "formulaire de contact"),
+    "address1": ("address line 1", "adresse ligne 1", "adresse 1", "adresse"),
+    "address2": ("address line 2", "adresse ligne 2", "adresse 2"),
+    "locality": ("locality", "localite", "ville", "municipalite", "city"),
+    "province": ("province",),
+    "postal_code": ("postal code", "code postal"),
+    "phone": ("phone", "telephone", "tel"),
+    "fax": ("fax", "telecopieur"),
+    "cell": ("cell", "cellulaire", "mobile"),
+    "facebook": ("facebook",),
+    "twitter": ("twitter", "x"),
+}
+_HEADER_LOOKUP = {alias: key for key, aliases in _CSV_HEADERS.items() for alias in aliases}
+
+
+def _header_key(header: str) -> str | None:
+    folded = normalise_district(fix_text(header)).replace("'", " ").replace(".", " ")
+    return _HEADER_LOOKUP.get(" ".join(folded.split()))
+
+
+def representatives_from_csv(data: bytes) -> tuple[list[RawRepresentative], list[str]]:
+    """Parse an Open North CSV (English or French headers). Returns records and warnings."""
+    header, rows = csv_rows(decode(data))
+    mapping = {column: _header_key(column) for column in header}
+    unknown = [column for column, key in mapping.items() if key is None and column]
+    known = set(mapping.values())
+    if not ({"last_name", "name"} & known):
+        raise SourceError(
+            "not an Open North representatives CSV: no 'Last name' / 'Nom' column "
+            f"(columns: {', '.join(header)})"
+        )
+    warnings = [f"ignored column: {column}" for column in unknown]
+    records = []
+    for line, row in rows:
+        values = {
+            mapping[column]: (value or "") for column, value in row.items() if mapping.get(column)
+        }
+        address = "\n".join(
+            part
+            for part in (
+                values.get("address1", ""),
+                values.get("address2", ""),
+                " ".join(
+                    p
+                    for p in (
+                        values.get("locality", ""),
+                        values.get("province", ""),
+                        values.get("postal_code", ""),
+                    )
+                    if p
+                ),
+            )
+            if part.strip()
+        )
+        office = {
+            key: value
+            for key, value in (
+                ("type", "office"),
+                ("postal", address),
+                ("tel", values.get("phone", "")),
+                ("fax", values.get("fax", "")),
+            )
+            if value.strip()
+        }
+        records.append(
+            RawRepresentative(
+                line=line,
+                name=values.get("name", ""),
+                first_name=values.get("first_name", ""),
+                last_name=values.get("last_name", ""),
+                role_text=values.get("role_text", ""),
+                district_name=values.get("district_name", ""),
+                district_id=values.get("district_id", ""),
+                email=values.get("email", ""),
+                phone=values.get("phone", "") or values.get("cell", ""),
+                contact_url=values.get("contact_url", ""),
+                photo_url=values.get("photo_url", ""),
+                source_url=values.get("source_url", "") or values.get("website", ""),
+                locality=values.get("locality", ""),
+                province=values.get("province", ""),
+                offices=[office] if len(office) > 1 else [],
+            )
+        )
+    return records, warnings
+
+
+def representatives_from_json(payload, *, first_line: int = 1) -> list[RawRepresentative]:
+    """Represent JSON: a list of people, or a page {"objects": [...], "meta": {...}}."""
+    objects = payload.get("objects", []) if isinstance(payload, dict) else payload
+    if not isinstance(objects, list):
+        raise SourceError("not Represent JSON: expected a list or an object with 'objects'")
+    records = []
+    for index, item in enumerate(objects):
+        if not isinstance(item, dict):
+            continue
+        related = item.get("related") or {}
+        set_url = related.get("representative_set_url") or ""
+        offices = item.get("offices") or []
+        phone = next((o.get("tel") for o in offices if isinstance(o, dict) and o.get("tel")), "")
+        records.append(
+            RawRepresentative(
+                line=first_line + index,
+                name=item.get("name") or "",
+                first_name=item.get("first_name") or "",
+                last_name=item.get("last_name") or "",
+                role_text=item.get("elected_office") or "",
+                district_name=item.get("district_name") or "",
+                district_id=str(item.get("district_id") or ""),
+                email=item.get("email") or "",
+                phone=phone or "",
+                contact_url=item.get("url") or item.get("personal_url") or "",
+                photo_url=item.get("photo_url") or "",
+                source_url=item.get("source_url") or "",
+                set_slug=set_url.rstrip("/").rsplit("/", 1)[-1] if set_url else "",
+                offices=[o for o in offices if isinstance(o, dict)],
+            )
+        )
+    return records
+
+
+def load_json(data: bytes):
+    try:
+        return json.loads(decode(data))
+    except ValueError as exc:
+        raise SourceError(f"not valid JSON: {exc}") from exc
+
+
+def looks_like_json(data: bytes) -> bool:
+    return decode(data[:200]).lstrip()[:1] in ("[", "{")
