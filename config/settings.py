@@ -307,6 +307,18 @@ LETTERS_CONFIRMATION_DAYS = env_int("LETTERS_CONFIRMATION_DAYS", 7)
 # names it (e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR.
 LETTERS_CLIENT_IP_HEADER = os.environ.get("LETTERS_CLIENT_IP_HEADER", "")
 
+# --- Councils ---------------------------------------------------------------------------------
+
+# Ask Open North's Represent API which municipality and ward a postal code is in. Off by
+# default: the lookup then uses its cache, the first-three-characters table and the province.
+REPRESENT_LOOKUP_ENABLED = env_bool("REPRESENT_LOOKUP_ENABLED", False)
+REPRESENT_API_URL = os.environ.get("REPRESENT_API_URL", "https://represent.opennorth.ca")
+# Seconds to wait for Represent before the lookup moves on to its next step.
+REPRESENT_TIMEOUT = env_int("REPRESENT_TIMEOUT", 5)
+# Seconds between two requests to Represent, shared by all processes through the cache
+# (Represent asks for fewer than one request per second).
+REPRESENT_MIN_INTERVAL = 1.5
+
 # --- Logging ----------------------------------------------------------------------------------
 
 LOGGING = {
