@@ -22,6 +22,15 @@ def validate_single_line(value: str) -> None:
         raise ValidationError(_("Use a single line, without line breaks."), code="single_line")
 
 
+def _talking_point_label(point: TalkingPoint) -> str:
+    if point.citation_id:
+        return _("%(text)s (source: %(source)s)") % {
+            "text": point.text,
+            "source": point.citation.title,
+        }
+    return point.text
+
+
 class PostalCodeForm(forms.Form):
     postal_code = forms.CharField(
         label=_("Postal code"),
@@ -164,7 +173,7 @@ class LetterForm(forms.Form):
             if campaign.personal_prompt:
                 self.fields["personal_message"].help_text = campaign.personal_prompt
             self.fields["talking_points"].choices = [
-                (point.pk, point.text) for point, _number in talking_points
+                (point.pk, _talking_point_label(point)) for point, _number in talking_points
             ]
             if not talking_points:
                 del self.fields["talking_points"]

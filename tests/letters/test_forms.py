@@ -1,0 +1,143 @@
+# ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
+"""The letter form's fields follow the campaign, and refuse what would break an email."""
+
+import pytest
+
+from campaigns.models import Campaign
+from letters.forms import LetterForm, MunicipalityForm, PostalCodeForm
+from tests.factories import RepresentativeFactory
+from tests.letters.journey_helpers import campaign, council  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def make_form(campaign, council, data=None):
+    return LetterForm(
+        data,
+        campaign=campaign,
+        representatives=council["emailable"] + [council["no_email"]],
+        talking_points=[(campaign.point, 1)],
+    )
+
+
+def valid_data(council, **overrides):
+    data = {
+        "recipients": [str(council["mayor"].pk)],
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": "jane@example.org",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_normalises_postal_codes():
+    form = PostalCodeForm({"postal_code": " k1a0b1 "})
+    assert form.is_valid()
+    assert form.cleaned_data["postal_code"] == "K1A 0B1"
+
+
+def test_it_rejects_a_non_canadian_postal_code():
+    form = PostalCodeForm({"postal_code": "90210"})
+    assert not form.is_valid()
+    assert "postal_code" in form.errors
+
+
+def test_the_picker_returns_municipality_and_ward():
+    form = MunicipalityForm({"municipality": "3:7"}, choices=[("3:7", "Town: Ward 7")])
+    assert form.is_valid()
+    assert form.cleaned_data["municipality"] == (3, 7)
+
+
+def test_all_recipients_with_email_start_ticked(campaign, council):
+    form = make_form(campaign, council)
+    assert form.initial["recipients"] == [rep.pk for rep in council["emailable"]]
+    offered = [value for value, _label in form.fields["recipients"].choices]
+    assert council["no_email"].pk not in offered
+
+
+def test_a_bouncing_address_is_not_offered(campaign, council):
+    council["first"].bounce_count = 99
+    council["first"].save()
+    form = make_form(campaign, council)
+    offered = [value for value, _label in form.fields["recipients"].choices]
+    assert council["first"].pk not in offered
+
+
+def test_a_personal_campaign_has_no_subject_or_body_fields(campaign, council):
+    form = make_form(campaign, council)
+    assert "subject" not in form.fields and "body" not in form.fields
+    assert "personal_message" in form.fields and "talking_points" in form.fields
+    assert form.fields["personal_message"].help_text == campaign.personal_prompt
+
+
+def test_a_locked_campaign_has_no_letter_fields(campaign, council):
+    campaign.editing_mode = Campaign.EditingMode.LOCKED
+    form = make_form(campaign, council, valid_data(council, personal_message="x", subject="y"))
+    assert form.is_valid()
+    assert {"subject", "body", "personal_message", "talking_points"}.isdisjoint(form.fields)
+    assert "personal_message" not in form.cleaned_data
+
+
+def test_an_editable_campaign_has_subject_and_body(campaign, council):
+    campaign.editing_mode = Campaign.EditingMode.EDITABLE
+    form = make_form(campaign, council)
+    assert "subject" in form.fields and "body" in form.fields
+
+
+def test_talking_points_name_their_source(campaign, council):
+    form = make_form(campaign, council)
+    [(_value, label)] = form.fields["talking_points"].choices
+    assert label == "Four U.S. cities ban it. (source: Berkeley bans it)"
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "street_address"])
+def test_it_refuses_line_breaks_in_single_line_fields(campaign, council, field):
+    form = make_form(campaign, council, valid_data(council, **{field: "A\nBcc: x@example.org"}))
+    assert not form.is_valid()
+    assert field in form.errors
+
+
+def test_it_refuses_a_line_break_in_an_editable_subject(campaign, council):
+    campaign.editing_mode = Campaign.EditingMode.EDITABLE
+    data = valid_data(council, subject="Hi\r\nBcc: x@example.org", body="Text")
+    form = make_form(campaign, council, data)
+    assert not form.is_valid()
+    assert "subject" in form.errors
+
+
+def test_it_limits_the_personal_message(campaign, council):
+    form = make_form(campaign, council, valid_data(council, personal_message="x" * 2001))
+    assert not form.is_valid()
+    assert "personal_message" in form.errors
+    assert form.fields["personal_message"].widget.attrs["maxlength"] == 2000
+
+
+def test_it_needs_one_recipient_when_some_have_email(campaign, council):
+    form = make_form(campaign, council, valid_data(council, recipients=[]))
+    assert not form.is_valid()
+    assert form.errors["recipients"] == ["Choose at least one recipient."]
+
+
+def test_a_council_without_email_needs_no_recipient(campaign, council):
+    nobody = RepresentativeFactory(municipality=council["municipality"], email="")
+    form = LetterForm(
+        valid_data(council, recipients=[]),
+        campaign=campaign,
+        representatives=[nobody],
+        talking_points=[],
+    )
+    assert form.is_valid(), form.errors
+    assert "recipients" not in form.fields
+
+
+def test_the_honeypot_is_noticed(campaign, council):
+    form = make_form(campaign, council, valid_data(council, website="http://spam.example"))
+    assert form.is_valid()
+    assert form.honeypot_filled
+
+
+def test_send_copy_is_on_and_updates_off_by_default(campaign, council):
+    form = make_form(campaign, council)
+    assert form.fields["send_copy"].initial is True
+    assert form.fields["keep_updated"].initial is False

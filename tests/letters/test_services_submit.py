@@ -1,0 +1,307 @@
+# ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
+"""letter_submit, letter_confirm, letter_confirmation_resend and the token bucket."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from letters import services
+from letters.models import BlockedSender, Delivery, Letter, TokenBucket
+from tests.factories import MunicipalityFactory, RepresentativeFactory
+from tests.letters.journey_helpers import campaign, council, journey_settings  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(campaign, council, **overrides):
+    kwargs = {
+        "campaign": campaign,
+        "municipality": council["municipality"],
+        "representative_ids": [rep.pk for rep in council["emailable"]],
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": "jane@example.org",
+        "postal_code": "K1A 0B1",
+        "language": "en",
+        "personal_message": "Cameras everywhere.",
+        "ip": "203.0.113.9",
+    }
+    kwargs.update(overrides)
+    return services.letter_submit(**kwargs)
+
+
+def test_it_saves_the_letter_and_one_delivery_per_recipient(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = submit(campaign, council, talking_point_ids=[campaign.point.pk])
+    assert letter.status == Letter.Status.PENDING_CONFIRMATION
+    assert letter.subject == "Please act in Ottawa"
+    assert "I live in Ottawa. Jane Doe" in letter.body
+    assert "Cameras everywhere." in letter.body
+    assert "Four U.S. cities ban it. [1]" in letter.body
+    assert "[1] Berkeley bans it, Gizmodo" in letter.body
+    assert letter.talking_points == [campaign.point.pk]
+    statuses = dict(letter.deliveries.values_list("recipient_name", "status"))
+    assert statuses == {
+        "Mara Mayor": Delivery.Status.PENDING_CONFIRMATION,
+        "Cora Councillor": Delivery.Status.PENDING_CONFIRMATION,
+        "Carl Councillor": Delivery.Status.PENDING_CONFIRMATION,
+        "Nora Noemail": Delivery.Status.NO_EMAIL,
+    }
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["jane@example.org"]
+    assert letter.confirmation_token in mail.outbox[0].body
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 0
+
+
+def test_it_sends_nothing_to_representatives_before_confirmation(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(campaign, council)
+    assert [message.to for message in mail.outbox] == [["jane@example.org"]]
+
+
+def test_without_confirmation_it_queues_at_once_and_counts(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    campaign.requires_confirmation = False
+    campaign.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = submit(campaign, council)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.CONFIRMED
+    assert letter.confirmed_at is not None
+    assert not letter.deliveries.filter(status=Delivery.Status.PENDING_CONFIRMATION).exists()
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 1
+    recipients = " ".join(address for message in mail.outbox for address in message.to)
+    assert "mayor@ottawa.example.org" in recipients and "cora@ottawa.example.org" in recipients
+
+
+def test_it_rejects_a_second_letter_from_the_same_email_to_the_same_council(
+    campaign, council, journey_settings
+):
+    first = submit(campaign, council)
+    with pytest.raises(services.LetterDuplicate) as caught:
+        submit(campaign, council, email="JANE@example.org")
+    assert caught.value.letter == first
+    assert Letter.objects.count() == 1
+
+
+def test_the_same_email_may_write_to_another_council(campaign, council, journey_settings):
+    submit(campaign, council)
+    other = MunicipalityFactory(name="Gatineau", province="QC")
+    rep = RepresentativeFactory(municipality=other, email="x@gatineau.example.org")
+    submit(campaign, {"municipality": other, "emailable": [rep]})
+    assert Letter.objects.count() == 2
+
+
+def test_it_refuses_recipients_from_another_council(campaign, council, journey_settings):
+    stranger = RepresentativeFactory(email="stranger@example.org")
+    with pytest.raises(ValidationError):
+        submit(campaign, council, representative_ids=[council["mayor"].pk, stranger.pk])
+    assert not Letter.objects.exists()
+
+
+def test_it_needs_at_least_one_recipient(campaign, council, journey_settings):
+    with pytest.raises(ValidationError):
+        submit(campaign, council, representative_ids=[])
+
+
+def test_unticked_recipients_get_no_delivery(campaign, council, journey_settings):
+    letter = submit(campaign, council, representative_ids=[council["first"].pk])
+    names = set(letter.deliveries.values_list("recipient_name", flat=True))
+    assert names == {"Cora Councillor", "Nora Noemail"}
+    # Writing to one person greets them by name.
+    assert letter.body.startswith(f"Dear {council['first'].name},")
+
+
+def test_a_closed_campaign_accepts_no_letters(campaign, council, journey_settings):
+    campaign.status = Campaign.Status.CLOSED
+    campaign.save()
+    with pytest.raises(ValidationError):
+        submit(campaign, council)
+
+
+def test_a_blocked_email_sends_nothing(campaign, council, journey_settings):
+    BlockedSender.objects.create(kind=BlockedSender.Kind.EMAIL, value="Jane@Example.org")
+    with pytest.raises(services.SenderBlocked):
+        submit(campaign, council)
+    assert not Letter.objects.exists()
+    assert mail.outbox == []
+
+
+def test_a_blocked_ip_sends_nothing(campaign, council, journey_settings):
+    BlockedSender.objects.create(kind=BlockedSender.Kind.IP, value="203.0.113.9")
+    with pytest.raises(services.SenderBlocked):
+        submit(campaign, council)
+    assert not Letter.objects.exists()
+
+
+def test_it_limits_letters_per_ip(campaign, council, journey_settings):
+    journey_settings.LETTERS_RATE_LIMIT_PER_IP = 2
+    submit(campaign, council, email="a@example.org")
+    submit(campaign, council, email="b@example.org")
+    with pytest.raises(services.RateLimited):
+        submit(campaign, council, email="c@example.org")
+    assert Letter.objects.count() == 2
+    # Another address is not affected.
+    submit(campaign, council, email="d@example.org", ip="198.51.100.1")
+
+
+def test_it_limits_attempts_per_email(campaign, council, journey_settings):
+    journey_settings.LETTERS_RATE_LIMIT_PER_EMAIL = 1
+    submit(campaign, council)
+    with pytest.raises(services.RateLimited):
+        submit(campaign, council, ip="198.51.100.1")
+
+
+def test_rate_limit_keys_do_not_store_the_address(campaign, council, journey_settings):
+    submit(campaign, council)
+    keys = list(TokenBucket.objects.values_list("key", flat=True))
+    assert len(keys) == 2
+    assert not any("203.0.113.9" in key or "jane" in key for key in keys)
+
+
+def test_the_bucket_refills_over_time():
+    key = TokenBucket.hash_key("ip", "192.0.2.1")
+    start = timezone.now()
+    assert TokenBucket.authorize(key=key, capacity=1, refill_per_second=1 / 60, now=start)
+    assert not TokenBucket.authorize(key=key, capacity=1, refill_per_second=1 / 60, now=start)
+    later = start + timedelta(seconds=61)
+    assert TokenBucket.authorize(key=key, capacity=1, refill_per_second=1 / 60, now=later)
+
+
+def test_line_breaks_in_names_never_reach_a_header(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    campaign.requires_confirmation = False
+    campaign.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = submit(
+            campaign, council, first_name="Eve\r\nBcc: victim@example.org", last_name="X"
+        )
+    assert letter.first_name == "Eve Bcc: victim@example.org"
+    for message in mail.outbox:
+        raw = message.message().as_string()
+        assert "\nBcc:" not in raw
+        assert "victim@example.org" not in ",".join(message.bcc)
+
+
+def test_it_stores_consent_with_wording_language_and_time(campaign, council, journey_settings):
+    letter = submit(campaign, council, consent_given=True, language="fr")
+    assert letter.consent_given is True
+    assert letter.consent_language == "fr"
+    assert letter.consent_at is not None
+    assert "Privacy Org" in letter.consent_text
+    assert letter.language == "fr"
+
+
+def test_without_consent_nothing_is_stored(campaign, council, journey_settings):
+    letter = submit(campaign, council)
+    assert (letter.consent_given, letter.consent_text, letter.consent_at) == (False, "", None)
+
+
+def test_a_locked_campaign_ignores_personal_parts(campaign, council, journey_settings):
+    campaign.editing_mode = Campaign.EditingMode.LOCKED
+    campaign.save()
+    letter = submit(
+        campaign,
+        council,
+        personal_message="Injected paragraph",
+        talking_point_ids=[campaign.point.pk],
+        subject="Crafted subject",
+        body="Crafted body",
+    )
+    assert letter.subject == "Please act in Ottawa"
+    assert "Injected" not in letter.body and "Crafted" not in letter.body
+    assert "Four U.S." not in letter.body
+    assert letter.personal_message == ""
+
+
+def test_a_personal_campaign_ignores_a_crafted_subject_and_body(
+    campaign, council, journey_settings
+):
+    letter = submit(campaign, council, subject="Crafted subject", body="Crafted body")
+    assert letter.subject == "Please act in Ottawa"
+    assert "Crafted" not in letter.body
+
+
+def test_an_editable_campaign_takes_the_residents_subject_and_text(
+    campaign, council, journey_settings
+):
+    campaign.editing_mode = Campaign.EditingMode.EDITABLE
+    campaign.save()
+    letter = submit(
+        campaign,
+        council,
+        subject="My own\r\nBcc: x@example.org subject",
+        body="Hello council, {sender_name} here. {recipient_name.__class__}",
+    )
+    assert letter.subject == "My own Bcc: x@example.org subject"
+    assert letter.body.startswith("Hello council, Jane Doe here. {recipient_name.__class__}")
+
+
+def test_the_letter_is_written_in_the_chosen_language(campaign, council, journey_settings):
+    from django.utils import translation
+
+    with translation.override("fr"):
+        letter = submit(campaign, council, language="fr")
+    assert letter.subject == "Agissez à Ottawa"
+    assert "J'habite Ottawa." in letter.body
+    assert "Quatre" not in letter.body
+
+
+def test_confirming_queues_the_deliveries_and_counts_once(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    letter = submit(campaign, council)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed, now = services.letter_confirm(token=letter.confirmation_token)
+    assert now is True
+    assert confirmed.status == Letter.Status.CONFIRMED
+    assert not letter.deliveries.filter(status=Delivery.Status.PENDING_CONFIRMATION).exists()
+    again, now = services.letter_confirm(token=letter.confirmation_token)
+    assert now is False and again.pk == letter.pk
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 1
+
+
+def test_a_confirmation_link_expires(campaign, council, journey_settings):
+    letter = submit(campaign, council)
+    later = timezone.now() + timedelta(days=7, minutes=1)
+    with time_machine.travel(later), pytest.raises(services.ConfirmationExpired):
+        services.letter_confirm(token=letter.confirmation_token)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.PENDING_CONFIRMATION
+
+
+def test_resending_replaces_the_link(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    letter = submit(campaign, council)
+    old = letter.confirmation_token
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        with django_capture_on_commit_callbacks(execute=True):
+            letter = services.letter_confirmation_resend(letter=letter)
+        assert letter.confirmation_token != old
+        assert letter.confirmation_token in mail.outbox[-1].body
+        with pytest.raises(Letter.DoesNotExist):
+            services.letter_confirm(token=old)
+        _letter, now = services.letter_confirm(token=letter.confirmation_token)
+        assert now is True
+
+
+def test_test_letters_never_count(campaign, council, journey_settings):
+    letter = submit(campaign, council, is_test=True)
+    assert letter.status == Letter.Status.CONFIRMED
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 0
