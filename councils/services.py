@@ -326,13 +326,12 @@ class WardMatcher:
         scored = []
         for ward, ward_number, ward_name, current in self.wards:
             ward_number = ward.number or ward_number
-            if number and ward_number and number != ward_number:
-                continue
-            score = 0
-            if name and ward_name and name == ward_name or full == normalise_district(ward.name):
-                score += 2
-            if number and number == ward_number:
-                score += 1
+            same_name = bool(name and ward_name and name == ward_name) or (
+                full == normalise_district(ward.name)
+            )
+            same_number = bool(number and number == ward_number)
+            # A matching name outweighs a conflicting number (councils renumber wards).
+            score = 2 * same_name + same_number
             if score:
                 scored.append((score, current, ward))
         if not scored:
@@ -449,6 +448,9 @@ def representatives_import(
     seen: dict[int, set[int]] = {}
 
     for raw in records:
+        if vacancy := _vacancy(raw):
+            summary.skipped.append((raw.line, vacancy))
+            continue
         target = municipality or _resolve_municipality(raw, by_set=by_set, by_name=by_name)
         if target is None:
             summary.skipped.append(
@@ -488,6 +490,19 @@ def representatives_import(
     return summary
 
 
+def _vacancy(raw: RawRepresentative) -> str:
+    """The reason to skip a row that names nobody ("Vacant", "To be determined", blank)."""
+    name = clean_person_name(raw.name) or " ".join(
+        p for p in (clean_person_name(raw.first_name), clean_person_name(raw.last_name)) if p
+    )
+    if not name:
+        return "no name"
+    first = clean_person_name(raw.first_name)
+    if is_vacant(name) or (first and is_vacant(first)):
+        return f"vacant seat ({name})"
+    return ""
+
+
 def _representative_upsert(
     *, raw, municipality, existing, matcher, seen, source, source_url, now, summary
 ) -> str:
@@ -495,8 +510,6 @@ def _representative_upsert(
     first = clean_person_name(raw.first_name)
     last = clean_person_name(raw.last_name)
     name = clean_person_name(raw.name) or " ".join(p for p in (first, last) if p)
-    if is_vacant(name) or is_vacant(last or name):
-        return f"vacant seat ({one_line(raw.name or raw.last_name) or 'no name'})"
     if not (first or last):
         first, last = split_name(name)
     names = [municipality.name, municipality.name_fr]
