@@ -5,13 +5,15 @@ from django.core.management import call_command
 
 from councils.models import Municipality, Ward
 from councils.services import municipalities_import
+from councils.sources import OCD_COUNTRY_CA_URL
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_imports_every_canadian_municipality_and_ward(real_directory, shared_data):
-    municipalities, wards = real_directory
-    csd_rows = sum(1 for _ in open(shared_data / "ocd" / "ca_census_subdivisions.csv")) - 1
+    _, wards = real_directory
+    path = shared_data / "ocd" / "ca_census_subdivisions.csv"
+    csd_rows = len(path.read_text(encoding="utf-8").strip().splitlines()) - 1
     assert Municipality.objects.filter(ocd_id__contains="/csd:").count() == csd_rows
     assert wards.created == Ward.objects.count() > 2500
     toronto = Municipality.objects.get(ocd_id="ocd-division/country:ca/csd:3520005")
@@ -105,10 +107,8 @@ def test_it_fetches_the_upstream_url_by_default(monkeypatch, capsys):
 
     monkeypatch.setattr("councils.sources.requests.get", fake_get)
     call_command("import_municipalities")
-    assert fetched == [
-        "https://raw.githubusercontent.com/opencivicdata/ocd-division-ids/master/identifiers/"
-        "country-ca.csv"
-    ]
+    assert fetched == [OCD_COUNTRY_CA_URL]
+    assert OCD_COUNTRY_CA_URL.endswith("/identifiers/country-ca.csv")
     assert Municipality.objects.get().name_fr == "Yellowknife"
     assert "1 created" in capsys.readouterr().out
 

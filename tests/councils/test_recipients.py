@@ -1,0 +1,106 @@
+import pytest
+
+from councils.models import Representative, Role
+from councils.selectors import recipients_for
+from tests.factories import MunicipalityFactory, RepresentativeFactory, WardFactory
+
+pytestmark = pytest.mark.django_db
+
+TARGET = [Role.MAYOR, Role.COUNCILLOR]
+
+
+@pytest.fixture
+def council():
+    town = MunicipalityFactory(name="Ottawa")
+    wards = [WardFactory(municipality=town, name=f"Ward {n:02d}") for n in range(1, 25)]
+    councillors = [
+        RepresentativeFactory(municipality=town, ward=ward, last_name=f"Councillor{n:02d}")
+        for n, ward in enumerate(wards)
+    ]
+    mayor = RepresentativeFactory(municipality=town, role=Role.MAYOR, last_name="Zed")
+    return town, wards, councillors, mayor
+
+
+def test_it_returns_the_whole_council_mayor_first_in_two_queries_at_most(
+    council, django_assert_max_num_queries
+):
+    town, _wards, councillors, mayor = council
+    with django_assert_max_num_queries(1):
+        recipients = recipients_for(municipality=town, roles=TARGET)
+        # Templates read the ward and municipality: already loaded.
+        labels = [(r.name, r.ward.name if r.ward else "", r.municipality.name) for r in recipients]
+    assert recipients[0] == mayor
+    assert recipients[1:] == councillors
+    assert len(labels) == 25
+
+
+def test_the_query_count_does_not_grow_with_the_council(django_assert_num_queries):
+    town = MunicipalityFactory()
+    RepresentativeFactory.create_batch(103, municipality=town)
+    with django_assert_num_queries(1):
+        assert len(recipients_for(municipality=town, roles=TARGET)) == 103
+
+
+def test_it_keeps_only_target_roles_and_active_people(council):
+    town, _, councillors, mayor = council
+    deputy = RepresentativeFactory(municipality=town, role=Role.DEPUTY_MAYOR)
+    Representative.objects.filter(pk=councillors[0].pk).update(active=False)
+    other_town = RepresentativeFactory(role=Role.MAYOR)
+    recipients = recipients_for(municipality=town, roles=[Role.MAYOR, Role.DEPUTY_MAYOR])
+    assert recipients == [mayor, deputy]
+    assert other_town not in recipients
+    assert councillors[0] not in recipients_for(municipality=town, roles=TARGET)
+
+
+def test_mayor_and_ward_only_gives_the_mayor_and_the_wards_councillor(
+    council, django_assert_max_num_queries
+):
+    town, wards, councillors, mayor = council
+    with django_assert_max_num_queries(2):
+        recipients = recipients_for(
+            municipality=town, roles=TARGET, ward=wards[3], mayor_and_ward_only=True
+        )
+    assert recipients == [mayor, councillors[3]]
+
+
+def test_mayor_and_ward_only_without_a_ward_gives_the_whole_council(council):
+    town, _, councillors, mayor = council
+    recipients = recipients_for(municipality=town, roles=TARGET, mayor_and_ward_only=True)
+    assert recipients == [mayor, *councillors]
+
+
+def test_mayor_and_ward_only_never_leaves_the_resident_with_nobody(
+    council, django_assert_max_num_queries
+):
+    town, _wards, councillors, _ = council
+    empty_ward = WardFactory(municipality=town, name="Ward 99")
+    with django_assert_max_num_queries(2):
+        recipients = recipients_for(
+            municipality=town, roles=[Role.COUNCILLOR], ward=empty_ward, mayor_and_ward_only=True
+        )
+    assert recipients == councillors
+
+
+def test_people_without_a_working_email_are_still_listed(council):
+    town, _, councillors, mayor = council
+    no_email = RepresentativeFactory(
+        municipality=town, email="", phone="613-555-0112", last_name="Councillor99"
+    )
+    bouncing = councillors[0]
+    bouncing.bounce_count = Representative.BOUNCE_LIMIT
+    bouncing.save()
+    recipients = recipients_for(municipality=town, roles=TARGET)
+    assert no_email in recipients and bouncing in recipients
+    assert not no_email.can_email
+    assert recipients[recipients.index(bouncing)].email_flagged
+    assert mayor.can_email
+
+
+def test_the_order_is_stable_across_roles(council):
+    town, _, _councillors, mayor = council
+    regional = RepresentativeFactory(municipality=town, role=Role.REGIONAL_COUNCILLOR)
+    deputy = RepresentativeFactory(municipality=town, role=Role.DEPUTY_MAYOR)
+    roles = [Role.COUNCILLOR, Role.REGIONAL_COUNCILLOR, Role.DEPUTY_MAYOR, Role.MAYOR]
+    recipients = recipients_for(municipality=town, roles=roles)
+    assert recipients[:3] == [mayor, deputy, regional]
+    assert recipients == recipients_for(municipality=town, roles=list(reversed(roles)))
