@@ -78,7 +78,7 @@ class LetterForm(forms.Form):
     """
 
     recipients = forms.TypedMultipleChoiceField(
-        label=_("Recipients"),
+        label=_("Send my letter to"),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,

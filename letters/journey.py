@@ -185,7 +185,7 @@ def letter_form(campaign: Campaign, state: CouncilState, *, data=None) -> Letter
         campaign=campaign,
         representatives=state.representatives,
         talking_points=_talking_points(campaign),
-        consent_help=services.consent_text(campaign=campaign, language=language),
+        consent_help=services.consent_explanation(campaign=campaign, language=language),
     )
 
 

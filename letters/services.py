@@ -23,10 +23,11 @@ from .selectors import sender_is_blocked
 
 logger = logging.getLogger(__name__)
 
-# The CASL consent wording, stored with each letter in the language it was shown in.
-CONSENT_TEXT = gettext_lazy(
-    "Keep me updated about this campaign: {organization} may email me news about this "
-    "campaign. I can unsubscribe at any time."
+# The CASL consent wording shown under the "Keep me updated" box; the label and this text are
+# stored with each letter, in the language they were shown in.
+CONSENT_LABEL = gettext_lazy("Keep me updated about this campaign")
+CONSENT_EXPLANATION = gettext_lazy(
+    "%(organization)s may email me news about this campaign. I can unsubscribe at any time."
 )
 
 
@@ -56,9 +57,15 @@ class ConfirmationExpired(LetterRefused):
         self.letter = letter
 
 
-def consent_text(*, campaign: Campaign, language: str) -> str:
+def consent_explanation(*, campaign: Campaign, language: str) -> str:
     with translation.override(language):
-        return str(CONSENT_TEXT).format(organization=campaign.sender_name)
+        return str(CONSENT_EXPLANATION) % {"organization": campaign.sender_name}
+
+
+def consent_text(*, campaign: Campaign, language: str) -> str:
+    """The exact consent wording a resident agreed to: the checkbox label and its explanation."""
+    with translation.override(language):
+        return f"{CONSENT_LABEL}. {consent_explanation(campaign=campaign, language=language)}"
 
 
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
