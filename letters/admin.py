@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from . import admin_reports
+from . import admin_preview, admin_reports, services
 from .models import BlockedSender, Delivery, Letter, SignerExportLog
 
 
@@ -21,6 +23,26 @@ class LetterAdmin(admin.ModelAdmin):
     list_select_related = ("campaign", "municipality")
     inlines = [DeliveryInline]
     raw_id_fields = ("municipality", "ward")
+    actions = ["block_senders"]
+
+    def get_urls(self):
+        return admin_preview.get_urls(self.admin_site) + super().get_urls()
+
+    @admin.action(description=_("Block the email addresses of the selected letters"))
+    def block_senders(self, request, queryset):
+        emails = {email.lower() for email in queryset.values_list("email", flat=True) if email}
+        for email in emails:
+            services.blocked_sender_create(
+                kind=BlockedSender.Kind.EMAIL,
+                value=email,
+                reason=_("Blocked from the letters list"),
+                user=request.user,
+            )
+        self.message_user(
+            request,
+            ngettext("%(count)d address blocked.", "%(count)d addresses blocked.", len(emails))
+            % {"count": len(emails)},
+        )
 
 
 @admin.register(Delivery)

@@ -18,7 +18,7 @@ from councils.selectors import recipients_for
 from . import emails
 from .composition import Sender, compose_letter, single_line
 from .delivery import letter_queue
-from .models import Delivery, Letter, TokenBucket
+from .models import BlockedSender, Delivery, Letter, TokenBucket
 from .selectors import sender_is_blocked
 
 logger = logging.getLogger(__name__)
@@ -309,3 +309,52 @@ def letter_confirmation_resend(*, letter: Letter) -> Letter:
         letter_id = letter.pk
         transaction.on_commit(lambda: _confirmation_send(letter_id))
     return letter
+
+
+def letter_test_send(
+    *, campaign: Campaign, municipality: Municipality, language: str, user
+) -> Letter:
+    """Send an organizer a test letter for a municipality, addressed as to its first recipient.
+
+    The letter is marked as a test: it is never counted and its email goes to the organizer,
+    never to a council. Raises ValidationError when the organizer has no email address or the
+    council has nobody to address.
+    """
+    if not user.email:
+        raise ValidationError(_("Add an email address to your account to receive test letters."))
+    council = recipients_for(
+        municipality=municipality,
+        roles=list(campaign.target_roles or []),
+        mayor_and_ward_only=False,
+    )
+    addressable = [rep for rep in council if rep.can_email]
+    if not addressable:
+        raise ValidationError(_("This council has nobody with an email address to address."))
+    with transaction.atomic():
+        letter = letter_submit(
+            campaign=campaign,
+            municipality=municipality,
+            representative_ids=[addressable[0].pk],
+            first_name=user.first_name or user.get_username(),
+            last_name=user.last_name,
+            email=user.email,
+            postal_code="",
+            language=language,
+            send_copy=False,
+            is_test=True,
+        )
+        # Only the first recipient is emailed: a test goes out once, not once per councillor.
+        # The subject changes before commit, so the send task already sees it.
+        with translation.override(language):
+            letter.subject = (_("[TEST] %(subject)s") % {"subject": letter.subject})[:300]
+        letter.save(update_fields=["subject"])
+    return letter
+
+
+def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):
+    """Block an email address or IP address from sending letters (idempotent)."""
+    value = value.strip().lower() if kind == BlockedSender.Kind.EMAIL else value.strip()
+    blocked, _created = BlockedSender.objects.get_or_create(
+        kind=kind, value=value, defaults={"reason": reason, "created_by": user}
+    )
+    return blocked
