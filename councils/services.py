@@ -291,8 +291,10 @@ def _wards_import(*, children, municipalities: dict[str, Municipality]) -> Impor
             summary.created += 1
             continue
         values["municipality"] = municipality.pk
-        current_values = {name: getattr(current, name) for name in values}
-        current_values["municipality"] = current.municipality_id
+        current_values = {
+            name: current.municipality_id if name == "municipality" else getattr(current, name)
+            for name in values
+        }
         if current_values != values:
             for name, value in values.items():
                 if name == "municipality":

@@ -1,0 +1,207 @@
+"""Benchmark: import every Canadian municipality and ward, then time 1,000 postal-code lookups.
+
+Run by hand from the repository root:  .venv/bin/python bench/councils_lookup.py
+It uses a throwaway SQLite file unless DATABASE_URL is set (then that database is used: point
+it at a scratch database, the directory tables are filled). It needs ../shared/data.
+Nothing reaches the network: the Represent step is timed against a recorded answer.
+"""
+
+import io
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+if not os.environ.get("DATABASE_URL"):
+    scratch = Path(tempfile.mkdtemp(prefix="councils-bench-")) / "bench.sqlite3"
+    os.environ["DATABASE_URL"] = f"sqlite:///{scratch}"
+
+import django
+
+django.setup()
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, reset_queries
+
+from councils.models import (
+    Municipality,
+    PostcodeAnswer,
+    PostcodePrefix,
+    Representative,
+    Role,
+    Ward,
+)
+from councils.selectors import PROVINCE_BY_LETTER, postcode_lookup, recipients_for
+from councils.services import municipalities_import
+
+DATA = ROOT.parent / "shared" / "data"
+LOOKUPS = 1000
+LETTERS = "ABCEGHJKLMNPRSTVWXYZ"
+
+
+def timed(label, func, *args, **kwargs):
+    started = time.perf_counter()
+    result = func(*args, **kwargs)
+    print(f"{label}: {time.perf_counter() - started:.2f} s")
+    return result
+
+
+def random_code(rng, first):
+    return f"{first}{rng.randint(0, 9)}{rng.choice(LETTERS)} {rng.randint(0, 9)}{rng.choice(LETTERS)}{rng.randint(0, 9)}"
+
+
+def summarise(label, samples, queries):
+    if not samples:
+        return
+    ms = sorted(s * 1000 for s in samples)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    print(
+        f"  {label:<10} n={len(ms):4d}  mean {statistics.mean(ms):6.2f} ms  "
+        f"p50 {statistics.median(ms):6.2f} ms  p95 {p95:6.2f} ms  max {ms[-1]:6.2f} ms  "
+        f"queries/lookup {statistics.mean(queries):.1f}"
+    )
+
+
+def main():
+    if not (DATA / "ocd" / "ca_census_subdivisions.csv").exists():
+        sys.exit(f"The shared data is not at {DATA}")
+    print(
+        f"Database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}"
+    )
+    call_command("migrate", verbosity=0)
+
+    municipalities, wards = timed(
+        "import_municipalities (first run)", municipalities_import, path_or_url=str(DATA / "ocd")
+    )
+    print("  " + municipalities.headline())
+    print("  " + wards.headline())
+    again, _ = timed(
+        "import_municipalities (second run)", municipalities_import, path_or_url=str(DATA / "ocd")
+    )
+    print("  " + again.headline())
+
+    folder = DATA / "fixtures" / "represent-json-2013"
+    codes = {
+        "ca_ab_edmonton.json": "4811061",
+        "ca_nb_moncton.json": "1307022",
+        "ca_ns_cape_breton.json": "1217030",
+        "ca_on_guelph.json": "3523008",
+        "ca_on_toronto.json": "3520005",
+        "ca_qc_gatineau.json": "2481017",
+        "ca_qc_montreal.json": "2466023",
+        "ca_qc_quebec.json": "2423027",
+    }
+    started = time.perf_counter()
+    for name, code in codes.items():
+        ocd_id = Municipality.objects.get(csd_code=code).ocd_id
+        call_command(
+            "import_representatives",
+            str(folder / name),
+            municipality=ocd_id,
+            stdout=io.StringIO(),
+        )
+    print(
+        f"import_representatives, 8 files of 2013 Represent JSON "
+        f"({Representative.objects.count()} people): {time.perf_counter() - started:.2f} s"
+    )
+
+    # A first-three-characters table: every FSA of the first letter maps to one or two active
+    # municipalities of its province (synthetic: the real table is the organizers' to load).
+    rng = random.Random(20261121)
+    by_province = {}
+    for m in Municipality.objects.active().only("id", "province"):
+        by_province.setdefault(m.province, []).append(m)
+    prefixes = []
+    fsas = []
+    for letter, province in PROVINCE_BY_LETTER.items():
+        for digit in range(10):
+            for third in LETTERS[:12]:
+                fsa = f"{letter}{digit}{third}"
+                fsas.append(fsa)
+                for m in rng.sample(by_province[province], k=1 + (rng.random() < 0.15)):
+                    prefixes.append(PostcodePrefix(fsa=fsa, municipality=m))
+    PostcodePrefix.objects.bulk_create(prefixes, ignore_conflicts=True)
+    print(f"FSA table: {PostcodePrefix.objects.count()} rows over {len(fsas)} prefixes")
+
+    # 1,000 codes: 20% answered by the cache, 50% by the FSA table, 30% by the province only.
+    toronto = Municipality.objects.get(csd_code="3520005")
+    toronto_ward = next(w for w in Ward.objects.filter(municipality=toronto) if w.is_current())
+    sample = []
+    for i in range(LOOKUPS):
+        roll = i % 10
+        if roll < 2:
+            code = random_code(rng, "M")
+            PostcodeAnswer.objects.update_or_create(
+                postal_code=code,
+                defaults={
+                    "candidates": [{"municipality": toronto.ocd_id, "ward": toronto_ward.ocd_id}]
+                },
+            )
+        elif roll < 7:
+            fsa = rng.choice(fsas)
+            code = f"{fsa} {rng.randint(0, 9)}{rng.choice(LETTERS)}{rng.randint(0, 9)}"
+        else:
+            first = rng.choice("ABCEGHJKLMNPRSTVY")
+            code = f"{first}{rng.randint(0, 9)}{rng.choice(LETTERS[12:])} 1A1"
+        sample.append(code)
+    rng.shuffle(sample)
+
+    settings.DEBUG = True  # to count queries
+    steps = {}
+    started = time.perf_counter()
+    for code in sample:
+        reset_queries()
+        t0 = time.perf_counter()
+        result = postcode_lookup(postal_code=code)
+        elapsed = time.perf_counter() - t0
+        samples, queries = steps.setdefault(result.step, ([], []))
+        samples.append(elapsed)
+        queries.append(len(connection.queries))
+    total = time.perf_counter() - started
+    print(f"{LOOKUPS} postal-code lookups (Represent off): {total:.2f} s, {LOOKUPS / total:.0f}/s")
+    for step, (samples, queries) in sorted(steps.items()):
+        summarise(step, samples, queries)
+
+    # The Represent step, against a recorded answer (no network, no throttle): our overhead.
+    import json
+    from unittest import mock
+
+    recorded = json.loads(
+        (ROOT / "tests" / "councils" / "fixtures" / "represent_postcode_M5V3L9.json").read_text()
+    )
+    response = mock.Mock(status_code=200, headers={})
+    response.json.return_value = recorded
+    settings.REPRESENT_LOOKUP_ENABLED = True
+    settings.REPRESENT_MIN_INTERVAL = 0
+    samples, queries = [], []
+    with mock.patch("councils.represent.requests.get", return_value=response):
+        for i in range(100):
+            code = f"M5V {i % 10}A{i // 10}"
+            reset_queries()
+            t0 = time.perf_counter()
+            result = postcode_lookup(postal_code=code)
+            samples.append(time.perf_counter() - t0)
+            queries.append(len(connection.queries))
+            assert result.step == "represent", result
+    print("100 lookups through a stubbed Represent (answer parsed, matched and cached):")
+    summarise("represent", samples, queries)
+
+    montreal = Municipality.objects.get(csd_code="2466023")
+    reset_queries()
+    t0 = time.perf_counter()
+    people = recipients_for(municipality=montreal, roles=[r.value for r in Role])
+    print(
+        f"recipients_for(Montréal, all roles): {len(people)} people, "
+        f"{len(connection.queries)} query, {(time.perf_counter() - t0) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
