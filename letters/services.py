@@ -267,7 +267,8 @@ def confirmation_expires_at(letter: Letter):
 def letter_confirm(*, token: str) -> tuple[Letter, bool]:
     """Confirm the letter behind a confirmation token and queue its deliveries.
 
-    Returns (letter, confirmed_now). A second click returns the letter with False.
+    Returns (letter, confirmed_now). A second click returns the letter with False, and so does
+    a letter whose sender was blocked in the meantime (it is marked blocked, nothing is sent).
     Raises Letter.DoesNotExist for an unknown token and ConfirmationExpired when the link is
     older than LETTERS_CONFIRMATION_DAYS.
     """
@@ -281,6 +282,11 @@ def letter_confirm(*, token: str) -> tuple[Letter, bool]:
             return letter, False
         if timezone.now() >= confirmation_expires_at(letter):
             raise ConfirmationExpired(letter)
+        if sender_is_blocked(email=letter.email):
+            # Blocked while the letter waited: it never goes out.
+            letter.status = Letter.Status.BLOCKED
+            letter.save(update_fields=["status"])
+            return letter, False
         letter.status = Letter.Status.CONFIRMED
         letter.confirmed_at = timezone.now()
         letter.save(update_fields=["status", "confirmed_at"])

@@ -305,3 +305,46 @@ def test_test_letters_never_count(campaign, council, journey_settings):
     assert letter.status == Letter.Status.CONFIRMED
     campaign.refresh_from_db()
     assert campaign.letters_count == 0
+
+
+def test_a_sender_blocked_before_confirming_sends_nothing(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    letter = submit(campaign, council)
+    BlockedSender.objects.create(kind=BlockedSender.Kind.EMAIL, value="jane@example.org")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        letter, now = services.letter_confirm(token=letter.confirmation_token)
+    assert now is False
+    assert letter.status == Letter.Status.BLOCKED
+    assert mail.outbox == []
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 0
+
+
+def test_mayor_and_ward_campaigns_write_to_the_mayor_and_the_ward_councillor(
+    campaign, council, journey_settings
+):
+    from tests.factories import WardFactory
+
+    campaign.recipient_scope = Campaign.RecipientScope.MAYOR_AND_WARD
+    campaign.save()
+    ward = WardFactory(municipality=council["municipality"], name="Somerset")
+    council["first"].ward = ward
+    council["first"].save()
+    letter = submit(
+        campaign,
+        council,
+        ward=ward,
+        representative_ids=[council["mayor"].pk, council["first"].pk],
+    )
+    names = set(letter.deliveries.values_list("recipient_name", flat=True))
+    assert names == {"Mara Mayor", "Cora Councillor"}
+    with pytest.raises(ValidationError):
+        submit(
+            campaign,
+            council,
+            ward=ward,
+            email="other@example.org",
+            representative_ids=[council["second"].pk],
+        )

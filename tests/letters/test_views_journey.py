@@ -429,3 +429,19 @@ def test_without_confirmation_the_thanks_page_counts_the_letter(
     assert "Send it yourself" in html and "Nora Noemail" in html
     assert 'href="mailto:?subject=Please%20act%20in%20Ottawa' in html
     assert "https://ottawa.example.org/contact" in html
+
+
+def test_a_ward_from_the_lookup_narrows_the_recipients(client, campaign, council):
+    from tests.factories import WardFactory
+
+    campaign.recipient_scope = Campaign.RecipientScope.MAYOR_AND_WARD
+    campaign.save()
+    ward = WardFactory(municipality=council["municipality"], name="Somerset")
+    council["first"].ward = ward
+    council["first"].save()
+    PostcodePrefix.objects.filter(fsa="K1A").update(ward=ward)
+    choose_council(client, campaign)
+    html = html_of(client.get("/campaigns/cams/write/"))
+    assert "Somerset" in html
+    assert "Mara Mayor" in html and "Cora Councillor" in html
+    assert "Carl Councillor" not in html
