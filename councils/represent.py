@@ -58,14 +58,21 @@ def _wait_for_slot(*, max_wait: float | None) -> bool:
         time.sleep(0.25)
 
 
-def get_json(url_or_path: str, *, params: dict | None = None, max_wait: float | None = None):
+def get_json(
+    url_or_path: str,
+    *,
+    params: dict | None = None,
+    max_wait: float | None = None,
+    retries: int = MAX_RETRIES,
+):
     """GET a Represent URL (absolute, or a path such as "/postcodes/K1A0B1/") and decode it.
 
-    Raises RepresentNotFound on 404 and RepresentError on anything else that went wrong.
+    A 503 is retried up to `retries` times with growing pauses (or Retry-After). Raises
+    RepresentNotFound on 404 and RepresentError on anything else that went wrong.
     """
     url = urljoin(_base_url(), url_or_path.lstrip("/"))
     timeout = float(getattr(settings, "REPRESENT_TIMEOUT", 5))
-    for attempt in range(MAX_RETRIES + 1):
+    for attempt in range(retries + 1):
         if not _wait_for_slot(max_wait=max_wait):
             raise RepresentError("throttled: no request slot free")
         try:
@@ -77,11 +84,9 @@ def get_json(url_or_path: str, *, params: dict | None = None, max_wait: float | 
             )
         except requests.RequestException as exc:
             raise RepresentError(f"{url}: {exc}") from exc
-        if response.status_code == 503 and attempt < MAX_RETRIES:
+        if response.status_code == 503 and attempt < retries:
             delay = _retry_after(response, attempt)
             logger.warning("Represent answered 503 for %s; retrying in %s s", url, delay)
-            if max_wait is not None and delay > max_wait:
-                raise RepresentError(f"{url}: 503 and no time left to retry")
             time.sleep(delay)
             continue
         if response.status_code == 404:
@@ -92,7 +97,7 @@ def get_json(url_or_path: str, *, params: dict | None = None, max_wait: float | 
             return response.json()
         except ValueError as exc:
             raise RepresentError(f"{url}: not JSON") from exc
-    raise RepresentError(f"{url}: still 503 after {MAX_RETRIES} retries")
+    raise RepresentError(f"{url}: still 503 after {retries} retries")
 
 
 def _retry_after(response, attempt: int) -> float:
@@ -102,9 +107,13 @@ def _retry_after(response, attempt: int) -> float:
     return float(2 ** (attempt + 1))
 
 
-def postcode(code: str, *, max_wait: float | None = 3.0) -> dict:
-    """Represent's answer for one postal code ("K1A0B1", no space)."""
-    return get_json(f"/postcodes/{code.replace(' ', '').upper()}/", max_wait=max_wait)
+def postcode(code: str, *, max_wait: float | None = 2.0) -> dict:
+    """Represent's answer for one postal code ("K1A0B1", no space).
+
+    A resident is waiting: wait at most max_wait seconds for a request slot and do not retry a
+    503; the lookup moves on to its next step instead.
+    """
+    return get_json(f"/postcodes/{code.replace(' ', '').upper()}/", max_wait=max_wait, retries=0)
 
 
 def representatives(set_slug: str):

@@ -586,11 +586,15 @@ def representatives_import_file(
     *, path_or_url: str, data: bytes | None = None, municipality: Municipality | None = None
 ) -> ImportSummary:
     """Import an Open North CSV or Represent JSON file (or URL; JSON pages follow meta.next)."""
-    if data is None:
-        data = read_bytes(path_or_url)
     summary = ImportSummary()
-    if looks_like_json(data):
-        payload = load_json(data)
+    payload = None
+    if data is None and _is_represent_url(path_or_url):
+        # Represent's own API: throttled, with back-off, like sync_represent.
+        payload = represent.get_json(path_or_url)
+    elif data is None:
+        data = read_bytes(path_or_url)
+    if payload is not None or looks_like_json(data):
+        payload = payload if payload is not None else load_json(data)
         records = representatives_from_json(payload)
         next_url = (payload.get("meta") or {}).get("next") if isinstance(payload, dict) else None
         while next_url and is_url(path_or_url):
@@ -611,6 +615,12 @@ def representatives_import_file(
         source_url=path_or_url if is_url(path_or_url) else "",
         summary=summary,
     )
+
+
+def _is_represent_url(url: str) -> bool:
+    from django.conf import settings
+
+    return is_url(url) and url.startswith(settings.REPRESENT_API_URL.rstrip("/") + "/")
 
 
 def _absolute(base: str, url: str) -> str:

@@ -238,15 +238,15 @@ def test_represent_trouble_falls_through_without_an_error(represent_on, ottawa, 
     assert not PostcodeAnswer.objects.exists()
 
 
-def test_represent_down_with_503_backs_off_then_falls_through(represent_on, ottawa, monkeypatch):
+def test_represent_down_with_503_falls_through_at_once(represent_on, ottawa, monkeypatch):
     waits = []
     monkeypatch.setattr("councils.represent.time.sleep", waits.append)
     represent_on.add("/postcodes/K1P1J1/", 503)
     result = postcode_lookup(postal_code="K1P 1J1")
     assert result.step == "province"
     assert result.province == "ON"
-    assert waits == [2.0]  # one retry fits in the resident's wait; the next would not
-    assert len(represent_on.calls) == 2
+    assert waits == []  # a resident is waiting: no back-off here, the next step answers
+    assert len(represent_on.calls) == 1
 
 
 def test_a_represent_answer_naming_only_a_reserve_falls_through(represent_on):

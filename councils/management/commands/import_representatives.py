@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from councils.models import Municipality
+from councils.represent import RepresentError
 from councils.services import representatives_import_file
 from councils.sources import SourceError
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
                 )
         try:
             summary = representatives_import_file(path_or_url=path_or_url, municipality=target)
-        except SourceError as exc:
+        except (SourceError, RepresentError) as exc:
             raise CommandError(str(exc)) from exc
         for line in summary.lines():
             self.stdout.write(line)
