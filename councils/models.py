@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from localflavor.ca.ca_provinces import PROVINCE_CHOICES
+from localflavor.ca.models import CAProvinceField
 
 
 class Role(models.TextChoices):
@@ -37,7 +37,7 @@ class Municipality(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     name_fr = models.CharField(_("French name"), max_length=200, blank=True)
-    province = models.CharField(_("province"), max_length=2, choices=PROVINCE_CHOICES)
+    province = CAProvinceField(_("province"))
     classification = models.CharField(_("classification"), max_length=10, blank=True)
     organization_name = models.CharField(_("organization name"), max_length=200, blank=True)
     upper_tier = models.ForeignKey(
@@ -241,7 +241,7 @@ class PostcodeAnswer(models.Model):
     postal_code = models.CharField(_("postal code"), max_length=7, unique=True)
     # [{"municipality": OCD id, "ward": OCD id or null}, ...]: natural keys survive re-imports.
     candidates = models.JSONField(_("candidates"), default=list)
-    province = models.CharField(_("province"), max_length=2, blank=True)
+    province = CAProvinceField(_("province"), blank=True)
     fetched_at = models.DateTimeField(_("fetched at"), default=timezone.now)
 
     class Meta:
