@@ -4,6 +4,9 @@ import pytest
 import requests
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from councils.models import PostcodeAnswer, PostcodePrefix
 from councils.selectors import (
@@ -278,3 +281,28 @@ def test_the_picker_matches_names_without_accents_in_either_language():
     assert list(municipality_choices(query="rivieres")) == [trois]
     assert list(municipality_choices(province="QC")) == [montreal, trois]
     assert list(municipality_choices(province="ON", query="montreal")) == []
+
+
+# --- Property: every valid code gets an answer -------------------------------------------------
+
+VALID_FIRST = "ABCEGHJKLMNPRSTVXY"
+VALID_OTHER = "ABCEGHJKLMNPRSTVWXYZ"
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.sampled_from(VALID_FIRST),
+    digits=st.tuples(*[st.integers(0, 9)] * 3),
+    letters=st.tuples(*[st.sampled_from(VALID_OTHER)] * 2),
+    lower=st.booleans(),
+    space=st.sampled_from(["", " ", "  "]),
+)
+def test_every_valid_code_is_normalised_and_answered(db, first, digits, letters, lower, space):
+    raw = f"{first}{digits[0]}{letters[0]}{space}{digits[1]}{letters[1]}{digits[2]}"
+    result = postcode_lookup(postal_code=raw.lower() if lower else raw)
+    assert result.postal_code == raw.replace(" ", "")[:3] + " " + raw.replace(" ", "")[3:]
+    assert result.step in {"province", "none"}
+    assert (result.province is None) == (result.step == "none")
+    assert result.step == "province" or first == "X"
