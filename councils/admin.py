@@ -17,7 +17,7 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import representatives_import_file
+from .services import representatives_import_file, representatives_reset_bounces
 from .sources import SourceError
 
 STALE_DAYS = 365
@@ -173,11 +173,23 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
 @admin.register(Ward)
 class WardAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     accent_free_field = "municipality__search_name"
-    list_display = ("name", "number", "kind", "municipality", "valid_from", "valid_through")
+    list_display = (
+        "name",
+        "number",
+        "kind",
+        "municipality",
+        "valid_from",
+        "valid_through",
+        "current",
+    )
     list_filter = ("kind", "municipality__province")
     search_fields = ("name", "number", "ocd_id", "municipality__name")
     list_select_related = ("municipality",)
     autocomplete_fields = ("municipality",)
+
+    @admin.display(description=_("current"), boolean=True)
+    def current(self, obj):
+        return obj.is_current()
 
 
 class RepresentativeUploadForm(forms.Form):
@@ -209,11 +221,12 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         "municipality",
         "ward",
         "email",
+        "emailable",
         "phone",
-        "bounce_count",
         "last_verified",
         "active",
     )
+    actions = ["reset_bounces"]
     list_filter = (
         "active",
         "role",
@@ -235,6 +248,17 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         ),
         (_("Source"), {"fields": ("source", "source_url", "last_verified")}),
     )
+
+    @admin.display(description=_("emailable"), boolean=True)
+    def emailable(self, obj):
+        return obj.can_email
+
+    @admin.action(description=_("Reset the bounce count (the address was checked)"))
+    def reset_bounces(self, request, queryset):
+        count = representatives_reset_bounces(representatives=queryset)
+        self.message_user(
+            request, _("Bounce count reset for %(count)d representatives.") % {"count": count}
+        )
 
     def get_urls(self):
         return [

@@ -159,8 +159,9 @@ def municipalities_import(*, path_or_url: str) -> tuple[ImportSummary, ImportSum
     """Create or update municipalities (census subdivisions, plus the census divisions that
     are upper tiers) and their wards from the OCD identifiers CSV.
 
-    Non-council classifications (INACTIVE_CLASSIFICATIONS) are created inactive. On update the
-    active flag is left alone, so an organizer's choice survives a re-import.
+    Non-council classifications (INACTIVE_CLASSIFICATIONS) and divisions whose validThrough
+    has passed (dissolved by amalgamation) are created inactive. On update the active flag is
+    left alone, so an organizer's choice survives a re-import.
     """
     rows = ocd_rows(path_or_url)
     csds, cds, children = {}, {}, []
@@ -194,9 +195,11 @@ def municipalities_import(*, path_or_url: str) -> tuple[ImportSummary, ImportSum
             return
         current = existing.get(ocd_id)
         if current is None:
+            ended = _date_or_none(row.get("validThrough", ""))
             municipality = Municipality(
                 ocd_id=ocd_id,
-                active=values["classification"] not in INACTIVE_CLASSIFICATIONS,
+                active=values["classification"] not in INACTIVE_CLASSIFICATIONS
+                and not (ended and ended < date.today()),
                 **values,
             )
             municipality.search_name = municipality.build_search_name()
@@ -805,3 +808,9 @@ def demo_data_load(*, path: Path = DEMO_FILE) -> tuple[int, int]:
                 rep.save()
             representatives += 1
     return len(municipalities), representatives
+
+
+def representatives_reset_bounces(*, representatives) -> int:
+    """Clear the hard-bounce count of representatives whose address an organizer has checked
+    or corrected, so they are emailed again. Returns how many were reset."""
+    return representatives.filter(bounce_count__gt=0).update(bounce_count=0)

@@ -138,3 +138,18 @@ def test_the_upload_is_for_staff_who_may_change_representatives(client, user):
     response = client.get(reverse("admin:councils_representative_upload"))
     assert response.status_code == 302
     assert Municipality.objects.count() == 0
+
+
+def test_the_reset_bounces_action_makes_an_address_usable_again(staff_client, gatineau):
+    bouncing = RepresentativeFactory(municipality=gatineau, bounce_count=3)
+    fine = RepresentativeFactory(municipality=gatineau)
+    assert not bouncing.can_email
+    response = staff_client.post(
+        reverse("admin:councils_representative_changelist"),
+        {"action": "reset_bounces", "_selected_action": [bouncing.pk, fine.pk]},
+        follow=True,
+    )
+    assert "Bounce count reset for 1 representatives." in response.content.decode()
+    bouncing.refresh_from_db()
+    assert bouncing.bounce_count == 0
+    assert bouncing.can_email

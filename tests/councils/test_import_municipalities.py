@@ -120,3 +120,16 @@ def test_it_refuses_a_file_that_is_not_ocd_identifiers(tmp_path):
     bad.write_text("name,province\nToronto,ON\n")
     with pytest.raises(CommandError, match="OCD"):
         call_command("import_municipalities", str(bad))
+
+
+def test_a_dissolved_municipality_is_imported_inactive(tmp_path):
+    path = tmp_path / "country-ca.csv"
+    path.write_text(
+        "id,name,classification,validThrough\n"
+        "ocd-division/country:ca/csd:3521010,Brampton,CY,\n"
+        "ocd-division/country:ca/csd:2466999,Old Town,V,2001-12-31\n",
+        encoding="utf-8",
+    )
+    municipalities_import(path_or_url=str(path))
+    assert Municipality.objects.get(csd_code="3521010").active
+    assert not Municipality.objects.get(csd_code="2466999").active
