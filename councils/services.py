@@ -322,10 +322,13 @@ class WardMatcher:
 
     def __init__(self, wards: list[Ward]):
         self.wards = [(ward, *district_parts(ward.name), ward.is_current()) for ward in wards]
+        self.by_ocd_id = {ward.ocd_id: ward for ward in wards}
 
     def match(self, district: str) -> Ward | None:
         if not district or not self.wards:
             return None
+        if district.startswith("ocd-division/"):
+            return self.by_ocd_id.get(district.strip())
         number, name = district_parts(district)
         full = normalise_district(district)
         scored = []
@@ -442,7 +445,7 @@ def representatives_import(
     by_set: dict[str, Municipality] = {}
     by_name: dict[str, list[Municipality]] = {}
     if municipality is None:
-        for m in Municipality.objects.active().only("id", "name", "province", "represent_set"):
+        for m in Municipality.objects.active():
             if m.represent_set:
                 by_set[m.represent_set] = m
             by_name.setdefault(search_key(m.name), []).append(m)
@@ -528,7 +531,12 @@ def _representative_upsert(
         role = Role.MAYOR
     ward = None
     if role not in (Role.MAYOR, Role.DEPUTY_MAYOR) and not whole_city and not is_at_large(district):
-        ward = matcher.match(district) or matcher.match(one_line(raw.district_id))
+        ward = (
+            matcher.match(one_line(raw.district_id))
+            if raw.district_id.startswith("ocd-division/")
+            else None
+        )
+        ward = ward or matcher.match(district) or matcher.match(one_line(raw.district_id))
         if ward is None:
             summary.notes.append(f"line {raw.line}: no ward matches {district!r}")
     email = clean_email(raw.email)

@@ -271,3 +271,16 @@ def test_it_skips_rows_it_cannot_place_without_a_municipality(db):
         (5, "vacant seat (To be determined)"),
     ]
     assert not Representative.objects.exists()
+
+
+def test_an_ocd_district_id_places_the_row_and_picks_the_ward(gatineau, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "District name,District ID,Primary role,First name,Last name,Email\n"
+        f"Somewhere,{GATINEAU}/district:13,Councillor,Ann,Lee,ann@example.org\n",
+        encoding="utf-8",
+    )
+    summary = representatives_import_file(path_or_url=str(path))
+    assert summary.created == 1
+    ann = Representative.objects.get()
+    assert (ann.municipality, ann.ward.name) == (gatineau, "Versant")
