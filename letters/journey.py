@@ -217,7 +217,7 @@ def _compose(campaign, state, form, language, *, subject_index):
     )
 
 
-def _subject_index(campaign: Campaign, draft: dict) -> int:
+def subject_index(campaign: Campaign, draft: dict) -> int:
     if "subject_index" not in draft:
         # Each letter picks one of the campaign's subjects, so a council does not receive a
         # pile of identical ones.
@@ -242,7 +242,7 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
 def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
     language = translation.get_language()
     composed = _compose(
-        campaign, state, form, language, subject_index=_subject_index(campaign, draft)
+        campaign, state, form, language, subject_index=subject_index(campaign, draft)
     )
     cleaned = form.cleaned_data
     sender_name = f"{cleaned['first_name']} {cleaned['last_name']}"
@@ -288,7 +288,7 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         talking_point_ids=list(cleaned.get("talking_points") or []),
         subject=cleaned.get("subject", ""),
         body=cleaned.get("body", ""),
-        subject_index=_subject_index(campaign, draft),
+        subject_index=subject_index(campaign, draft),
         ip=client_ip(request),
     )
 

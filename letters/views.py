@@ -90,7 +90,12 @@ def write(request, slug):
     state = journey.council_state(campaign, draft)
     if state is None or not campaign.is_accepting_letters():
         return redirect(campaign)
-    draft.setdefault("started", time.time())
+    if "started" not in draft:
+        # The minimum fill time counts from the first view of this step; the subject is
+        # picked once, so the preview shows the subject that is sent.
+        draft["started"] = time.time()
+        journey.subject_index(campaign, draft)
+        journey.draft_save(request, campaign, draft)
     if request.method == "POST":
         # Keep everything typed, valid or not, so nothing is lost on the way back here.
         draft["data"] = journey.form_data(request.POST)
@@ -99,7 +104,6 @@ def write(request, slug):
         if form.is_valid():
             return redirect("letters:preview", slug=campaign.slug)
     else:
-        journey.draft_save(request, campaign, draft)
         form = journey.letter_form(campaign, state, data=draft.get("data"))
     context = journey.write_context(campaign, state, form, draft)
     return render(request, "letters/write.html", context)

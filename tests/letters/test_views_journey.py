@@ -445,3 +445,14 @@ def test_a_ward_from_the_lookup_narrows_the_recipients(client, campaign, council
     assert "Somerset" in html
     assert "Mara Mayor" in html and "Cora Councillor" in html
     assert "Carl Councillor" not in html
+
+
+def test_the_subject_sent_is_the_subject_previewed(client, campaign, council):
+    campaign.letter_subjects_en = "\n".join(f"Subject {n} for {{municipality}}" for n in range(20))
+    campaign.save()
+    choose_council(client, campaign)
+    fill_letter(client, campaign, letter_data(recipients=everyone(council)))
+    html = html_of(client.get("/campaigns/cams/preview/"))
+    previewed = re.search(r"Subject \d+ for Ottawa", html).group(0)
+    send(client, campaign)
+    assert Letter.objects.get().subject == previewed
