@@ -363,4 +363,5 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
         "progress": min(100, round(100 * campaign.letters_count / campaign.goal))
         if campaign.goal
         else 0,
+        "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
     }

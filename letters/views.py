@@ -30,7 +30,9 @@ def campaign(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     draft = journey.draft_get(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
-    return _render_campaign(request, campaign, postal_form=postal_form)
+    return _render_campaign(
+        request, campaign, postal_form=postal_form, resume=bool(draft.get("municipality"))
+    )
 
 
 @require_POST
@@ -190,9 +192,12 @@ def confirm(request, token):
     except Letter.DoesNotExist as exc:
         raise Http404("No such confirmation link") from exc
     except services.ConfirmationExpired as exc:
-        return render(
-            request, "letters/confirm_expired.html", {"letter": exc.letter, "token": token}
-        )
+        context = {
+            "letter": exc.letter,
+            "token": token,
+            "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
+        }
+        return render(request, "letters/confirm_expired.html", context)
     if not confirmed_now:
         messages.info(request, _("This letter was already confirmed. Here is where it stands."))
         return redirect(letter)

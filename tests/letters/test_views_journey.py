@@ -456,3 +456,11 @@ def test_the_subject_sent_is_the_subject_previewed(client, campaign, council):
     previewed = re.search(r"Subject \d+ for Ottawa", html).group(0)
     send(client, campaign)
     assert Letter.objects.get().subject == previewed
+
+
+def test_the_campaign_page_offers_to_continue_a_started_letter(client, campaign, council):
+    assert "Continue the letter you started" not in html_of(client.get("/campaigns/cams/"))
+    choose_council(client, campaign)
+    html = html_of(client.get("/campaigns/cams/"))
+    assert 'href="/campaigns/cams/write/">Continue the letter you started' in html
+    assert 'value="K1A 0B1"' in html
