@@ -29,6 +29,7 @@ from .models import (
     Ward,
     search_key,
 )
+from .services import postcode_answer_store
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +161,6 @@ def _from_cache(code: str) -> list[Candidate]:
 
 
 def _from_represent(code: str) -> list[Candidate]:
-    from .services import postcode_answer_store
-
     try:
         data = represent.postcode(code)
     except represent.RepresentNotFound:

@@ -5,11 +5,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from . import represent
 from .cleaning import (
@@ -609,7 +612,7 @@ def representatives_import_file(
         records = representatives_from_json(payload)
         next_url = (payload.get("meta") or {}).get("next") if isinstance(payload, dict) else None
         while next_url and is_url(path_or_url):
-            page = represent.get_json(_absolute(path_or_url, next_url))
+            page = represent.get_json(urljoin(path_or_url, next_url))
             records += representatives_from_json(page, first_line=len(records) + 1)
             next_url = (page.get("meta") or {}).get("next")
         if next_url:
@@ -629,15 +632,7 @@ def representatives_import_file(
 
 
 def _is_represent_url(url: str) -> bool:
-    from django.conf import settings
-
     return is_url(url) and url.startswith(settings.REPRESENT_API_URL.rstrip("/") + "/")
-
-
-def _absolute(base: str, url: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, url)
 
 
 def represent_sync(*, set_slug: str, municipality: Municipality | None = None) -> ImportSummary:
@@ -666,8 +661,6 @@ _SET_SUFFIXES = ("-city-council", "-town-council", "-council", "-conseil-municip
 def municipality_for_represent_set(*, set_slug: str) -> Municipality:
     """The municipality a Represent set belongs to: one already linked to the slug, else the one
     whose name matches the slug ("toronto-city-council" -> Toronto)."""
-    from django.utils.text import slugify
-
     linked = Municipality.objects.filter(represent_set=set_slug).first()
     if linked:
         return linked
