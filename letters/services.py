@@ -247,16 +247,20 @@ def _delivery_for(letter: Letter, rep: Representative, language: str) -> Deliver
 
 
 def _confirmation_send(letter_id: int) -> None:
-    """Email the confirmation link (after commit).
+    from .tasks import letter_confirmation_send as letter_confirmation_send_task
 
-    A failure is logged, not raised: the letter is saved and the resident can ask for the
-    link again from the form.
+    letter_confirmation_send_task.delay(letter_id)
+
+
+def letter_confirmation_email_send(*, letter_id: int) -> None:
+    """Email the confirmation link of a letter still waiting for it (called by the task).
+
+    Raises whatever the mail backend raises; the task decides about retrying.
     """
-    letter = Letter.objects.select_related("campaign").get(pk=letter_id)
-    try:
-        emails.confirmation_message(letter).send()
-    except Exception:
-        logger.exception("Could not send the confirmation email for letter %s", letter_id)
+    letter = Letter.objects.select_related("campaign", "municipality").get(pk=letter_id)
+    if letter.status != Letter.Status.PENDING_CONFIRMATION:
+        return
+    emails.confirmation_message(letter).send()
 
 
 def confirmation_expires_at(letter: Letter):

@@ -5,12 +5,15 @@ next_attempt_at), so a task that is lost, or runs twice, changes nothing that
 requeue_deliveries cannot mend.
 """
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 
 from . import delivery as services
 from .delivery import DeliveryDeferred
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -43,3 +46,19 @@ def deliveries_requeue(older_than_seconds: int | None = None) -> int:
     """The periodic sweep (CELERY_BEAT_SCHEDULE): restart deliveries whose task was lost."""
     older_than = None if older_than_seconds is None else timedelta(seconds=older_than_seconds)
     return services.deliveries_requeue(older_than=older_than)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def letter_confirmation_send(self, letter_id: int) -> None:
+    """Email the resident the link that confirms their letter (letters.services)."""
+    from .services import letter_confirmation_email_send
+
+    try:
+        letter_confirmation_email_send(letter_id=letter_id)
+    except Exception as exc:
+        # The letter is saved either way; the resident can ask for the link again. An eager
+        # run (no broker) must not fail the web request that saved the letter.
+        if self.request.is_eager:
+            logger.exception("Could not send the confirmation email for letter %s", letter_id)
+            return
+        raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc

@@ -125,3 +125,13 @@ def write_and_send(client, campaign, data, prefix="", **extra):
     response = fill_letter(client, campaign, data, prefix=prefix)
     assert response.status_code == 302, response.content.decode()[:4000]
     return send(client, campaign, prefix=prefix, **extra)
+
+
+class FailingEmailBackend:
+    """A mail server that is down: every send raises, as smtplib does."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")

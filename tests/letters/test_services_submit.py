@@ -348,3 +348,17 @@ def test_mayor_and_ward_campaigns_write_to_the_mayor_and_the_ward_councillor(
             email="other@example.org",
             representative_ids=[council["second"].pk],
         )
+
+
+def test_a_mail_server_outage_does_not_lose_the_letter(
+    campaign, council, journey_settings, django_capture_on_commit_callbacks
+):
+    journey_settings.EMAIL_BACKEND = "tests.letters.journey_helpers.FailingEmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = submit(campaign, council)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.PENDING_CONFIRMATION
+    journey_settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = services.letter_confirmation_resend(letter=letter)
+    assert letter.confirmation_token in mail.outbox[-1].body
