@@ -335,14 +335,13 @@ def deliveries_mark_sent(*, group: list[Delivery], status=None) -> list[int]:
                     reason=f"Refused by the email provider ({recipient_status.status}).",
                 )
                 continue
-            esp_id = recipient_status.message_id or ""
+            esp_id = recipient_status.message_id
         elif status is not None and isinstance(status.message_id, str):
             esp_id = status.message_id
         Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
             status=Delivery.Status.SENT,
             sent_at=now,
-            esp_message_id=str(esp_id)[:300],
-            last_error="",
+            esp_message_id="" if esp_id is None else str(esp_id)[:300],
             updated_at=now,
         )
         sent.append(delivery.pk)
