@@ -576,7 +576,12 @@ def delivery_health_counts(*, campaign_ids: list[int] | None = None) -> list[dic
     for row in counts:
         entry = table.setdefault(
             row["letter__campaign_id"],
-            {"slug": row["letter__campaign__slug"], "counts": {}, "total": 0},
+            {
+                "campaign_id": row["letter__campaign_id"],
+                "slug": row["letter__campaign__slug"],
+                "counts": {},
+                "total": 0,
+            },
         )
         entry["counts"][row["status"]] = row["n"]
         entry["total"] += row["n"]
