@@ -182,7 +182,7 @@ def letter_get_by_token(*, token: str) -> Letter:
     try:
         return (
             Letter.objects.select_related("campaign", "municipality")
-            .prefetch_related("deliveries")
+            .prefetch_related("deliveries__representative")
             .get(token=token)
         )
     except Letter.DoesNotExist as exc:
