@@ -188,7 +188,7 @@ def compose_letter(
                 if value
             )
         )
-        parts.append("--\n" + "\n".join(line for line in signature if line))
+        parts.append(_("Sincerely,") + "\n\n" + "\n".join(line for line in signature if line))
         if footnotes:
             parts.append(
                 _("Sources:")
