@@ -7,11 +7,12 @@ as the rows arrive from the database and memory stays flat however many rows the
 
 import csv
 import getpass
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, CharField, Value, When
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncSecond
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,8 +25,29 @@ from .selectors import letter_counts, signer_export_queryset
 # carriage return are on OWASP's list too: some spreadsheets strip them and then see "=".
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+
+def _needs_csv(joined: str) -> bool:
+    """Whether a row, its cells joined behind NUL separators, needs the csv module.
+
+    A formula trigger right after a NUL starts a cell (PostgreSQL text never holds NUL); a
+    comma, quote or line break anywhere needs quoting. Plain substring tests: twice as fast
+    as one regular expression, and this runs for every row.
+    """
+    return (
+        "," in joined
+        or '"' in joined
+        or "\n" in joined
+        or "\r" in joined
+        or "\x00=" in joined
+        or "\x00+" in joined
+        or "\x00-" in joined
+        or "\x00@" in joined
+        or "\x00\t" in joined
+    )
+
+
 # Rows per chunk handed to the response or the file, and per database fetch.
-CHUNK_ROWS = 2000
+CHUNK_ROWS = 5000
 
 
 def escape_cell(value: Any) -> Any:
@@ -38,6 +60,9 @@ def escape_cell(value: Any) -> Any:
 class CSVExporter:
     identifier = ""
     verbose_name = ""
+    # Positions of the columns whose text comes from people (always str): only those are
+    # checked for formulas, which keeps big exports fast. None: check every cell.
+    text_columns: tuple[int, ...] | None = None
 
     def get_filename(self) -> str:
         raise NotImplementedError
@@ -48,7 +73,7 @@ class CSVExporter:
 
     def iter_csv(self) -> Iterator[str]:
         """The CSV text in chunks of CHUNK_ROWS rows, every cell escaped."""
-        return _csv_chunks(self.iter_rows())
+        return _csv_chunks(self.iter_rows(), self.text_columns)
 
     def write(self, file) -> None:
         for chunk in self.iter_csv():
@@ -126,10 +151,9 @@ class SignersExporter(CSVExporter):
         "municipality__name",
         "municipality__province",
         "language",
-        "consent_given",
-        "consent_at",
-        "created_at",
     )
+    # Typed by residents, or imported (municipality names).
+    text_columns = (0, 1, 2, 3, 4)
 
     def __init__(
         self,
@@ -152,36 +176,29 @@ class SignersExporter(CSVExporter):
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         yield [str(header) for header in self.HEADERS]
+        # The database writes every cell as text, times in the site's time zone
+        # ("2026-11-20 23:29:00", which spreadsheets read as a date and time): loading
+        # datetimes and formatting them in Python took longer than everything else together.
         tz = timezone.get_default_timezone()
-        yes, no = str(_("yes")), str(_("no"))
+        text = CharField()
         queryset = signer_export_queryset(
             campaign=self.campaign, consented_only=self.consented_only
-        ).values_list(*self.FIELDS)
-        # Tuples straight from a server-side cursor (PostgreSQL), CHUNK_ROWS at a time.
-        for (
-            first_name,
-            last_name,
-            email,
-            postal_code,
-            municipality,
-            province,
-            language,
-            consent,
-            consent_at,
-            created_at,
-        ) in queryset.iterator(chunk_size=CHUNK_ROWS):
-            yield (
-                first_name,
-                last_name,
-                email,
-                postal_code,
-                municipality,
-                province,
-                language,
-                yes if consent else no,
-                consent_at.astimezone(tz).isoformat(timespec="seconds") if consent_at else "",
-                created_at.astimezone(tz).date().isoformat(),
-            )
+        ).values_list(
+            *self.FIELDS,
+            Case(
+                When(consent_given=True, then=Value(str(_("yes")))),
+                default=Value(str(_("no"))),
+                output_field=text,
+            ),
+            Coalesce(
+                Cast(TruncSecond("consent_at", tzinfo=tz), output_field=text),
+                Value(""),
+                output_field=text,
+            ),
+            Cast(TruncDate("created_at", tzinfo=tz), output_field=text),
+        )
+        # Plain tuples from a server-side cursor (PostgreSQL), CHUNK_ROWS at a time.
+        yield from queryset.iterator(chunk_size=CHUNK_ROWS)
 
     def iter_csv(self) -> Iterator[str]:
         """The CSV, logged: the log row is written before the first byte and gets the row
@@ -194,10 +211,10 @@ class SignersExporter(CSVExporter):
             consented_only=self.consented_only,
         )
         self.log = log
-        counter = _RowCounter(self.iter_rows)
+        counter = _RowCounter()
         finished = False
         try:
-            yield from _csv_chunks(counter)
+            yield from _csv_chunks(self.iter_rows(), self.text_columns, counter)
             finished = True
         finally:
             SignerExportLog.objects.filter(pk=log.pk).update(
@@ -207,27 +224,58 @@ class SignersExporter(CSVExporter):
 
 
 class _RowCounter:
-    def __init__(self, rows):
-        self.rows = rows
+    def __init__(self):
         self.count = 0
 
-    def __iter__(self):
-        for row in self.rows():
-            self.count += 1
-            yield row
+
+def _csv_chunks(
+    rows: Iterable[Sequence[Any]],
+    text_columns: tuple[int, ...] | None = None,
+    counter: _RowCounter | None = None,
+) -> Iterator[str]:
+    """CSV text, CHUNK_ROWS rows at a time, with formula cells escaped.
+
+    Most rows of a big export are plain text that needs neither quoting nor escaping: those
+    are joined with commas directly, several times faster than the csv module. Any other row
+    (a number, a comma, a quote, a line break, a formula) goes through the csv module.
+    """
+    lines: list[str] = []
+    writer = csv.writer(_LineSink(lines))
+    count = 0
+    for row in rows:
+        try:
+            joined = "\x00" + "\x00".join(row)
+        except TypeError:  # not all text
+            joined = ""
+        if joined and len(row) > 1 and not _needs_csv(joined):
+            lines.append(joined[1:].replace("\x00", ",") + "\r\n")
+        else:
+            writer.writerow(_escape_row(row, text_columns))
+        count += 1
+        if len(lines) >= CHUNK_ROWS:
+            if counter is not None:
+                counter.count = count
+            yield "".join(lines)
+            lines.clear()
+    if counter is not None:
+        counter.count = count
+    if lines:
+        yield "".join(lines)
 
 
-def _csv_chunks(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for number, row in enumerate(rows, 1):
-        writer.writerow([escape_cell(value) for value in row])
-        if number % CHUNK_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+def _escape_row(row: Sequence[Any], text_columns: tuple[int, ...] | None) -> list[Any]:
+    if text_columns is None:
+        return [escape_cell(value) for value in row]
+    return [
+        escape_cell(value) if index in text_columns else value for index, value in enumerate(row)
+    ]
+
+
+class _LineSink:
+    """A file-like object for csv.writer that collects lines in a list."""
+
+    def __init__(self, lines: list[str]):
+        self.write = lines.append
 
 
 def command_line_actor() -> str:

@@ -61,7 +61,7 @@ def letter_counts(*, campaign: Campaign, by: str, with_deliveries: bool = True) 
     columns = _group_columns(by)
     letters = (
         _values(Letter.objects.counted().filter(campaign=campaign), columns)
-        .annotate(letters=Count("pk"))
+        .annotate(letters=Count("*"))
         .order_by()
     )
     rows = {tuple(row[key] for key in columns): row for row in letters}
@@ -75,7 +75,7 @@ def letter_counts(*, campaign: Campaign, by: str, with_deliveries: bool = True) 
                 status__in=SENT_STATUSES,
             )
             .values(**_group_columns(by, prefix="letter__"))
-            .annotate(deliveries_sent=Count("pk"))
+            .annotate(deliveries_sent=Count("*"))
             .order_by()
         )
         for group in sent:

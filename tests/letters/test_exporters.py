@@ -8,8 +8,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
-from letters.exporters import CountsExporter, SignersExporter, escape_cell
+from letters.exporters import CountsExporter, SignersExporter, _csv_chunks, escape_cell
 from letters.models import SignerExportLog
 from tests.factories import CampaignFactory, MunicipalityFactory, UserFactory
 from tests.letters.counts_data import build_counts_data, local, make_letter
@@ -143,7 +145,7 @@ def test_signers_exporter_writes_one_row_per_counted_letter(campaign, ottawa):
             "ON",
             "fr",
             "yes",
-            "2026-11-20T23:29:00-05:00",
+            "2026-11-20 23:29:00",
             "2026-11-20",
         ],
         [
@@ -314,3 +316,31 @@ def test_export_signers_command_falls_back_to_command_line_without_an_os_user(
     )
 
     assert SignerExportLog.objects.get().actor == "command line"
+
+
+# --- the CSV writer's fast path -----------------------------------------------------------------
+
+
+cell = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=12)
+
+
+@given(st.lists(st.lists(cell, min_size=2, max_size=5), max_size=20))
+def test_csv_reads_back_as_the_rows_with_only_formulas_escaped(rows):
+    text = "".join(_csv_chunks(rows, text_columns=None))
+
+    expected = [[escape_cell(value) for value in row] for row in rows]
+    assert list(csv.reader(io.StringIO(text, newline=""))) == expected
+
+
+def test_csv_fast_path_writes_what_the_csv_module_writes():
+    rows = [
+        ["Ada", "Lovelace", "ada@example.org"],
+        ["O'Brien", "a b", ""],
+        ["comma, inside", 'a "quote"', "line\nbreak"],
+        ["=1+1", "x", "-y"],
+        [1, None, 2.5],
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([[escape_cell(value) for value in row] for row in rows])
+
+    assert "".join(_csv_chunks(rows)) == buffer.getvalue()
