@@ -108,6 +108,14 @@ class Letter(models.Model):
         indexes = [
             models.Index(fields=["campaign", "confirmed_at"]),
             models.Index(fields=["campaign", "municipality"]),
+            # Signature counts (letters.selectors.letter_counts): an index-only scan over just
+            # the counted letters of a campaign, in id order for the join with deliveries.
+            models.Index(
+                fields=["campaign", "id"],
+                include=["municipality", "ward", "confirmed_at"],
+                condition=Q(is_test=False, confirmed_at__isnull=False),
+                name="letter_counted_idx",
+            ),
         ]
 
     def __str__(self):
@@ -194,7 +202,15 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         ordering = ["letter", "pk"]
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            # Deliveries sent, counted next to the letters (letters.selectors.letter_counts).
+            models.Index(
+                fields=["letter"],
+                condition=Q(status__in=["sent", "delivered"]),
+                name="delivery_sent_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.recipient_name}: {self.get_status_display()}"
