@@ -23,8 +23,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = serving.production_env()
-    serving.ensure_database(env["DATABASE_URL"])
-    serving.manage(env, "migrate", "--noinput", "-v0")
+    serving.recreate_database(env)
     serving.manage(env, "load_demo")
     serving.manage(env, "collectstatic", "--noinput", "-v0")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/council_letters_bench"
+# Not council_letters_bench: bench/counts.py drops and recreates that one.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/council_letters_bench_web"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
@@ -45,6 +46,37 @@ def ensure_database(url: str) -> None:
         if not cursor.fetchone():
             cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+
+
+def recreate_database(env: dict[str, str]) -> None:
+    """Drop and create the benchmark database, with every model's table made from the models
+    themselves (like pytest --nomigrations), so the bench runs while migrations lag behind."""
+    import psycopg2
+
+    url = env["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    manage(env, "shell", "-c", SCHEMA_FROM_MODELS)
+
+
+SCHEMA_FROM_MODELS = """
+from django.apps import apps
+from django.db import connection
+with connection.schema_editor() as editor:
+    for model in apps.get_models():
+        if model._meta.managed and not model._meta.proxy:
+            editor.create_model(model)
+from django.contrib.contenttypes.management import create_contenttypes
+from django.contrib.auth.management import create_permissions
+for config in apps.get_app_configs():
+    create_contenttypes(config, verbosity=0)
+    create_permissions(config, verbosity=0)
+"""
 
 
 def manage(env: dict[str, str], *args: str) -> None:

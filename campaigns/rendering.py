@@ -4,6 +4,8 @@ Organizers type Markdown in the admin; markdown-it renders it and nh3 keeps only
 tags and attributes, so a <script> or a javascript: link typed into the admin never reaches a page.
 """
 
+from functools import lru_cache
+
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
@@ -17,6 +19,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
+# Keyed by the text itself, so an edit is a new entry and nothing needs invalidating; the
+# campaign page renders the same few texts on every view.
+@lru_cache(maxsize=512)
 def render_markdown(text: str) -> SafeString:
     html = _markdown.render(text or "")
     cleaned = nh3.clean(

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
@@ -9,12 +10,28 @@ def campaign_list_public() -> QuerySet[Campaign]:
     return Campaign.objects.live().order_by("-created_at")
 
 
+# A public campaign (with its citations and talking points) is cached this long for
+# everyone but staff. Edits in the admin clear it at once (campaigns/caching.py); the letters
+# counter on the page may lag by up to this much, like counts.json.
+CAMPAIGN_CACHE_SECONDS = 60
+
+
+def campaign_cache_key(slug: str) -> str:
+    return f"campaigns:public:{slug}"
+
+
 def campaign_get_for_viewer(*, slug: str, user: User | AnonymousUser) -> Campaign:
     """The campaign behind a public page.
 
-    Drafts exist only for staff (the admin's "view on site" preview); everyone else gets 404.
-    Talking points and citations come prefetched, in order.
+    Drafts exist only for staff (the admin's "view on site" preview); everyone else gets 404,
+    and gets the campaign from the cache when it is there. Talking points and citations come
+    prefetched, in order.
     """
+    is_staff = user.is_authenticated and user.is_staff
+    if not is_staff:
+        cached = cache.get(campaign_cache_key(slug))
+        if cached is not None:
+            return cached
     queryset = Campaign.objects.prefetch_related(
         Prefetch("citations", queryset=Citation.objects.order_by("order", "pk")),
         Prefetch(
@@ -22,12 +39,15 @@ def campaign_get_for_viewer(*, slug: str, user: User | AnonymousUser) -> Campaig
             queryset=TalkingPoint.objects.select_related("citation").order_by("order", "pk"),
         ),
     )
-    if not (user.is_authenticated and user.is_staff):
+    if not is_staff:
         queryset = queryset.public()
     try:
-        return queryset.get(slug=slug)
+        campaign = queryset.get(slug=slug)
     except Campaign.DoesNotExist as exc:
         raise Http404("No such campaign") from exc
+    if not is_staff:
+        cache.set(campaign_cache_key(slug), campaign, CAMPAIGN_CACHE_SECONDS)
+    return campaign
 
 
 def citation_numbers(campaign: Campaign) -> dict[int, int]:

@@ -7,9 +7,11 @@ transport (ANYMAIL_ESP or EMAIL_URL). Every variable is listed in README.md ("Co
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +90,7 @@ INSTALLED_APPS = [
     "simple_history",
     "anymail",
     "localflavor",
+    "axes",
     "councils",
     "campaigns",
     "letters",
@@ -105,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -286,6 +291,33 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     },
+}
+
+# --- Admin login rate limiting (django-axes) ----------------------------------------------------
+# After AXES_FAILURE_LIMIT failed logins from one IP address, that address is locked out of the
+# admin login for AXES_COOLOFF_MINUTES. A success resets the count. AxesStandaloneBackend comes
+# first: it refuses a locked-out request before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the letter form's limits (LETTERS_CLIENT_IP_HEADER).
+AXES_CLIENT_IP_CALLABLE = "letters.journey.client_ip"
+
+# --- Privacy ------------------------------------------------------------------------------------
+# purge_personal_data runs daily from Celery beat (at this hour, in TIME_ZONE). A letter's
+# personal data is erased retention_days (a campaign field) after the later of its creation and
+# its campaign's closes_at: a campaign with a closing time keeps every letter until then plus
+# the retention period; one without a closing time keeps each letter for the period.
+PRIVACY_PURGE_HOUR = env_int("PRIVACY_PURGE_HOUR", 3)
+CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
+    "task": "letters.tasks.personal_data_purge",
+    "schedule": crontab(hour=PRIVACY_PURGE_HOUR, minute=30),
 }
 
 # --- Forms ------------------------------------------------------------------------------------

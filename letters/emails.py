@@ -164,3 +164,22 @@ def letter_path(letter: Letter, suffix: str) -> str:
     """/letters/<token>/ (or /fr/letters/<token>/), plus suffix such as "delete/"."""
     prefix = "/fr" if letter.language == "fr" else ""
     return f"{prefix}/letters/{letter.token}/{suffix}"
+
+
+def data_erased_message(
+    *, email: str, name: str, language: str, campaign
+) -> EmailMultiAlternatives:
+    """Tell a resident their personal data is erased (letters.privacy). The address comes from
+    the caller, captured before the letter's copy of it was erased."""
+    return make_message(
+        template="letter_erased",
+        context={
+            "name": name,
+            "campaign": campaign,
+            "organization": campaign.sender_name,
+            "site_url": settings.SITE_URL,
+        },
+        to=[address(name, email)],
+        language=language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
+    )

@@ -31,6 +31,8 @@ class Letter(models.Model):
         PENDING_CONFIRMATION = "pending", _("Waiting for email confirmation")
         CONFIRMED = "confirmed", _("Confirmed")
         BLOCKED = "blocked", _("Blocked")
+        # The sender deleted their data before confirming: never sent, never counted.
+        WITHDRAWN = "withdrawn", _("Withdrawn by the sender")
 
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="letters"
@@ -159,6 +161,8 @@ class Delivery(models.Model):
         COMPLAINED = "complained", _("Marked as spam")
         FAILED = "failed", _("Failed")
         NO_EMAIL = "no_email", _("No email address: contact them another way")
+        # Not sent because the sender deleted their data first (letters.privacy).
+        CANCELLED = "cancelled", _("Cancelled: the sender deleted their data")
 
     letter = models.ForeignKey(
         Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="deliveries"

@@ -62,3 +62,26 @@ def letter_confirmation_send(self, letter_id: int) -> None:
             logger.exception("Could not send the confirmation email for letter %s", letter_id)
             return
         raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc
+
+
+@shared_task(acks_late=True)
+def personal_data_purge() -> int:
+    """The daily sweep (CELERY_BEAT_SCHEDULE): erase personal data past its retention period."""
+    from .privacy import personal_data_purge as purge
+
+    return purge()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def letter_erased_notify(self, email: str, name: str, language: str, campaign_id: int) -> None:
+    """Confirm to a resident that their data is erased. The address travels only in this
+    task's arguments: the letter no longer has it."""
+    from .privacy import letter_erased_notify as notify
+
+    try:
+        notify(email=email, name=name, language=language, campaign_id=campaign_id)
+    except Exception as exc:
+        if self.request.is_eager:
+            logger.exception("Could not send the erasure confirmation for campaign %s", campaign_id)
+            return
+        raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc

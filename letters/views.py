@@ -8,14 +8,17 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_cache_key
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.selectors import postcode_lookup
 
@@ -29,10 +32,41 @@ from .selectors import letter_get_by_token
 def campaign(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     draft = journey.draft_get(request, campaign)
+    if _page_is_shared(request, draft):
+        return _campaign_page_shared(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
     return _render_campaign(
         request, campaign, postal_form=postal_form, resume=bool(draft.get("municipality"))
     )
+
+
+# Stands for the CSRF token in a cached page; each response gets its visitor's own token.
+_CSRF_PLACEHOLDER = "csrf-token-placeholder-0d1f4a"
+
+
+def _page_is_shared(request, draft: dict) -> bool:
+    """True when the visitor sees the page everyone sees: anonymous, no letter started, no
+    message waiting and no query string (the language links repeat it)."""
+    return (
+        not draft
+        and not request.GET
+        and not request.user.is_authenticated
+        and not len(messages.get_messages(request))
+    )
+
+
+def _campaign_page_shared(request, campaign):
+    """The campaign page from the cache (campaigns.caching clears it on edit); only the CSRF
+    token differs between visitors."""
+    key = campaign_page_cache_key(campaign.pk, translation.get_language())
+    html = cache.get(key)
+    if html is None:
+        response = _render_campaign(
+            request, campaign, postal_form=PostalCodeForm(), csrf_token=_CSRF_PLACEHOLDER
+        )
+        html = response.content.decode()
+        cache.set(key, html, PAGE_CACHE_SECONDS)
+    return HttpResponse(html.replace(_CSRF_PLACEHOLDER, get_token(request)))
 
 
 @require_POST

@@ -6,13 +6,15 @@ from django.core.management.base import BaseCommand
 
 from campaigns.services import SEED_DIR, campaign_load_seed
 from councils.services import demo_data_load
+from letters.groups import groups_ensure
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo: the facial-recognition campaign (unless its slug exists), demo "
-        "municipalities with placeholder representatives, and, in the embedded default only, "
-        "a local 'admin' account whose password is printed once. Safe to run again."
+        "municipalities with placeholder representatives, the staff groups (ensure_groups), "
+        "and, in the embedded default only, a local 'admin' account whose password is "
+        "printed once. Safe to run again."
     )
 
     def handle(self, *args, **options):
@@ -24,6 +26,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo councils: {municipalities} municipalities, {representatives} representatives"
         )
+        groups_ensure()
+        self.stdout.write("Staff groups: Organizers, Staff, Signer export (up to date)")
         self._create_local_admin()
 
     def _create_local_admin(self):

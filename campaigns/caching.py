@@ -1,0 +1,53 @@
+"""Clear the cached public campaign (campaigns.selectors) when its copy changes.
+
+Signals are used for cache invalidation only: an admin edit of a campaign, a citation or a
+talking point must show on the public page at once, whoever saved it.
+"""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.utils import make_template_fragment_key
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import Campaign, Citation, TalkingPoint
+from .selectors import campaign_cache_key
+
+# The {% cache %} fragments of templates/campaigns/detail.html.
+PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
+# A whole campaign page as a first-time visitor sees it (letters.views.campaign), for this long.
+# The counter on it may lag by this much, like counts.json.
+PAGE_CACHE_SECONDS = 60
+
+
+def campaign_page_cache_key(campaign_id: int, language: str) -> str:
+    return f"campaigns:page:{campaign_id}:{language}"
+
+
+def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
+    """Forget the cached campaign and its page fragments in every language."""
+    if slug is None:
+        slug = Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True).first()
+    keys = []
+    for language, _label in settings.LANGUAGES:
+        keys.append(campaign_page_cache_key(campaign_id, language))
+        keys += [
+            make_template_fragment_key(name, [campaign_id, language]) for name in PAGE_FRAGMENTS
+        ]
+    if slug:
+        keys.append(campaign_cache_key(slug))
+    cache.delete_many(keys)
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="campaign_cache_clear_campaign_save")
+@receiver(post_delete, sender=Campaign, dispatch_uid="campaign_cache_clear_campaign_delete")
+def _campaign_changed(sender, instance, **kwargs):
+    campaign_cache_clear(campaign_id=instance.pk, slug=instance.slug)
+
+
+@receiver(post_save, sender=Citation, dispatch_uid="campaign_cache_clear_citation_save")
+@receiver(post_delete, sender=Citation, dispatch_uid="campaign_cache_clear_citation_delete")
+@receiver(post_save, sender=TalkingPoint, dispatch_uid="campaign_cache_clear_point_save")
+@receiver(post_delete, sender=TalkingPoint, dispatch_uid="campaign_cache_clear_point_delete")
+def _copy_changed(sender, instance, **kwargs):
+    campaign_cache_clear(campaign_id=instance.campaign_id)

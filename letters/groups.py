@@ -1,0 +1,86 @@
+"""The staff permission groups: organizers, staff (counts) and signer export, kept apart.
+
+A superuser adds people to these groups in the admin (Users > Groups); everyone in them also
+needs "Staff status" to reach the admin at all.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+ORGANIZERS = "Organizers"
+STAFF = "Staff"
+SIGNER_EXPORT = "Signer export"
+
+_CRUD = ("add", "change", "delete", "view")
+
+# Each group's permissions as "app_label.codename". Organizers edit campaigns and the council
+# directory, block senders and resend failed deliveries; staff see counts, letters and
+# deliveries but export nothing personal; the signer export stands alone, so granting it is a
+# separate, deliberate act.
+GROUP_PERMISSIONS: dict[str, list[str]] = {
+    ORGANIZERS: [
+        *(
+            f"campaigns.{action}_{model}"
+            for model in ("campaign", "citation", "talkingpoint")
+            for action in _CRUD
+        ),
+        *(
+            f"councils.{action}_{model}"
+            for model in (
+                "municipality",
+                "ward",
+                "representative",
+                "postcodeprefix",
+                "postcodeanswer",
+            )
+            for action in _CRUD
+        ),
+        *(f"letters.{action}_blockedsender" for action in _CRUD),
+        "letters.view_letter",
+        "letters.view_delivery",
+        "letters.change_delivery",
+    ],
+    STAFF: [
+        "campaigns.view_campaign",
+        "campaigns.view_citation",
+        "campaigns.view_talkingpoint",
+        "councils.view_municipality",
+        "councils.view_ward",
+        "councils.view_representative",
+        "letters.view_letter",
+        "letters.view_delivery",
+        "letters.view_signerexportlog",
+    ],
+    SIGNER_EXPORT: [
+        "letters.export_signers",
+        "letters.view_signerexportlog",
+    ],
+}
+
+
+class PermissionMissing(Exception):
+    """A permission named in GROUP_PERMISSIONS does not exist (run migrate first)."""
+
+
+def _permission_get(name: str) -> Permission:
+    app_label, codename = name.split(".", 1)
+    try:
+        return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    except Permission.DoesNotExist as exc:
+        raise PermissionMissing(name) from exc
+
+
+def groups_ensure() -> dict[str, Group]:
+    """Create the three groups and set each one's permissions to exactly GROUP_PERMISSIONS.
+
+    Idempotent: running it again changes nothing, and it takes back a permission someone
+    added to one of these groups by hand. Raises PermissionMissing when a permission does not
+    exist yet.
+    """
+    groups = {}
+    with transaction.atomic():
+        for name, permission_names in GROUP_PERMISSIONS.items():
+            group, _created = Group.objects.get_or_create(name=name)
+            group.permissions.set([_permission_get(p) for p in dict.fromkeys(permission_names)])
+            groups[name] = group
+    return groups

@@ -1,0 +1,150 @@
+"""Erasing residents' personal data: after the retention period, and on the resident's request.
+
+What an erased letter keeps: campaign, municipality, ward, language, dates, status, talking
+points chosen and its deliveries (representatives are public record), so every count stays the
+same. What goes: first and last name, email address, street address, the postal code beyond
+its first three characters, the personal message, and the letter's subject and body. The body
+is the exact text sent, with the sender's name, address and own words woven into it, so it is
+erased whole rather than scrubbed; the subject too, since residents may write it themselves.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from campaigns.models import Campaign
+
+from .models import Delivery, Letter, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# Deliveries that have not left yet; erasing a letter stops them.
+UNSENT_STATUSES = (Delivery.Status.PENDING_CONFIRMATION, Delivery.Status.QUEUED)
+
+ERASED_FIELDS = {
+    "first_name": "",
+    "last_name": "",
+    "email": "",
+    "street_address": "",
+    "personal_message": "",
+    "subject": "",
+    "body": "",
+}
+
+
+def purge_due_at(*, campaign: Campaign, created_at):
+    """When a letter's personal data is erased: retention_days after the later of the letter's
+    creation and the campaign's closing time (when it has one)."""
+    start = max(created_at, campaign.closes_at) if campaign.closes_at else created_at
+    return start + timedelta(days=campaign.retention_days)
+
+
+def _erase(letter_ids: list[int], *, now) -> int:
+    """Erase the personal data of these letters (ids), cancel their unsent deliveries and
+    drop copies of their emails from the local outbox. Returns the number of letters erased."""
+    rows = list(
+        Letter.objects.select_for_update()
+        .filter(pk__in=letter_ids, purged_at__isnull=True)
+        .values_list("pk", "email")
+    )
+    if not rows:
+        return 0
+    ids = [pk for pk, _email in rows]
+    emails = {email.lower() for _pk, email in rows if email}
+    # A letter still waiting for confirmation must never be sent by its old link.
+    Letter.objects.filter(pk__in=ids, status=Letter.Status.PENDING_CONFIRMATION).update(
+        status=Letter.Status.WITHDRAWN
+    )
+    Letter.objects.filter(pk__in=ids).update(
+        **ERASED_FIELDS, postal_code=Substr("postal_code", 1, 3), purged_at=now
+    )
+    Delivery.objects.filter(letter_id__in=ids, status__in=UNSENT_STATUSES).update(
+        status=Delivery.Status.CANCELLED, next_attempt_at=None, updated_at=now
+    )
+    _outbox_forget(emails)
+    return len(ids)
+
+
+def _outbox_forget(emails: set[str]) -> None:
+    """The embedded default keeps sent mail in OutboxMessage: forget what names these
+    addresses (copies, confirmations, letters with them as Reply-To)."""
+    if not emails:
+        return
+    query = Q()
+    for email in emails:
+        query |= Q(to__icontains=email) | Q(reply_to__icontains=email)
+    OutboxMessage.objects.filter(query).delete()
+
+
+def letter_personal_data_erase(*, letter: Letter) -> Letter:
+    """Erase one letter's personal data now, at its sender's request (delete-my-data).
+
+    A letter still waiting for confirmation becomes withdrawn and is never sent; deliveries
+    not yet sent are cancelled; counts do not change. Sending the goodbye email is the
+    caller's job, before this runs, while the address still exists. Idempotent.
+    """
+    with transaction.atomic():
+        _erase([letter.pk], now=timezone.now())
+    letter.refresh_from_db()
+    return letter
+
+
+def personal_data_purge(*, now=None, batch_size: int = 500) -> int:
+    """Erase the personal data of every letter past its campaign's retention period.
+
+    A letter is due retention_days after the later of its creation and its campaign's
+    closes_at. Test letters follow the same rule. Returns the number of letters erased.
+    """
+    now = now or timezone.now()
+    total = 0
+    for campaign in Campaign.objects.only("pk", "closes_at", "retention_days"):
+        cutoff = now - timedelta(days=campaign.retention_days)
+        if campaign.closes_at and campaign.closes_at > cutoff:
+            continue
+        due = Letter.objects.filter(
+            campaign_id=campaign.pk, purged_at__isnull=True, created_at__lte=cutoff
+        ).values_list("pk", flat=True)
+        while True:
+            ids = list(due[:batch_size])
+            if not ids:
+                break
+            with transaction.atomic():
+                total += _erase(ids, now=now)
+    if total:
+        logger.info("Erased the personal data of %s letters", total)
+    return total
+
+
+def letter_delete_request(*, letter: Letter) -> Letter:
+    """Delete-my-data: erase the letter's personal data now and email its sender that it is
+    done, to the address captured before erasing it (sent after commit). Returns the letter.
+    Idempotent: an erased letter stays as it is and no second email goes out."""
+    with transaction.atomic():
+        letter = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
+        if letter.purged_at:
+            return letter
+        email, name, language = letter.email, letter.sender_name, letter.language
+        campaign_id = letter.campaign_id
+        _erase([letter.pk], now=timezone.now())
+        if email:
+            transaction.on_commit(lambda: _erased_notify(email, name, language, campaign_id))
+    letter.refresh_from_db()
+    return letter
+
+
+def _erased_notify(email: str, name: str, language: str, campaign_id: int) -> None:
+    from .tasks import letter_erased_notify as letter_erased_notify_task
+
+    letter_erased_notify_task.delay(email, name, language, campaign_id)
+
+
+def letter_erased_notify(*, email: str, name: str, language: str, campaign_id: int) -> None:
+    """Send the erasure confirmation (called by the task)."""
+    from . import emails
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    emails.data_erased_message(email=email, name=name, language=language, campaign=campaign).send()
