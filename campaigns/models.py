@@ -183,7 +183,7 @@ class Campaign(models.Model):
     sender_name = models.CharField(
         _("sending name"),
         max_length=100,
-        help_text=_("Letters go out from \u201cFirst Last via <sending name>\u201d."),
+        help_text=_("Letters go out from “First Last via <sending name>”."),
     )
     sender_email = models.EmailField(
         _("sending address"),
