@@ -20,20 +20,21 @@ PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
 PAGE_CACHE_SECONDS = 60
 
 
-def campaign_page_cache_key(campaign_id: int, language: str) -> str:
-    return f"campaigns:page:{campaign_id}:{language}"
+def campaign_page_cache_key(slug: str, language: str) -> str:
+    return f"campaigns:page:{slug}:{language}"
 
 
 def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
-    """Forget the cached campaign and its page fragments in every language."""
+    """Forget the cached campaign, its page and its page fragments in every language."""
     if slug is None:
         slug = Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True).first()
     keys = []
     for language, _label in settings.LANGUAGES:
-        keys.append(campaign_page_cache_key(campaign_id, language))
         keys += [
             make_template_fragment_key(name, [campaign_id, language]) for name in PAGE_FRAGMENTS
         ]
+        if slug:
+            keys.append(campaign_page_cache_key(slug, language))
     if slug:
         keys.append(campaign_cache_key(slug))
     cache.delete_many(keys)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("letters/confirm/<str:token>/", views.confirm, name="confirm"),
     path("letters/confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("letters/<str:token>/", views.status, name="status"),
+    path("letters/<str:token>/delete/", views.delete, name="delete"),
 ]

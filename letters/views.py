@@ -22,18 +22,23 @@ from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_cache_key
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.selectors import postcode_lookup
 
-from . import journey, services
+from . import journey, privacy, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
-from .selectors import letter_get_by_token
+from .selectors import SENT_STATUSES, letter_get_by_token
 
 
 @require_GET
 def campaign(request, slug):
+    shared = _page_is_shared(request)
+    if shared:
+        html = cache.get(campaign_page_cache_key(slug, translation.get_language()))
+        if html is not None:
+            return _page_for_visitor(request, html)
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    draft = journey.draft_get(request, campaign)
-    if _page_is_shared(request, draft):
+    if shared:
         return _campaign_page_shared(request, campaign)
+    draft = journey.draft_get(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
     return _render_campaign(
         request, campaign, postal_form=postal_form, resume=bool(draft.get("municipality"))
@@ -44,28 +49,30 @@ def campaign(request, slug):
 _CSRF_PLACEHOLDER = "csrf-token-placeholder-0d1f4a"
 
 
-def _page_is_shared(request, draft: dict) -> bool:
-    """True when the visitor sees the page everyone sees: anonymous, no letter started, no
-    message waiting and no query string (the language links repeat it)."""
+def _page_is_shared(request) -> bool:
+    """True for a first-time visitor, who sees the page everyone sees: no session (so not
+    signed in, no letter started), no message waiting, no query string (the language links
+    repeat it). Everyone else gets the page rendered for them."""
     return (
-        not draft
-        and not request.GET
-        and not request.user.is_authenticated
-        and not len(messages.get_messages(request))
+        not request.GET
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
     )
 
 
 def _campaign_page_shared(request, campaign):
-    """The campaign page from the cache (campaigns.caching clears it on edit); only the CSRF
-    token differs between visitors."""
-    key = campaign_page_cache_key(campaign.pk, translation.get_language())
-    html = cache.get(key)
-    if html is None:
-        response = _render_campaign(
-            request, campaign, postal_form=PostalCodeForm(), csrf_token=_CSRF_PLACEHOLDER
-        )
-        html = response.content.decode()
-        cache.set(key, html, PAGE_CACHE_SECONDS)
+    """Render the shared campaign page once for the cache (campaigns.caching clears it on
+    edit); only the CSRF token differs between visitors."""
+    response = _render_campaign(
+        request, campaign, postal_form=PostalCodeForm(), csrf_token=_CSRF_PLACEHOLDER
+    )
+    html = response.content.decode()
+    key = campaign_page_cache_key(campaign.slug, translation.get_language())
+    cache.set(key, html, PAGE_CACHE_SECONDS)
+    return _page_for_visitor(request, html)
+
+
+def _page_for_visitor(request, html: str) -> HttpResponse:
     return HttpResponse(html.replace(_CSRF_PLACEHOLDER, get_token(request)))
 
 
@@ -259,3 +266,21 @@ def confirm_resend(request, token):
 def status(request, token):
     letter = letter_get_by_token(token=token)
     return render(request, "letters/status.html", {"letter": letter, "campaign": letter.campaign})
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, token):
+    """Delete-my-data: GET asks to confirm, POST erases at once (letters.privacy) and emails
+    the resident that it is done; then the page says so."""
+    letter = letter_get_by_token(token=token)
+    if request.method == "POST":
+        privacy.letter_delete_request(letter=letter)
+        return redirect(request.path)
+    context = {
+        "letter": letter,
+        "campaign": letter.campaign,
+        "sent_count": sum(
+            1 for delivery in letter.deliveries.all() if delivery.status in SENT_STATUSES
+        ),
+    }
+    return render(request, "letters/delete.html", context)

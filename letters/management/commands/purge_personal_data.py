@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from letters.privacy import personal_data_purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Erase residents' personal data from letters past their campaign's retention period: "
+        "retention_days after the later of the letter's creation and the campaign's closes_at. "
+        "Keeps municipality, ward, language, dates and status, so counts do not change. "
+        "Celery beat runs it daily (PRIVACY_PURGE_HOUR)."
+    )
+
+    def handle(self, *args, **options):
+        erased = personal_data_purge()
+        self.stdout.write(f"Erased the personal data of {erased} letter(s).")
