@@ -214,7 +214,9 @@ def letter_submit(
             letter.save()
             deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
             for delivery in deliveries:
-                delivery.full_clean(exclude=["letter"])
+                # The representatives were just loaded: checking each foreign key again
+                # would cost a query per recipient.
+                delivery.full_clean(exclude=["letter", "representative"])
             Delivery.objects.bulk_create(deliveries)
             if needs_confirmation:
                 transaction.on_commit(lambda: _confirmation_send(letter.pk))
