@@ -7,5 +7,6 @@ class LettersConfig(AppConfig):
     verbose_name = _("Letters")
 
     def ready(self):
-        # Connects the anymail tracking receiver (ESP webhooks -> delivery status).
-        from . import webhooks  # noqa: F401
+        # Connects the anymail tracking receiver (ESP webhooks -> delivery status) and
+        # registers the delivery settings checks.
+        from . import checks, webhooks  # noqa: F401

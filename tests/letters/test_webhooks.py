@@ -192,3 +192,13 @@ def test_it_ignores_events_for_unknown_messages(client):
     assert post(client, payload, **auth()).status_code == 200
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
+
+
+def test_deploy_check_warns_about_a_missing_webhook_secret(settings):
+    from letters.checks import anymail_webhook_secret_check
+
+    settings.ANYMAIL_ESP = "postmark"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "x"}
+    assert [w.id for w in anymail_webhook_secret_check(None)] == ["letters.W001"]
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "x", "WEBHOOK_SECRET": SECRET}
+    assert anymail_webhook_secret_check(None) == []
