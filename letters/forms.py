@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TalkingPoint
@@ -171,14 +172,15 @@ class LetterForm(forms.Form):
             del self.fields["talking_points"]
         else:
             if campaign.personal_prompt:
-                self.fields["personal_message"].help_text = campaign.personal_prompt
+                # Help texts are rendered as HTML; organizer copy is text.
+                self.fields["personal_message"].help_text = escape(campaign.personal_prompt)
             self.fields["talking_points"].choices = [
                 (point.pk, _talking_point_label(point)) for point, _number in talking_points
             ]
             if not talking_points:
                 del self.fields["talking_points"]
         if consent_help:
-            self.fields["keep_updated"].help_text = consent_help
+            self.fields["keep_updated"].help_text = escape(consent_help)
         for name, field in self.fields.items():
             if name in ("personal_message", "body"):
                 field.widget.attrs["maxlength"] = field.max_length
