@@ -221,6 +221,38 @@ def generate(letters: int, municipalities: int) -> object:
     return campaign
 
 
+_client = None
+
+
+def pages(campaign) -> list[tuple[str, str]]:
+    from django.urls import reverse
+
+    return [
+        ("counts.json (uncached)", f"/campaigns/{campaign.slug}/counts.json"),
+        ("admin counts page", reverse("admin:letters_counts", args=[campaign.pk])),
+        ("admin counts, by ward", reverse("admin:letters_counts", args=[campaign.pk]) + "?by=ward"),
+    ]
+
+
+def fetch_page(url: str) -> None:
+    """One request through the whole Django stack; the counts cache is emptied first."""
+    global _client
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.test import Client
+
+    if _client is None:
+        user, _created = get_user_model().objects.get_or_create(
+            username="bench", defaults={"is_staff": True, "is_superuser": True}
+        )
+        _client = Client(HTTP_HOST="localhost")
+        _client.force_login(user)
+    cache.clear()
+    response = _client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}")
+
+
 def timed(function, repeat: int = 3) -> tuple[float, float, object]:
     times = []
     result = None
@@ -307,6 +339,10 @@ def main() -> None:
             print(f"{by:<14} {len(rows):>7,}  {best:>8.3f}  {median:>8.3f}")
         best, median, _ = timed(lambda: delivery_health(campaign=campaign))
         print(f"{'delivery health':<14} {'':>7}  {best:>8.3f}  {median:>8.3f}")
+        print("\npage                      best s  median s")
+        for name, url in pages(campaign):
+            best, median, _ = timed(lambda url=url: fetch_page(url))
+            print(f"{name:<24} {best:>8.3f}  {median:>8.3f}")
 
         with tempfile.TemporaryDirectory() as directory:
             copy_path = os.path.join(directory, "copy.csv")
