@@ -222,23 +222,30 @@ def _deliveries_claim(*, delivery_id: int) -> list[Delivery]:
     """Lock the delivery (and in "whole council" mode the letter's other queued ones), mark
     them sending and commit. Returns them, or [] when the delivery is not queued: already
     sent or failed, or another task is sending it right now."""
-    head = (
-        Delivery.objects.filter(pk=delivery_id)
-        .values("letter_id", "letter__campaign__send_mode")
-        .first()
-    )
-    if head is None:
-        return []
-    together = head["letter__campaign__send_mode"] == Campaign.SendMode.TOGETHER
     with transaction.atomic():
-        # Lock in primary-key order, so two tasks of one letter cannot deadlock.
-        rows = Delivery.objects.select_for_update(of=("self",)).order_by("pk")
-        rows = rows.filter(letter_id=head["letter_id"]) if together else rows.filter(pk=delivery_id)
-        rows = list(rows.select_related("letter__campaign", "letter__municipality"))
-        me = next((row for row in rows if row.pk == delivery_id), None)
+        me = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("letter__campaign", "letter__municipality")
+            .filter(pk=delivery_id)
+            .first()
+        )
         if me is None or me.status != Delivery.Status.QUEUED:
             return []
-        group = [row for row in rows if row.status == Delivery.Status.QUEUED]
+        group = [me]
+        if me.letter.campaign.send_mode == Campaign.SendMode.TOGETHER:
+            # The letter's other queued deliveries go on the same message. One task is
+            # started per letter (_task_heads), so two tasks seldom lock one letter's rows;
+            # should they deadlock, PostgreSQL fails one and its row waits for the requeue.
+            others = (
+                Delivery.objects.select_for_update()
+                .filter(letter_id=me.letter_id, status=Delivery.Status.QUEUED)
+                .exclude(pk=me.pk)
+                .order_by("pk")
+            )
+            for other in others:
+                other.letter = me.letter
+                group.append(other)
+            group.sort(key=lambda row: row.pk)
         campaign = me.letter.campaign
         message_id = group[0].message_id or emails.stable_message_id(
             kind="letter", pk=group[0].pk, from_email=campaign.sender_email
