@@ -44,6 +44,7 @@ pytestmark = [
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
 WAIT = 180  # seconds: the longest any test waits for the worker
+WORKER_LIFETIME = 600  # seconds: no worker outlives this, whatever happens to pytest
 
 
 def wait_until(predicate, *, timeout=WAIT, interval=0.2, what="condition"):
@@ -100,6 +101,11 @@ class Worker:
 
     def start(self) -> "Worker":
         command = [
+            # A last bound should pytest itself die before its teardown: GNU timeout kills
+            # the worker's whole process group after WORKER_LIFETIME seconds.
+            "timeout",
+            "--signal=KILL",
+            str(WORKER_LIFETIME),
             sys.executable,
             "-m",
             "celery",
