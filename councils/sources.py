@@ -239,29 +239,41 @@ def representatives_from_json(payload, *, first_line: int = 1) -> list[RawRepres
     for index, item in enumerate(objects):
         if not isinstance(item, dict):
             continue
-        related = item.get("related") or {}
-        set_url = related.get("representative_set_url") or ""
-        offices = item.get("offices") or []
-        phone = next((o.get("tel") for o in offices if isinstance(o, dict) and o.get("tel")), "")
+        # Any JSON shape may arrive: anything not of the expected type counts as missing.
+        related = item.get("related")
+        related = related if isinstance(related, dict) else {}
+        set_url = _json_text(related.get("representative_set_url"))
+        offices = item.get("offices")
+        offices = [o for o in offices if isinstance(o, dict)] if isinstance(offices, list) else []
+        phone = next((_json_text(o.get("tel")) for o in offices if _json_text(o.get("tel"))), "")
         records.append(
             RawRepresentative(
                 line=first_line + index,
-                name=item.get("name") or "",
-                first_name=item.get("first_name") or "",
-                last_name=item.get("last_name") or "",
-                role_text=item.get("elected_office") or "",
-                district_name=item.get("district_name") or "",
-                district_id=str(item.get("district_id") or ""),
-                email=item.get("email") or "",
-                phone=phone or "",
-                contact_url=item.get("url") or item.get("personal_url") or "",
-                photo_url=item.get("photo_url") or "",
-                source_url=item.get("source_url") or "",
+                name=_json_text(item.get("name")),
+                first_name=_json_text(item.get("first_name")),
+                last_name=_json_text(item.get("last_name")),
+                role_text=_json_text(item.get("elected_office")),
+                district_name=_json_text(item.get("district_name")),
+                district_id=_json_text(item.get("district_id")),
+                email=_json_text(item.get("email")),
+                phone=phone,
+                contact_url=_json_text(item.get("url")) or _json_text(item.get("personal_url")),
+                photo_url=_json_text(item.get("photo_url")),
+                source_url=_json_text(item.get("source_url")),
                 set_slug=set_url.rstrip("/").rsplit("/", 1)[-1] if set_url else "",
-                offices=[o for o in offices if isinstance(o, dict)],
+                offices=offices,
             )
         )
     return records
+
+
+def _json_text(value) -> str:
+    """A JSON value as text: strings as they are, numbers as digits, anything else empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def load_json(data: bytes):
