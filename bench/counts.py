@@ -333,6 +333,8 @@ def main() -> None:
             campaign = generate(args.letters, args.municipalities)
             print(f"setup: {time.perf_counter() - started:.1f} s")
 
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"load average before timing: {load} on {os.cpu_count()} CPUs")
         print("\ngrouping        groups    best s  median s   (target < 2 s)")
         for by in COUNT_GROUPINGS:
             best, median, rows = timed(lambda by=by: letter_counts(campaign=campaign, by=by))
