@@ -10,3 +10,5 @@ class LettersConfig(AppConfig):
         # Connects the anymail tracking receiver (ESP webhooks -> delivery status) and
         # registers the delivery settings checks.
         from . import checks, webhooks  # noqa: F401
+        # Clears the cached counts.json when a campaign is edited.
+        from . import caching  # noqa: F401

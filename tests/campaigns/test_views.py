@@ -139,9 +139,14 @@ def test_home_rejects_post(client):
 
 
 def test_the_privacy_page_gives_each_campaigns_retention(client):
-    CampaignFactory(title_en="Cams", retention_days=90)
+    from datetime import UTC, datetime
+
+    CampaignFactory(title_en="Cams", retention_days=90, closes_at=datetime(2027, 1, 1, tzinfo=UTC))
+    CampaignFactory(title_en="Open-ended", retention_days=30, closes_at=None)
     html = client.get("/privacy/").content.decode()
     assert "Cams: your personal details are erased 90 days after the campaign closes" in html
+    # Without a closing time, retention counts from each letter (letters.privacy).
+    assert "Open-ended: your personal details are erased 30 days after you write" in html
 
 
 def test_pages_request_nothing_from_third_party_hosts(client):

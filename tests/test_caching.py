@@ -1,0 +1,93 @@
+"""Public campaign pages and counts are cached, and organizers' edits show at once."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from campaigns.selectors import campaign_cache_key
+from tests.factories import CampaignFactory, CitationFactory, TalkingPointFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(campaign, prefix="") -> str:
+    # A new client each time: a first-time visitor, served from the shared page cache.
+    return Client().get(f"{prefix}/campaigns/{campaign.slug}/").content.decode()
+
+
+def test_the_page_is_served_from_the_cache(django_assert_num_queries):
+    campaign = CampaignFactory(title_en="Cached title")
+    assert "Cached title" in _page(campaign)
+    with django_assert_num_queries(0):
+        assert "Cached title" in _page(campaign)
+
+
+@pytest.mark.parametrize("prefix", ["", "/fr"])
+def test_a_campaign_edit_shows_at_once(prefix):
+    campaign = CampaignFactory(title_en="Old title", title_fr="Ancien titre")
+    _page(campaign, prefix)
+    campaign.title_en, campaign.title_fr = "New title", "Nouveau titre"
+    campaign.save()
+    html = _page(campaign, prefix)
+    assert ("Nouveau titre" if prefix else "New title") in html
+    assert "Old title" not in html and "Ancien titre" not in html
+
+
+def test_a_citation_or_talking_point_edit_shows_at_once():
+    campaign = CampaignFactory()
+    citation = CitationFactory(campaign=campaign, title_en="First source")
+    point = TalkingPointFactory(campaign=campaign, text_en="First fact.")
+    assert "First source" in _page(campaign)
+    citation.title_en = "Better source"
+    citation.save()
+    point.text_en = "Better fact."
+    point.save()
+    html = _page(campaign)
+    assert "Better source" in html and "Better fact." in html
+    point.delete()
+    assert "Better fact." not in _page(campaign)
+
+
+def test_closing_a_campaign_removes_the_form_at_once():
+    campaign = CampaignFactory()
+    assert 'action="/campaigns/' in _page(campaign)
+    campaign.status = campaign.Status.CLOSED
+    campaign.save()
+    html = _page(campaign)
+    assert "This campaign is closed." in html
+
+
+def test_drafts_are_never_served_from_the_cache():
+    campaign = CampaignFactory()
+    _page(campaign)
+    campaign.status = campaign.Status.DRAFT
+    campaign.save()
+    assert Client().get(f"/campaigns/{campaign.slug}/").status_code == 404
+    assert cache.get(campaign_cache_key(campaign.slug)) is None
+
+
+def test_staff_see_fresh_copy_not_the_cache(staff_client):
+    campaign = CampaignFactory(title_en="Public title")
+    _page(campaign)
+    # Bypass signals, as a bulk update does: the public cache keeps the old copy for its
+    # short lifetime, staff see the database.
+    type(campaign).objects.filter(pk=campaign.pk).update(title_en="Edited in bulk")
+    assert "Public title" in _page(campaign)
+    assert "Edited in bulk" in staff_client.get(f"/campaigns/{campaign.slug}/").content.decode()
+
+
+def test_a_returning_visitor_with_a_session_gets_their_own_page(client):
+    campaign = CampaignFactory()
+    client.post(
+        f"/campaigns/{campaign.slug}/council/", {"postal_code": "K1A 0B1", "action": "lookup"}
+    )
+    html = client.get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert 'value="K1A 0B1"' in html  # their draft's postal code, not the shared page
+
+
+def test_counts_json_is_cached_and_cleared_by_a_campaign_edit(client):
+    campaign = CampaignFactory(goal=100)
+    assert client.get(f"/campaigns/{campaign.slug}/counts.json").json()["goal"] == 100
+    campaign.goal = 500
+    campaign.save()
+    assert client.get(f"/campaigns/{campaign.slug}/counts.json").json()["goal"] == 500
