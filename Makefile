@@ -51,7 +51,7 @@ worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO
 
 beat: install
-	$(BIN)/celery -A config beat --loglevel=INFO
+	mkdir -p var && $(BIN)/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule
 
 lint: install-test
 	$(BIN)/ruff check .
