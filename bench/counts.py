@@ -229,8 +229,11 @@ def pages(campaign) -> list[tuple[str, str]]:
 
     return [
         ("counts.json (uncached)", f"/campaigns/{campaign.slug}/counts.json"),
-        ("admin counts page", reverse("admin:letters_counts", args=[campaign.pk])),
-        ("admin counts, by ward", reverse("admin:letters_counts", args=[campaign.pk]) + "?by=ward"),
+        ("admin counts (uncached)", reverse("admin:letters_counts", args=[campaign.pk])),
+        (
+            "admin by ward (uncached)",
+            reverse("admin:letters_counts", args=[campaign.pk]) + "?by=ward",
+        ),
     ]
 
 

@@ -5,12 +5,14 @@ the letters.export_signers permission, which nobody has until a superuser grants
 The URLs are added to the admin by SignerExportLogAdmin.get_urls (letters/admin.py).
 """
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -28,6 +30,8 @@ GROUPING_LABELS = {
 }
 # The page lists this many groups; the CSV has them all.
 TABLE_ROWS = 500
+# The counts page reuses its figures this long (seconds); the CSV downloads always count anew.
+REPORT_CACHE_SECONDS = 60
 TOP_MUNICIPALITIES = 10
 CHART_WIDTH = 720
 CHART_HEIGHT = 180
@@ -65,12 +69,9 @@ def counts_detail(request, campaign_id):
     by = request.GET.get("by", "municipality")
     if by not in COUNT_GROUPINGS:
         by = "municipality"
-    rows = letter_counts(campaign=campaign, by=by)
-    municipalities = (
-        rows if by == "municipality" else letter_counts(campaign=campaign, by="municipality")
-    )
-    days = letters_per_day(campaign=campaign)
-    health = delivery_health(campaign=campaign)
+    figures = _report_figures(campaign, by)
+    rows, municipalities = figures["rows"], figures["municipalities"]
+    days, health = figures["days"], figures["health"]
     exporter = CountsExporter(campaign=campaign, by=by)
     context = {
         **_admin_context(request),
@@ -96,8 +97,36 @@ def counts_detail(request, campaign_id):
             if value != Delivery.Status.PENDING_CONFIRMATION
         ],
         "can_export_signers": request.user.has_perm("letters.export_signers"),
+        "as_of": figures["as_of"],
+        "cache_seconds": REPORT_CACHE_SECONDS,
     }
     return TemplateResponse(request, "admin/letters/counts.html", context)
+
+
+def _report_figures(campaign: Campaign, by: str) -> dict:
+    """Everything the counts page shows, kept for REPORT_CACHE_SECONDS.
+
+    At a million letters the page runs about a second of GROUP BY queries per part; staff
+    switching groupings or reloading get the figures again without recounting.
+    """
+
+    def compute():
+        rows = letter_counts(campaign=campaign, by=by)
+        return {
+            "rows": rows,
+            "municipalities": (
+                rows[:TOP_MUNICIPALITIES]
+                if by == "municipality"
+                else letter_counts(campaign=campaign, by="municipality")[:TOP_MUNICIPALITIES]
+            ),
+            "days": letters_per_day(campaign=campaign),
+            "health": delivery_health(campaign=campaign),
+            "as_of": timezone.now(),
+        }
+
+    return cache.get_or_set(
+        f"letters:counts-page:{campaign.pk}:{by}", compute, REPORT_CACHE_SECONDS
+    )
 
 
 def counts_csv(request, campaign_id):

@@ -4,12 +4,13 @@ from datetime import date
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.urls import reverse
 
 from letters.admin_reports import chart_letters_per_day
 from letters.models import SignerExportLog
 from tests.factories import UserFactory
-from tests.letters.counts_data import build_counts_data
+from tests.letters.counts_data import build_counts_data, local, make_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,22 @@ def test_counts_page_switches_grouping(plain_staff, client, data, by, first_row)
 
     assert response.context["by"] == by
     assert response.context["table"][0] == first_row
+
+
+def test_counts_page_reuses_its_figures_for_a_minute_but_the_csv_counts_anew(
+    plain_staff, client, data
+):
+    assert client.get(counts_url(data)).context["total"] == 8
+    make_letter(campaign=data.campaign, municipality=data.ottawa, confirmed_at=local(23, 9))
+
+    assert client.get(counts_url(data)).context["total"] == 8
+    csv_rows = streamed_csv(
+        client.get(reverse("admin:letters_counts_csv", args=[data.campaign.pk]) + "?by=province")
+    )
+    assert csv_rows[1] == ["ON", "Ontario", "8", "8"]
+
+    cache.clear()
+    assert client.get(counts_url(data)).context["total"] == 9
 
 
 def test_counts_page_falls_back_to_municipality_for_an_unknown_grouping(plain_staff, client, data):
