@@ -101,3 +101,13 @@ def test_anonymous_users_cannot_reach_the_campaign_admin(client):
     response = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_campaign_admin_loads_nothing_from_third_parties(staff_client):
+    import re
+
+    campaign = CampaignFactory()
+    html = staff_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert any("jquery-ui.min.js" in source for source in sources)
+    assert [source for source in sources if source.startswith(("http", "//"))] == []
