@@ -81,3 +81,9 @@ def test_it_has_no_language_prefix(client, data):
 
 def test_it_rejects_post(client, data):
     assert client.post(URL).status_code == 405
+
+
+def test_the_campaign_page_counter_refreshes_from_it(client, data):
+    html = client.get("/campaigns/facial/").content.decode()
+    assert f'data-counts-url="{URL}"' in html
+    assert "/static/js/counts.js" in html
