@@ -65,13 +65,19 @@ messages: install
 	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=bench
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
-# Refresh the vendored Bootstrap from npm's package (needs npm; the files are committed).
+# Refresh the vendored Bootstrap (pages) and jQuery UI (the admin's EN/FR tabs) from npm's
+# packages (needs npm; the files are committed).
 BOOTSTRAP_VERSION ?= 5.3.8
+JQUERY_UI_VERSION ?= 1.14.1
 vendor:
 	rm -rf var/vendor && mkdir -p var/vendor static/vendor/bootstrap
 	cd var/vendor && npm pack --silent bootstrap@$(BOOTSTRAP_VERSION) && tar xzf bootstrap-$(BOOTSTRAP_VERSION).tgz
 	cp var/vendor/package/dist/css/bootstrap.min.css* var/vendor/package/dist/js/bootstrap.bundle.min.js* \
 	   var/vendor/package/LICENSE static/vendor/bootstrap/
+	rm -rf var/vendor/package && cd var/vendor && npm pack --silent jquery-ui@$(JQUERY_UI_VERSION) \
+	  && tar xzf jquery-ui-$(JQUERY_UI_VERSION).tgz
+	mkdir -p static/vendor/jquery-ui
+	cp var/vendor/package/dist/jquery-ui.min.js var/vendor/package/LICENSE.txt static/vendor/jquery-ui/
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
