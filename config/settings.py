@@ -164,6 +164,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With Redis, sessions (a resident's unfinished letter) are read from the cache and written
+# through to the database: no session query on reads, nothing lost if Redis restarts.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 # With no broker, tasks run in the web process as they are queued (the embedded default).

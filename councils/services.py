@@ -49,6 +49,7 @@ from .sources import (
     is_url,
     load_json,
     looks_like_json,
+    next_page_url,
     ocd_rows,
     read_bytes,
     representatives_from_csv,
@@ -610,11 +611,11 @@ def representatives_import_file(
     if payload is not None or looks_like_json(data):
         payload = payload if payload is not None else load_json(data)
         records = representatives_from_json(payload)
-        next_url = (payload.get("meta") or {}).get("next") if isinstance(payload, dict) else None
+        next_url = next_page_url(payload)
         while next_url and is_url(path_or_url):
             page = represent.get_json(urljoin(path_or_url, next_url))
             records += representatives_from_json(page, first_line=len(records) + 1)
-            next_url = (page.get("meta") or {}).get("next")
+            next_url = next_page_url(page)
         if next_url:
             summary.notes.append(f"more pages at {next_url} were not read (not a URL source)")
         source = Representative.Source.REPRESENT

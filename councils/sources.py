@@ -267,6 +267,13 @@ def representatives_from_json(payload, *, first_line: int = 1) -> list[RawRepres
     return records
 
 
+def next_page_url(payload) -> str:
+    """Represent's meta.next of a page, or "" (any other shape has no next page)."""
+    meta = payload.get("meta") if isinstance(payload, dict) else None
+    value = meta.get("next") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def _json_text(value) -> str:
     """A JSON value as text: strings as they are, numbers as digits, anything else empty."""
     if isinstance(value, str):

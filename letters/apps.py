@@ -7,8 +7,6 @@ class LettersConfig(AppConfig):
     verbose_name = _("Letters")
 
     def ready(self):
-        # Connects the anymail tracking receiver (ESP webhooks -> delivery status) and
-        # registers the delivery settings checks.
-        from . import checks, webhooks  # noqa: F401
-        # Clears the cached counts.json when a campaign is edited.
-        from . import caching  # noqa: F401
+        # Connects the anymail tracking receiver (ESP webhooks -> delivery status), registers
+        # the delivery settings checks, and clears the cached counts.json on campaign edits.
+        from . import caching, checks, webhooks  # noqa: F401

@@ -290,6 +290,7 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         body=cleaned.get("body", ""),
         subject_index=subject_index(campaign, draft),
         ip=client_ip(request),
+        council=state.representatives,
     )
 
 

@@ -2,7 +2,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -273,6 +273,10 @@ class TokenBucket(models.Model):
         while it is read and written, so two requests at once cannot both take the last token.
         """
         now = now or timezone.now()
+        if connection.vendor == "postgresql":
+            return cls._authorize_upsert(
+                key=key, capacity=capacity, refill_per_second=refill_per_second, now=now
+            )
         with transaction.atomic():
             bucket, _created = cls.objects.select_for_update().get_or_create(
                 key=key, defaults={"tokens": float(capacity), "updated_at": now}
@@ -284,6 +288,30 @@ class TokenBucket(models.Model):
             bucket.updated_at = now
             bucket.save(update_fields=["tokens", "updated_at"])
         return allowed
+
+    @classmethod
+    def _authorize_upsert(cls, *, key: str, capacity: int, refill_per_second: float, now) -> bool:
+        """authorize() in one PostgreSQL statement (the form's hot path): insert a full bucket
+        less one token, or refill and take one from the existing row. An empty bucket is left
+        untouched (its refill counts on from updated_at), so no row comes back: refused."""
+        table = connection.ops.quote_name(cls._meta.db_table)
+        available = (
+            "LEAST(%(capacity)s::float8, b.tokens"
+            " + EXTRACT(EPOCH FROM (%(now)s - b.updated_at))::float8 * %(refill)s::float8)"
+        )
+        sql = (
+            f"INSERT INTO {table} AS b (key, tokens, updated_at)"
+            " VALUES (%(key)s, %(capacity)s::float8 - 1, %(now)s)"
+            f" ON CONFLICT (key) DO UPDATE SET tokens = {available} - 1, updated_at = %(now)s"
+            f" WHERE {available} >= 1 RETURNING 1"
+        )
+        if capacity < 1:
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, {"key": key, "capacity": capacity, "refill": refill_per_second, "now": now}
+            )
+            return cursor.fetchone() is not None
 
 
 class SignerExportLog(models.Model):

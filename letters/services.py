@@ -122,6 +122,7 @@ def letter_submit(
     subject_index: int = 0,
     ip: str = "",
     is_test: bool = False,
+    council: list[Representative] | None = None,
 ) -> Letter:
     """Save a letter and one delivery per recipient, then ask for confirmation or queue it.
 
@@ -130,7 +131,9 @@ def letter_submit(
     delivery marked no_email, so the thank-you page can offer other ways to reach them.
 
     Raises SenderBlocked, RateLimited, LetterDuplicate, or ValidationError (campaign not
-    accepting letters, recipients not on this council, invalid fields).
+    accepting letters, recipients not on this council, invalid fields). council: the
+    representatives recipients_for() gives for this campaign and council, when the caller has
+    just loaded them (the journey has); else they are loaded here.
     """
     email = email.strip()
     first_name, last_name = single_line(first_name), single_line(last_name)
@@ -144,12 +147,13 @@ def letter_submit(
         if existing:
             raise LetterDuplicate(existing)
 
-    council = recipients_for(
-        municipality=municipality,
-        roles=list(campaign.target_roles or []),
-        ward=ward,
-        mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
-    )
+    if council is None:
+        council = recipients_for(
+            municipality=municipality,
+            roles=list(campaign.target_roles or []),
+            ward=ward,
+            mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
+        )
     chosen_ids = {int(pk) for pk in representative_ids}
     unknown = chosen_ids - {rep.pk for rep in council}
     if unknown:
@@ -163,7 +167,8 @@ def letter_submit(
         )
     unreachable = [rep for rep in council if not rep.can_email]
 
-    points = {point.pk: point for point in campaign.talking_points.select_related("citation")}
+    # Prefetched with their citations on the journey (campaign_get_for_viewer).
+    points = {point.pk: point for point in campaign.talking_points.all()}
     chosen_points = [points[int(pk)] for pk in talking_point_ids or [] if int(pk) in points]
     with translation.override(language):
         composed = compose_letter(
@@ -208,7 +213,13 @@ def letter_submit(
         confirmed_at=None if needs_confirmation else now,
         confirmation_sent_at=now if needs_confirmation else None,
     )
-    letter.full_clean()
+    # The campaign, council and ward were just loaded and the tokens are fresh 256-bit random
+    # values: checking them again would cost six queries per letter. The one-letter-per-sender
+    # constraint is left to the database (IntegrityError below).
+    letter.full_clean(
+        exclude=["campaign", "municipality", "ward", "token", "confirmation_token"],
+        validate_constraints=False,
+    )
     try:
         with transaction.atomic():
             letter.save()
