@@ -3,7 +3,8 @@ import secrets
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -117,6 +118,11 @@ class Letter(models.Model):
                 include=["municipality", "ward", "confirmed_at"],
                 condition=Q(is_test=False, confirmed_at__isnull=False),
                 name="letter_counted_idx",
+            ),
+            # The duplicate check on every letter sent (email__iexact): without it, each
+            # submission reads every letter of its council.
+            models.Index(
+                F("campaign"), F("municipality"), Upper("email"), name="letter_sender_lookup"
             ),
         ]
 
