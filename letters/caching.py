@@ -1,7 +1,11 @@
-"""Clear the cached public counts (counts.json) when organizers edit a campaign.
+"""Cache invalidation for the letters app (signals are used for this only).
 
-The counts themselves refresh every COUNTS_CACHE_SECONDS; an edit (the goal, the slug, the
-status) shows at once. Signals are used for cache invalidation only.
+- counts.json: refreshed every COUNTS_CACHE_SECONDS; a campaign edit (goal, slug, status)
+  shows at once.
+- The council of a letter in progress (journey.council_state): its key carries a directory
+  version, bumped whenever a municipality, ward or representative is saved or deleted, and
+  the campaign's last change. Bulk updates send no signal: they show within
+  COUNCIL_CACHE_SECONDS.
 """
 
 from django.core.cache import cache
@@ -9,8 +13,32 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from campaigns.models import Campaign
+from councils.models import Municipality, Representative, Ward
 
 from .views_counts import counts_cache_key
+
+COUNCIL_CACHE_SECONDS = 60
+_DIRECTORY_VERSION = "letters:directory-version"
+
+
+def council_cache_key(campaign: Campaign, municipality_id: int, ward_id: int | None) -> str:
+    version = cache.get(_DIRECTORY_VERSION, 0)
+    edited = campaign.updated_at.timestamp() if campaign.updated_at else 0
+    return f"letters:council:{version}:{campaign.pk}:{edited}:{municipality_id}:{ward_id}"
+
+
+def _directory_changed(sender, **kwargs):
+    try:
+        cache.incr(_DIRECTORY_VERSION)
+    except ValueError:
+        cache.set(_DIRECTORY_VERSION, 1, None)
+
+
+for _model in (Municipality, Ward, Representative):
+    post_save.connect(_directory_changed, sender=_model, dispatch_uid=f"dir_save_{_model.__name__}")
+    post_delete.connect(
+        _directory_changed, sender=_model, dispatch_uid=f"dir_delete_{_model.__name__}"
+    )
 
 
 @receiver(post_save, sender=Campaign, dispatch_uid="letters_counts_cache_clear_save")

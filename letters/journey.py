@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 from django.utils.translation import gettext as _
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
@@ -20,6 +21,7 @@ from councils.models import Municipality, Representative, Ward
 from councils.selectors import LookupResult, municipality_choices, recipients_for
 
 from . import services
+from .caching import COUNCIL_CACHE_SECONDS, council_cache_key
 from .composition import (
     BODY_MAX,
     PERSONAL_MESSAGE_MAX,
@@ -144,9 +146,26 @@ def picker_choices(draft: dict, *, query: str) -> list:
 
 
 def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:
-    """The council chosen in step 1, with its recipients; None when step 1 is not done."""
+    """The council chosen in step 1, with its recipients; None when step 1 is not done.
+
+    Cached briefly (letters.caching): every step of every resident asks for it again. Edits
+    of the directory or the campaign make a new key at once; bulk imports show within
+    COUNCIL_CACHE_SECONDS.
+    """
     if not draft.get("municipality"):
         return None
+    key = council_cache_key(campaign, draft["municipality"], draft.get("ward"))
+    found = cache.get(key)
+    if found is None:
+        found = _council_load(campaign, draft) or False
+        cache.set(key, found, COUNCIL_CACHE_SECONDS)
+    if not found:
+        return None
+    municipality, ward, representatives = found
+    return CouncilState(draft.get("postal_code", ""), municipality, ward, list(representatives))
+
+
+def _council_load(campaign: Campaign, draft: dict):
     municipality = Municipality.objects.filter(pk=draft["municipality"], active=True).first()
     if municipality is None:
         return None
@@ -161,7 +180,7 @@ def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:
         ward=ward,
         mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
     )
-    return CouncilState(draft.get("postal_code", ""), municipality, ward, list(representatives))
+    return municipality, ward, list(representatives)
 
 
 def _talking_points(campaign: Campaign):

@@ -91,3 +91,24 @@ def test_counts_json_is_cached_and_cleared_by_a_campaign_edit(client):
     campaign.goal = 500
     campaign.save()
     assert client.get(f"/campaigns/{campaign.slug}/counts.json").json()["goal"] == 500
+
+
+def test_the_letter_step_shows_directory_edits_at_once(client):
+    from councils.models import PostcodePrefix, Role
+    from tests.factories import MunicipalityFactory, RepresentativeFactory
+
+    campaign = CampaignFactory()
+    town = MunicipalityFactory(name="Smallville")
+    PostcodePrefix.objects.create(fsa="K0K", municipality=town)
+    mayor = RepresentativeFactory(municipality=town, role=Role.MAYOR, name="Mara Mayor")
+    client.post(
+        f"/campaigns/{campaign.slug}/council/", {"postal_code": "K0K 1A0", "action": "lookup"}
+    )
+    write = f"/campaigns/{campaign.slug}/write/"
+    assert "Mara Mayor" in client.get(write).content.decode()
+    RepresentativeFactory(municipality=town, name="Nell Newcomer")
+    mayor.active = False
+    mayor.save()
+    html = client.get(write).content.decode()
+    assert "Nell Newcomer" in html
+    assert "Mara Mayor" not in html
