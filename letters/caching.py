@@ -2,6 +2,7 @@
 
 - counts.json: refreshed every COUNTS_CACHE_SECONDS; a campaign edit (goal, slug, status)
   shows at once.
+- The block list (selectors.sender_is_blocked): cleared when an entry is saved or deleted.
 - The council of a letter in progress (journey.council_state): its key carries a directory
   version, bumped whenever a municipality, ward or representative is saved or deleted, and
   the campaign's last change. Bulk updates send no signal: they show within
@@ -15,6 +16,8 @@ from django.dispatch import receiver
 from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 
+from .models import BlockedSender
+from .selectors import BLOCKED_CACHE_KEY
 from .views_counts import counts_cache_key
 
 COUNCIL_CACHE_SECONDS = 60
@@ -45,3 +48,9 @@ for _model in (Municipality, Ward, Representative):
 @receiver(post_delete, sender=Campaign, dispatch_uid="letters_counts_cache_clear_delete")
 def _campaign_changed(sender, instance, **kwargs):
     cache.delete(counts_cache_key(instance.slug))
+
+
+@receiver(post_save, sender=BlockedSender, dispatch_uid="letters_blocked_cache_clear_save")
+@receiver(post_delete, sender=BlockedSender, dispatch_uid="letters_blocked_cache_clear_delete")
+def _block_list_changed(sender, **kwargs):
+    cache.delete(BLOCKED_CACHE_KEY)

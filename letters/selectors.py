@@ -1,6 +1,7 @@
 from datetime import date
 
-from django.db.models import Count, F, Q, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, F, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -164,14 +165,24 @@ def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) 
 # --- The resident's journey -------------------------------------------------------------------
 
 
+BLOCKED_CACHE_KEY = "letters:blocked-senders"
+
+
 def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
-    """True when organizers blocked this email address or IP address."""
-    query = Q()
-    if email:
-        query |= Q(kind=BlockedSender.Kind.EMAIL, value__iexact=email.strip())
-    if ip:
-        query |= Q(kind=BlockedSender.Kind.IP, value=ip.strip())
-    return bool(query) and BlockedSender.objects.filter(query).exists()
+    """True when organizers blocked this email address or IP address.
+
+    The block list is small and read on every letter: it is cached whole, and cleared when an
+    entry is added or removed (letters.caching).
+    """
+    blocked = cache.get(BLOCKED_CACHE_KEY)
+    if blocked is None:
+        blocked = {kind: set() for kind in BlockedSender.Kind.values}
+        for kind, value in BlockedSender.objects.values_list("kind", "value"):
+            blocked.setdefault(kind, set()).add(value.strip().lower())
+        cache.set(BLOCKED_CACHE_KEY, blocked, 60 * 60)
+    return (bool(email) and email.strip().lower() in blocked[BlockedSender.Kind.EMAIL]) or (
+        bool(ip) and ip.strip().lower() in blocked[BlockedSender.Kind.IP]
+    )
 
 
 def letter_get_by_token(*, token: str) -> Letter:
