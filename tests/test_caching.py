@@ -112,3 +112,16 @@ def test_the_letter_step_shows_directory_edits_at_once(client):
     html = client.get(write).content.decode()
     assert "Nell Newcomer" in html
     assert "Mara Mayor" not in html
+
+
+def test_the_cached_block_list_follows_additions_and_removals():
+    from letters.models import BlockedSender
+    from letters.selectors import sender_is_blocked
+
+    assert not sender_is_blocked(email="Spam@Example.org", ip="192.0.2.9")
+    entry = BlockedSender.objects.create(kind=BlockedSender.Kind.EMAIL, value="spam@example.org")
+    assert sender_is_blocked(email="Spam@Example.org")
+    BlockedSender.objects.create(kind=BlockedSender.Kind.IP, value="192.0.2.9")
+    assert sender_is_blocked(ip="192.0.2.9")
+    entry.delete()
+    assert not sender_is_blocked(email="spam@example.org")
