@@ -89,7 +89,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    app: str, env: dict[str, str], workers: int, threads: int = 1
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with sync workers, or gthread workers when threads > 1."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -101,6 +104,7 @@ def start_gunicorn(app: str, env: dict[str, str], workers: int) -> tuple[subproc
             str(workers),
             "--log-level",
             "warning",
+            *(["--threads", str(threads)] if threads > 1 else []),
         ],
         cwd=ROOT,
         env=env,

@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--letters", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     args = parser.parse_args()
 
     env = serving.production_env(
@@ -170,8 +171,12 @@ def main() -> None:
         "CREATE TABLE IF NOT EXISTS bench_bare_row (id serial PRIMARY KEY, email text, body text)",
     )
 
-    app, app_port = serving.start_gunicorn("config.wsgi:application", env, args.workers)
-    bare, bare_port = serving.start_gunicorn("bench.bare_wsgi:application", env, args.workers)
+    app, app_port = serving.start_gunicorn(
+        "config.wsgi:application", env, args.workers, args.threads
+    )
+    bare, bare_port = serving.start_gunicorn(
+        "bench.bare_wsgi:application", env, args.workers, args.threads
+    )
     statuses: Counter = Counter()
     bare_statuses: Counter = Counter()
     try:
@@ -204,7 +209,10 @@ def main() -> None:
     send_rate = sent / send_seconds
     bare_rate = inserted / bare_seconds
     journey_rate = sent / (prepare_seconds + send_seconds)
-    print(f"{args.letters} letters, {args.clients} concurrent clients, {args.workers} workers")
+    print(
+        f"{args.letters} letters, {args.clients} concurrent clients, "
+        f"{args.workers} workers x {args.threads} threads"
+    )
     print(f"Prepared to the preview: {prepared}; sent: {sent}; saved in the database: {saved}")
     print(f"Responses: {dict(sorted(statuses.items()))}; 5xx: {errors}")
     print(f"Bare INSERT responses: {dict(sorted(bare_statuses.items()))}; rows: {bare_rows}")
