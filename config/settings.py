@@ -164,11 +164,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# With Redis, sessions (a resident's unfinished letter, an admin's login) live in Redis only:
-# no database query per step, and drafts expire there by themselves. Redis must then not
-# evict keys (maxmemory-policy noeviction, as the Celery broker needs anyway).
+# With Redis, sessions (a resident's unfinished letter, an admin's login) are read from the
+# cache and written through to the database: no query to read them, nothing lost when Redis
+# restarts or the cache is cleared.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db"
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
 )
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

@@ -4,6 +4,9 @@ from . import views
 
 app_name = "letters"
 
+# Tokens are URL-safe base64 (letters.models.new_token), which is what <slug:> matches; any
+# other character (a NUL byte, say) is a 404 before it reaches the database.
+
 urlpatterns = [
     path("campaigns/<slug:slug>/", views.campaign, name="campaign"),
     path("campaigns/<slug:slug>/council/", views.council, name="council"),
@@ -11,8 +14,8 @@ urlpatterns = [
     path("campaigns/<slug:slug>/preview/", views.preview, name="preview"),
     path("campaigns/<slug:slug>/resend/", views.resend, name="resend"),
     path("campaigns/<slug:slug>/thanks/", views.thanks, name="thanks"),
-    path("letters/confirm/<str:token>/", views.confirm, name="confirm"),
-    path("letters/confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
-    path("letters/<str:token>/", views.status, name="status"),
-    path("letters/<str:token>/delete/", views.delete, name="delete"),
+    path("letters/confirm/<slug:token>/", views.confirm, name="confirm"),
+    path("letters/confirm/<slug:token>/resend/", views.confirm_resend, name="confirm_resend"),
+    path("letters/<slug:token>/", views.status, name="status"),
+    path("letters/<slug:token>/delete/", views.delete, name="delete"),
 ]
