@@ -23,7 +23,16 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 # campaign page renders the same few texts on every view.
 @lru_cache(maxsize=512)
 def render_markdown(text: str) -> SafeString:
-    html = _markdown.render(text or "")
+    return _clean(_markdown.render(text or ""))
+
+
+@lru_cache(maxsize=512)
+def render_markdown_inline(text: str) -> SafeString:
+    """Markdown for a phrase inside a line (a talking point): no wrapping paragraph."""
+    return _clean(_markdown.renderInline(text or ""))
+
+
+def _clean(html: str) -> SafeString:
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -1,7 +1,7 @@
 from django import template
 from django.urls import translate_url
 
-from campaigns.rendering import render_markdown
+from campaigns.rendering import render_markdown, render_markdown_inline
 
 register = template.Library()
 
@@ -10,6 +10,12 @@ register = template.Library()
 def markdown(text):
     """Render organizer Markdown as sanitised HTML."""
     return render_markdown(text)
+
+
+@register.filter
+def markdown_inline(text):
+    """Render organizer Markdown for use inside a line, sanitised."""
+    return render_markdown_inline(text)
 
 
 @register.simple_tag(takes_context=True)

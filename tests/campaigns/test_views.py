@@ -26,6 +26,8 @@ def test_it_shows_the_campaign(client):
     assert "Write today." in html
     assert "Cities banned it." in html
     assert 'href="#source-1"' in html and 'id="source-1"' in html
+    # The marker sits on the fact's own line, not in a paragraph of its own.
+    assert '<li>Cities banned it. <a class="citation-ref" href="#source-1"' in html
     assert "<cite>CBC</cite>" in html
     assert "Rosa Addario" in html
     assert "0 letters sent of a goal of 100" in " ".join(
