@@ -4,6 +4,8 @@ Signals are used for cache invalidation only: an admin edit of a campaign, a cit
 talking point must show on the public page at once, whoever saved it.
 """
 
+import time
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.utils import make_template_fragment_key
@@ -20,8 +22,33 @@ PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
 PAGE_CACHE_SECONDS = 60
 
 
+# Each process also keeps the shared page this long, saving a Redis round trip on the busiest
+# page: an edit clears it at once in the process that saved it, and within this time in others.
+PAGE_LOCAL_SECONDS = 1.0
+_local_pages: dict[str, tuple[float, str]] = {}
+
+
 def campaign_page_cache_key(slug: str, language: str) -> str:
     return f"campaigns:page:{slug}:{language}"
+
+
+def campaign_page_get(*, slug: str, language: str) -> str | None:
+    """The shared campaign page's HTML, or None when it is not cached."""
+    key = campaign_page_cache_key(slug, language)
+    now = time.monotonic()
+    local = _local_pages.get(key)
+    if local and local[0] > now:
+        return local[1]
+    html = cache.get(key)
+    if html is not None:
+        _local_pages[key] = (now + PAGE_LOCAL_SECONDS, html)
+    return html
+
+
+def campaign_page_set(*, slug: str, language: str, html: str) -> None:
+    key = campaign_page_cache_key(slug, language)
+    cache.set(key, html, PAGE_CACHE_SECONDS)
+    _local_pages[key] = (time.monotonic() + PAGE_LOCAL_SECONDS, html)
 
 
 def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
@@ -37,6 +64,8 @@ def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
             keys.append(campaign_page_cache_key(slug, language))
     if slug:
         keys.append(campaign_cache_key(slug))
+    for key in keys:
+        _local_pages.pop(key, None)
     cache.delete_many(keys)
 
 

@@ -29,6 +29,8 @@ def _cp1252_chars(low: int, high: int) -> str:
 # a field mixing good accents and mojibake is still repaired.
 _MOJIBAKE_RUN = re.compile(f"[{_cp1252_chars(0xC2, 0xF4)}][{_cp1252_chars(0x80, 0xBF)}]+")
 _ODD_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u200b\ufeff\t"), " ")
+# Control characters (NUL among them, which PostgreSQL refuses in text) carry nothing.
+_CONTROLS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 def fix_text(value: str | None) -> str:
@@ -40,7 +42,8 @@ def fix_text(value: str | None) -> str:
         return ""
     text = _MOJIBAKE_RUN.sub(_undo_mojibake, html.unescape(str(value)))
     text = re.sub(r"Â(?=\s|$)", "", text)  # a lone "Â" left over from a mangled space
-    text = text.translate(_ODD_SPACES).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.translate(_ODD_SPACES).translate(_CONTROLS)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return "\n".join(line for line in lines if line).strip()
 

@@ -53,6 +53,8 @@ def decode(data: bytes) -> str:
     """UTF-8 with or without a BOM, else windows-1252 (what Excel on Windows saves)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    # NUL bytes carry nothing in a CSV or JSON file, and PostgreSQL refuses them in text.
+    data = data.replace(b"\x00", b"")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -8,7 +8,6 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
@@ -18,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_cache_key
+from campaigns.caching import campaign_page_get, campaign_page_set
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.selectors import postcode_lookup
 
@@ -32,7 +31,7 @@ from .selectors import SENT_STATUSES, letter_get_by_token
 def campaign(request, slug):
     shared = _page_is_shared(request)
     if shared:
-        html = cache.get(campaign_page_cache_key(slug, translation.get_language()))
+        html = campaign_page_get(slug=slug, language=translation.get_language())
         if html is not None:
             return _page_for_visitor(request, html)
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
@@ -67,8 +66,7 @@ def _campaign_page_shared(request, campaign):
         request, campaign, postal_form=PostalCodeForm(), csrf_token=_CSRF_PLACEHOLDER
     )
     html = response.content.decode()
-    key = campaign_page_cache_key(campaign.slug, translation.get_language())
-    cache.set(key, html, PAGE_CACHE_SECONDS)
+    campaign_page_set(slug=campaign.slug, language=translation.get_language(), html=html)
     return _page_for_visitor(request, html)
 
 
