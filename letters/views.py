@@ -123,13 +123,22 @@ def _render_campaign(request, campaign, **forms):
     return render(request, "letters/campaign.html", context)
 
 
-@require_http_methods(["GET", "POST"])
-def write(request, slug):
-    """Step 2: recipients, the personal parts of the letter and the sender's details."""
+def _journey_step(request, slug):
+    """The campaign, the resident's draft and their council for steps 2 and 3; the council is
+    None when the step cannot be shown (no council chosen yet, or the campaign not open)."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     draft = journey.draft_get(request, campaign)
     state = journey.council_state(campaign, draft)
-    if state is None or not campaign.is_accepting_letters():
+    if not campaign.is_accepting_letters():
+        state = None
+    return campaign, draft, state
+
+
+@require_http_methods(["GET", "POST"])
+def write(request, slug):
+    """Step 2: recipients, the personal parts of the letter and the sender's details."""
+    campaign, draft, state = _journey_step(request, slug)
+    if state is None:
         return redirect(campaign)
     if "started" not in draft:
         # The minimum fill time counts from the first view of this step; the subject is
@@ -153,10 +162,8 @@ def write(request, slug):
 @require_http_methods(["GET", "POST"])
 def preview(request, slug):
     """Step 3: exactly what each recipient will receive, then Send."""
-    campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    draft = journey.draft_get(request, campaign)
-    state = journey.council_state(campaign, draft)
-    if state is None or not campaign.is_accepting_letters():
+    campaign, draft, state = _journey_step(request, slug)
+    if state is None:
         return redirect(campaign)
     form = journey.letter_form(campaign, state, data=draft.get("data"))
     if not form.is_valid():
