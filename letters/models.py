@@ -102,8 +102,12 @@ class Letter(models.Model):
         constraints = [
             # One letter per email address per campaign per municipality (tests excepted;
             # erased letters have no email and no longer take part).
+            # Case does not make another sender: Jane@Example.org is jane@example.org. The
+            # database decides, so letter_submit needs no query of its own to find out.
             models.UniqueConstraint(
-                fields=["campaign", "municipality", "email"],
+                F("campaign"),
+                F("municipality"),
+                Upper("email"),
                 condition=Q(is_test=False) & ~Q(email=""),
                 name="one_letter_per_sender_per_council",
             )
@@ -119,8 +123,8 @@ class Letter(models.Model):
                 condition=Q(is_test=False, confirmed_at__isnull=False),
                 name="letter_counted_idx",
             ),
-            # The duplicate check on every letter sent (email__iexact): without it, each
-            # submission reads every letter of its council.
+            # Finding the letter already sent by an address (email__iexact, which the partial
+            # unique index above cannot answer): the duplicate page, the resend link.
             models.Index(
                 F("campaign"), F("municipality"), Upper("email"), name="letter_sender_lookup"
             ),
@@ -278,46 +282,65 @@ class TokenBucket(models.Model):
         A bucket starts full (capacity tokens) and refills continuously. The row is locked
         while it is read and written, so two requests at once cannot both take the last token.
         """
-        now = now or timezone.now()
-        if connection.vendor == "postgresql":
-            return cls._authorize_upsert(
-                key=key, capacity=capacity, refill_per_second=refill_per_second, now=now
-            )
-        with transaction.atomic():
-            bucket, _created = cls.objects.select_for_update().get_or_create(
-                key=key, defaults={"tokens": float(capacity), "updated_at": now}
-            )
-            elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
-            tokens = min(float(capacity), bucket.tokens + elapsed * refill_per_second)
-            allowed = tokens >= 1
-            bucket.tokens = tokens - 1 if allowed else tokens
-            bucket.updated_at = now
-            bucket.save(update_fields=["tokens", "updated_at"])
-        return allowed
+        refused = cls.authorize_many([(key, capacity, refill_per_second)], now=now)
+        return key not in refused
 
     @classmethod
-    def _authorize_upsert(cls, *, key: str, capacity: int, refill_per_second: float, now) -> bool:
-        """authorize() in one PostgreSQL statement (the form's hot path): insert a full bucket
-        less one token, or refill and take one from the existing row. An empty bucket is left
-        untouched (its refill counts on from updated_at), so no row comes back: refused."""
+    def authorize_many(cls, buckets: list[tuple[str, int, float]], *, now=None) -> set[str]:
+        """Take one token from each bucket (key, capacity, refill per second) at once; the
+        keys of the empty ones come back. Each bucket is independent: an empty one does not
+        keep the others from giving a token."""
+        now = now or timezone.now()
+        # One row per key, in one lock order for every caller: no deadlock.
+        buckets = sorted({bucket[0]: bucket for bucket in buckets}.values())
+        refused = {key for key, capacity, _refill in buckets if capacity < 1}
+        buckets = [bucket for bucket in buckets if bucket[0] not in refused]
+        if not buckets:
+            return refused
+        if connection.vendor == "postgresql":
+            return refused | cls._authorize_upsert(buckets, now=now)
+        with transaction.atomic():
+            for key, capacity, refill_per_second in buckets:
+                bucket, _created = cls.objects.select_for_update().get_or_create(
+                    key=key, defaults={"tokens": float(capacity), "updated_at": now}
+                )
+                elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+                tokens = min(float(capacity), bucket.tokens + elapsed * refill_per_second)
+                if tokens >= 1:
+                    bucket.tokens = tokens - 1
+                else:
+                    bucket.tokens = tokens
+                    refused.add(key)
+                bucket.updated_at = now
+                bucket.save(update_fields=["tokens", "updated_at"])
+        return refused
+
+    @classmethod
+    def _authorize_upsert(cls, buckets: list[tuple[str, int, float]], *, now) -> set[str]:
+        """authorize_many() in one PostgreSQL statement (the form's hot path): insert full
+        buckets less one token, or refill and take one from the existing rows. An empty bucket
+        is left untouched (its refill counts on from updated_at), so its key does not come
+        back: refused."""
         table = connection.ops.quote_name(cls._meta.db_table)
+        capacity = "(SELECT v.capacity FROM v WHERE v.key = b.key)"
+        refill = "(SELECT v.refill FROM v WHERE v.key = b.key)"
         available = (
-            "LEAST(%(capacity)s::float8, b.tokens"
-            " + EXTRACT(EPOCH FROM (%(now)s - b.updated_at))::float8 * %(refill)s::float8)"
+            f"LEAST({capacity}, b.tokens"
+            f" + EXTRACT(EPOCH FROM (%s - b.updated_at))::float8 * {refill})"
         )
+        rows = ", ".join(["(%s::varchar, %s::float8, %s::float8)"] * len(buckets))
         sql = (
-            f"INSERT INTO {table} AS b (key, tokens, updated_at)"
-            " VALUES (%(key)s, %(capacity)s::float8 - 1, %(now)s)"
-            f" ON CONFLICT (key) DO UPDATE SET tokens = {available} - 1, updated_at = %(now)s"
-            f" WHERE {available} >= 1 RETURNING 1"
+            f"WITH v(key, capacity, refill) AS (VALUES {rows})"
+            f" INSERT INTO {table} AS b (key, tokens, updated_at)"
+            " SELECT v.key, v.capacity - 1, %s FROM v ORDER BY v.key"
+            f" ON CONFLICT (key) DO UPDATE SET tokens = {available} - 1, updated_at = %s"
+            f" WHERE {available} >= 1 RETURNING b.key"
         )
-        if capacity < 1:
-            return False
+        params = [value for bucket in buckets for value in bucket] + [now, now, now, now]
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql, {"key": key, "capacity": capacity, "refill": refill_per_second, "now": now}
-            )
-            return cursor.fetchone() is not None
+            cursor.execute(sql, params)
+            allowed = {row[0] for row in cursor.fetchall()}
+        return {key for key, _capacity, _refill in buckets} - allowed
 
 
 class SignerExportLog(models.Model):

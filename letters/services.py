@@ -71,21 +71,21 @@ def consent_text(*, campaign: Campaign, language: str) -> str:
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
     """Take a token from the IP's and the email address's hourly buckets.
 
-    Raises RateLimited when either is empty. Runs in its own transaction, so a letter that
-    fails later still used up its token.
+    Raises RateLimited when either is empty (the other still gave its token). Runs in its
+    own transaction, so a letter that fails later still used up its tokens.
     """
     checks = []
     if ip:
         checks.append(("ip", ip, settings.LETTERS_RATE_LIMIT_PER_IP))
     if email:
         checks.append(("email", email, settings.LETTERS_RATE_LIMIT_PER_EMAIL))
-    for kind, value, per_hour in checks:
-        allowed = TokenBucket.authorize(
-            key=TokenBucket.hash_key(kind, value),
-            capacity=per_hour,
-            refill_per_second=per_hour / 3600,
-        )
-        if not allowed:
+    keys = {kind: TokenBucket.hash_key(kind, value) for kind, value, _per_hour in checks}
+    # Both buckets in one statement: a letter is one round trip to the database fewer.
+    refused = TokenBucket.authorize_many(
+        [(keys[kind], per_hour, per_hour / 3600) for kind, _value, per_hour in checks]
+    )
+    for kind, _value, _per_hour in checks:
+        if keys[kind] in refused:
             raise RateLimited(kind)
 
 
@@ -142,10 +142,9 @@ def letter_submit(
     if not is_test and not campaign.is_accepting_letters():
         raise ValidationError(_("This campaign is not accepting letters."), code="closed")
     if not is_test:
+        # A second letter from the same address to the same council is refused by the
+        # database's unique constraint when the letter is saved (IntegrityError below).
         rate_limit_check(ip=ip, email=email)
-        existing = letter_find_existing(campaign=campaign, municipality=municipality, email=email)
-        if existing:
-            raise LetterDuplicate(existing)
 
     if council is None:
         council = recipients_for(
@@ -238,7 +237,7 @@ def letter_submit(
                     )
                 letter_queue(letter=letter)
     except IntegrityError as exc:
-        # Two submissions at once: the unique constraint caught the second one.
+        # This address already wrote to this council (the unique constraint).
         existing = letter_find_existing(campaign=campaign, municipality=municipality, email=email)
         if existing:
             raise LetterDuplicate(existing) from exc

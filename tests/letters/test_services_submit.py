@@ -180,6 +180,30 @@ def test_the_bucket_refills_over_time():
     assert TokenBucket.authorize(key=key, capacity=1, refill_per_second=1 / 60, now=later)
 
 
+def test_several_buckets_are_taken_from_in_one_call_each_on_its_own():
+    start = timezone.now()
+    small, large = "ip:small", "email:large"
+    buckets = [(small, 1, 1 / 3600), (large, 3, 3 / 3600)]
+    assert TokenBucket.authorize_many(buckets, now=start) == set()
+    # The small bucket is empty; the large one still gives its tokens.
+    assert TokenBucket.authorize_many(buckets, now=start) == {small}
+    assert TokenBucket.authorize_many(buckets, now=start) == {small}
+    assert TokenBucket.authorize_many(buckets, now=start) == {small, large}
+    tokens = dict(TokenBucket.objects.values_list("key", "tokens"))
+    assert tokens == {small: 0, large: 0}
+    # An hour later both are full again, each at its own capacity.
+    later = start + timedelta(hours=1)
+    assert TokenBucket.authorize_many(buckets, now=later) == set()
+    tokens = dict(TokenBucket.objects.values_list("key", "tokens"))
+    assert tokens == {small: pytest.approx(0), large: pytest.approx(2)}
+
+
+def test_a_bucket_named_twice_or_without_capacity():
+    assert TokenBucket.authorize_many([("a", 2, 1.0), ("a", 2, 1.0), ("b", 0, 1.0)]) == {"b"}
+    assert TokenBucket.objects.get(key="a").tokens == 1
+    assert not TokenBucket.objects.filter(key="b").exists()
+
+
 def test_line_breaks_in_names_never_reach_a_header(
     campaign, council, journey_settings, django_capture_on_commit_callbacks
 ):
