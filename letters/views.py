@@ -168,30 +168,37 @@ def preview(request, slug):
     form = journey.letter_form(campaign, state, data=draft.get("data"))
     if not form.is_valid():
         return redirect("letters:write", slug=campaign.slug)
-    context = journey.preview_context(campaign, state, form, draft)
     if request.method == "GET":
-        return render(request, "letters/preview.html", context)
+        return render(
+            request, "letters/preview.html", journey.preview_context(campaign, state, form, draft)
+        )
+
+    def again(notice: str, status: int = 200) -> HttpResponse:
+        # The preview once more, with a notice; the letter is composed only on this path, so
+        # a successful Send composes it once (in letter_submit).
+        context = journey.preview_context(campaign, state, form, draft)
+        context["notice"] = notice
+        return render(request, "letters/preview.html", context, status=status)
 
     if form.honeypot_filled:
         # A bot: look like success, save and send nothing.
         journey.draft_clear(request, campaign)
         return redirect("letters:thanks", slug=campaign.slug)
     if time.time() - draft.get("started", 0) < settings.LETTERS_MIN_FILL_SECONDS:
-        context["notice"] = _(
-            "That was quick! Please read your letter once more, then press Send again."
-        )
-        return render(request, "letters/preview.html", context)
+        return again(_("That was quick! Please read your letter once more, then press Send again."))
     try:
         letter = journey.submit(request, campaign, state, form, draft)
     except services.SenderBlocked:
         journey.draft_clear(request, campaign)
         return render(request, "letters/refused.html", {"campaign": campaign})
     except services.RateLimited:
-        context["notice"] = _(
-            "Many letters were sent from here in a short time. Please wait an hour and "
-            "try again: your letter is kept on this page."
+        return again(
+            _(
+                "Many letters were sent from here in a short time. Please wait an hour and "
+                "try again: your letter is kept on this page."
+            ),
+            status=429,
         )
-        return render(request, "letters/preview.html", context, status=429)
     except services.LetterDuplicate as exc:
         return render(
             request,
@@ -199,8 +206,7 @@ def preview(request, slug):
             {"campaign": campaign, "letter": exc.letter, "municipality": state.municipality},
         )
     except ValidationError as exc:
-        context["notice"] = " ".join(exc.messages)
-        return render(request, "letters/preview.html", context, status=400)
+        return again(" ".join(exc.messages), status=400)
     journey.draft_clear(request, campaign)
     request.session[journey.LAST_LETTER_KEY] = letter.token
     return redirect("letters:thanks", slug=campaign.slug)
