@@ -4,16 +4,16 @@ Signals are used for cache invalidation only: an admin edit of a campaign, a cit
 talking point must show on the public page at once, whoever saved it.
 """
 
-import time
-
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.utils import make_template_fragment_key
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from config.local_cache import cached_locally
+
 from .models import Campaign, Citation, TalkingPoint
-from .selectors import campaign_cache_key
+from .selectors import campaign_cache_key, local_cache
 
 # The {% cache %} fragments of templates/campaigns/detail.html.
 PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
@@ -22,33 +22,19 @@ PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
 PAGE_CACHE_SECONDS = 60
 
 
-# Each process also keeps the shared page this long, saving a Redis round trip on the busiest
-# page: an edit clears it at once in the process that saved it, and within this time in others.
-PAGE_LOCAL_SECONDS = 1.0
-_local_pages: dict[str, tuple[float, str]] = {}
-
-
 def campaign_page_cache_key(slug: str, language: str) -> str:
     return f"campaigns:page:{slug}:{language}"
 
 
 def campaign_page_get(*, slug: str, language: str) -> str | None:
     """The shared campaign page's HTML, or None when it is not cached."""
-    key = campaign_page_cache_key(slug, language)
-    now = time.monotonic()
-    local = _local_pages.get(key)
-    if local and local[0] > now:
-        return local[1]
-    html = cache.get(key)
-    if html is not None:
-        _local_pages[key] = (now + PAGE_LOCAL_SECONDS, html)
-    return html
+    return cached_locally(local_cache, campaign_page_cache_key(slug, language), cache.get)
 
 
 def campaign_page_set(*, slug: str, language: str, html: str) -> None:
     key = campaign_page_cache_key(slug, language)
     cache.set(key, html, PAGE_CACHE_SECONDS)
-    _local_pages[key] = (time.monotonic() + PAGE_LOCAL_SECONDS, html)
+    local_cache.set(key, html)
 
 
 def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
@@ -64,8 +50,7 @@ def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
             keys.append(campaign_page_cache_key(slug, language))
     if slug:
         keys.append(campaign_cache_key(slug))
-    for key in keys:
-        _local_pages.pop(key, None)
+    local_cache.forget(*keys)
     cache.delete_many(keys)
 
 

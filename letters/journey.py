@@ -17,6 +17,7 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
+from config.local_cache import cached_locally
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import LookupResult, municipality_choices, recipients_for
 
@@ -31,6 +32,7 @@ from .composition import (
 )
 from .forms import LetterForm
 from .models import Delivery, Letter
+from .selectors import local_cache
 
 LAST_LETTER_KEY = "letters:last"
 PICKER_LIMIT = 400
@@ -155,10 +157,11 @@ def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:
     if not draft.get("municipality"):
         return None
     key = council_cache_key(campaign, draft["municipality"], draft.get("ward"))
-    found = cache.get(key)
+    found = cached_locally(local_cache, key, cache.get)
     if found is None:
         found = _council_load(campaign, draft) or False
         cache.set(key, found, COUNCIL_CACHE_SECONDS)
+        local_cache.set(key, found)
     if not found:
         return None
     municipality, ward, representatives = found

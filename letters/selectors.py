@@ -8,6 +8,7 @@ from django.utils import timezone
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
+from config.local_cache import LocalCache, cached_locally
 from councils.models import Municipality, Ward
 
 from .models import BlockedSender, Delivery, Letter
@@ -166,6 +167,10 @@ def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) 
 
 
 BLOCKED_CACHE_KEY = "letters:blocked-senders"
+# The block list, the directory version and the councils of letters in progress as this
+# process last read them from the shared cache: a change shows in other processes within a
+# second (config.local_cache).
+local_cache = LocalCache()
 
 
 def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
@@ -174,12 +179,13 @@ def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
     The block list is small and read on every letter: it is cached whole, and cleared when an
     entry is added or removed (letters.caching).
     """
-    blocked = cache.get(BLOCKED_CACHE_KEY)
+    blocked = cached_locally(local_cache, BLOCKED_CACHE_KEY, cache.get)
     if blocked is None:
         blocked = {kind: set() for kind in BlockedSender.Kind.values}
         for kind, value in BlockedSender.objects.values_list("kind", "value"):
             blocked.setdefault(kind, set()).add(value.strip().lower())
         cache.set(BLOCKED_CACHE_KEY, blocked, 60 * 60)
+        local_cache.set(BLOCKED_CACHE_KEY, blocked)
     return (bool(email) and email.strip().lower() in blocked[BlockedSender.Kind.EMAIL]) or (
         bool(ip) and ip.strip().lower() in blocked[BlockedSender.Kind.IP]
     )

@@ -125,3 +125,53 @@ def test_the_cached_block_list_follows_additions_and_removals():
     assert sender_is_blocked(ip="192.0.2.9")
     entry.delete()
     assert not sender_is_blocked(email="spam@example.org")
+
+
+def test_a_local_cache_keeps_entries_for_its_time_only(monkeypatch):
+    from config import local_cache as module
+
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    local = module.LocalCache(seconds=1.0, max_entries=3)
+    local.set("a", 1)
+    assert local.get("a") == 1
+    now[0] += 0.9
+    assert local.get("a") == 1
+    now[0] += 0.2
+    assert local.get("a") is None
+    local.set("a", 1)
+    local.forget("a")
+    assert local.get("a", "gone") == "gone"
+    for key in "bcd":
+        local.set(key, key)
+    local.set("e", "e")  # full: it starts over rather than grow
+    assert local.get("b") is None and local.get("e") == "e"
+    module.LocalCache.clear_all()
+    assert local.get("e") is None
+
+
+def test_a_local_cache_falls_back_to_the_shared_one():
+    from config.local_cache import LocalCache, cached_locally
+
+    local = LocalCache()
+    cache.set("shared", "value")
+    assert cached_locally(local, "shared", cache.get) == "value"
+    cache.delete("shared")
+    assert cached_locally(local, "shared", cache.get) == "value"  # kept here for a second
+    assert cached_locally(local, "missing", cache.get) is None
+
+
+def test_each_request_gets_its_own_copy_of_the_cached_campaign():
+    from django.contrib.auth.models import AnonymousUser
+
+    from campaigns.selectors import campaign_get_for_viewer
+
+    campaign = CampaignFactory(letters_count=3)
+    TalkingPointFactory(campaign=campaign)
+    first = campaign_get_for_viewer(slug=campaign.slug, user=AnonymousUser())
+    first.letters_count = 99
+    second = campaign_get_for_viewer(slug=campaign.slug, user=AnonymousUser())
+    assert second.letters_count == 3
+    assert [p.pk for p in second.talking_points.all()] == [
+        p.pk for p in campaign.talking_points.order_by("order", "pk")
+    ]
