@@ -167,11 +167,7 @@ else:
 # With Redis, sessions (a resident's unfinished letter, an admin's login) are read from the
 # cache and written through to the database: no query to read them, nothing lost when Redis
 # restarts or the cache is cleared.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+SESSION_ENGINE = "config.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 # With no broker, tasks run in the web process as they are queued (the embedded default).
