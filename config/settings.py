@@ -204,6 +204,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "letters.tasks.deliveries_requeue",
         "schedule": env_int("DELIVERY_REQUEUE_EVERY", 5 * 60),
     },
+    # Letters' tasks are queued in batches (letters.dispatch); this picks up any batch whose
+    # task was lost.
+    "dispatch-pending": {
+        "task": "letters.tasks.dispatch_pending",
+        "schedule": env_int("DISPATCH_PENDING_EVERY", 60),
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from councils.selectors import recipients_for
 from . import emails
 from .composition import Sender, compose_letter, single_line
 from .delivery import letter_queue
+from .dispatch import dispatch_soon
 from .models import BlockedSender, Delivery, Letter, TokenBucket
 from .selectors import sender_is_blocked
 
@@ -259,9 +260,7 @@ def _delivery_for(letter: Letter, rep: Representative, language: str) -> Deliver
 
 
 def _confirmation_send(letter_id: int) -> None:
-    from .tasks import letter_confirmation_send as letter_confirmation_send_task
-
-    letter_confirmation_send_task.delay(letter_id)
+    dispatch_soon("letters.tasks.letter_confirmation_send", letter_id)
 
 
 def letter_confirmation_email_send(*, letter_id: int) -> None:

@@ -64,6 +64,21 @@ def letter_confirmation_send(self, letter_id: int) -> None:
         raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc
 
 
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def dispatch_pending(self, task_name: str | None = None) -> int:
+    """Queue the per-letter tasks waiting on their Redis lists (letters.dispatch); with no
+    name, every batched task's (the beat schedule's safety net)."""
+    from . import dispatch
+
+    try:
+        return sum(
+            dispatch.pending_dispatch(name)
+            for name in ([task_name] if task_name else sorted(dispatch.TASKS))
+        )
+    except Exception as exc:
+        raise self.retry(countdown=10, exc=exc) from exc
+
+
 @shared_task(acks_late=True)
 def personal_data_purge() -> int:
     """The daily sweep (CELERY_BEAT_SCHEDULE): erase personal data past its retention period."""

@@ -450,3 +450,31 @@ def test_whole_council_mode_sends_one_message_to_all_recipients(smtp, broker, wo
         assert [a.addr_spec for a in arrived.message["To"].addresses] == [
             d.recipient_email for d in deliveries
         ]
+
+
+def test_confirmation_links_sent_in_batches_each_arrive_once(smtp, broker, workers):
+    """Letters waiting for confirmation are queued through letters.dispatch (one Celery
+    message per window from the web process); every resident still gets their link once."""
+    from letters import services
+
+    confirming = CampaignFactory(requires_confirmation=True)
+    workers.start(broker_url=broker, smtp_port=smtp.port)
+    letters = [
+        make_letter(
+            campaign=confirming,
+            email=f"resident{n}@example.net",
+            confirmation_sent_at=None,
+        )
+        for n in range(30)
+    ]
+    Letter.objects.update(status=Letter.Status.PENDING_CONFIRMATION, confirmed_at=None)
+    for letter in letters:
+        services._confirmation_send(letter.pk)
+    wait_until(lambda: len(smtp.recorder.received) >= 30, timeout=60, what="30 links")
+    time.sleep(2)  # nothing more arrives
+    recipients = sorted(arrived.rcpt_tos[0] for arrived in smtp.recorder.received)
+    assert recipients == sorted(f"resident{n}@example.net" for n in range(30))
+    by_address = {arrived.rcpt_tos[0]: arrived.message for arrived in smtp.recorder.received}
+    for letter in letters:
+        text = by_address[letter.email].get_body(("plain",)).get_content()
+        assert letter.confirmation_token in text
