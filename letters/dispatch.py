@@ -40,6 +40,12 @@ def _app():
     return app
 
 
+def _task(name: str):
+    from . import tasks  # registers them, whether or not Celery has looked for tasks yet
+
+    return getattr(tasks, name.rsplit(".", 1)[1])
+
+
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
@@ -60,7 +66,7 @@ def dispatch_soon(task_name: str, letter_id: int) -> None:
         raise ValueError(f"{task_name} is not a batched task")
     client = _redis()
     if client is None:
-        _app().tasks[task_name].delay(letter_id)
+        _task(task_name).delay(letter_id)
         return
     try:
         with client.pipeline(transaction=True) as pipe:
@@ -94,7 +100,7 @@ def pending_dispatch(task_name: str) -> int:
     if client is None:
         return 0
     key = _KEY.format(task=task_name)
-    task = _app().tasks[task_name]
+    task = _task(task_name)
     published = 0
     while True:
         with client.pipeline(transaction=True) as pipe:

@@ -1,11 +1,12 @@
 """Writes of the resident's journey: saving a letter, confirming it, resending the link."""
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -220,18 +221,21 @@ def letter_submit(
         exclude=["campaign", "municipality", "ward", "token", "confirmation_token"],
         validate_constraints=False,
     )
+    deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
+    for delivery in deliveries:
+        # The representatives were just loaded: checking each foreign key again would cost a
+        # query per recipient.
+        delivery.full_clean(exclude=["letter", "representative"])
     try:
-        with transaction.atomic():
-            letter.save()
-            deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
-            for delivery in deliveries:
-                # The representatives were just loaded: checking each foreign key again
-                # would cost a query per recipient.
-                delivery.full_clean(exclude=["letter", "representative"])
-            Delivery.objects.bulk_create(deliveries)
-            if needs_confirmation:
-                transaction.on_commit(lambda: _confirmation_send(letter.pk))
-            else:
+        if needs_confirmation:
+            # One statement, atomic by itself (a savepoint when the caller has a transaction
+            # open, so a duplicate does not spoil it).
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                letter.insert_with_deliveries(deliveries)
+            transaction.on_commit(lambda: _confirmation_send(letter.pk))
+        else:
+            with transaction.atomic():
+                letter.insert_with_deliveries(deliveries)
                 if not is_test:
                     Campaign.objects.filter(pk=campaign.pk).update(
                         letters_count=F("letters_count") + 1

@@ -386,3 +386,77 @@ def test_a_mail_server_outage_does_not_lose_the_letter(
     with django_capture_on_commit_callbacks(execute=True):
         letter = services.letter_confirmation_resend(letter=letter)
     assert letter.confirmation_token in mail.outbox[-1].body
+
+
+@pytest.mark.parametrize("recipients", [0, 3])
+def test_a_letter_and_its_deliveries_are_inserted_as_the_orm_would(recipients):
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory()
+    municipality = MunicipalityFactory()
+    reps = [RepresentativeFactory(municipality=municipality) for _ in range(recipients)]
+    letter = Letter(
+        campaign=campaign,
+        municipality=municipality,
+        language="fr",
+        first_name="Zoë",
+        last_name="O'Brien",
+        email="zoe@example.org",
+        postal_code="H2X 1Y4",
+        subject="Objet",
+        body="Madame la mairesse,\n\n« Non » 🙂",
+        talking_points=[3, 1],
+        consent_given=True,
+        consent_at=timezone.now(),
+    )
+    deliveries = [
+        Delivery(
+            letter=letter, representative=rep, recipient_name=rep.name, recipient_email=rep.email
+        )
+        for rep in reps
+    ]
+    letter.insert_with_deliveries(deliveries)
+    stored = Letter.objects.get()
+    assert stored.pk == letter.pk and not letter._state.adding
+    for field in Letter._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(letter, field.attname), field.name
+    assert stored.created_at is not None
+    assert sorted(d.pk for d in deliveries) == sorted(
+        stored.deliveries.values_list("pk", flat=True)
+    )
+    for delivery in deliveries:
+        row = Delivery.objects.get(pk=delivery.pk)
+        assert (row.letter_id, row.representative_id, row.recipient_email, row.status) == (
+            letter.pk,
+            delivery.representative_id,
+            delivery.recipient_email,
+            Delivery.Status.PENDING_CONFIRMATION,
+        )
+
+
+def test_a_refused_insert_leaves_no_delivery_behind():
+    from django.db import IntegrityError, transaction
+
+    from tests.factories import CampaignFactory
+
+    campaign, municipality = CampaignFactory(), MunicipalityFactory()
+    rep = RepresentativeFactory(municipality=municipality)
+
+    def letter(email):
+        return Letter(
+            campaign=campaign,
+            municipality=municipality,
+            email=email,
+            first_name="Zoe",
+            subject="S",
+            body="B",
+        )
+
+    letter("zoe@example.org").insert_with_deliveries([])
+    again = letter("ZOE@example.org")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        again.insert_with_deliveries(
+            [Delivery(letter=again, representative=rep, recipient_name="R")]
+        )
+    assert Letter.objects.count() == 1
+    assert not Delivery.objects.exists()
