@@ -10,7 +10,7 @@ import logging
 
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.base import UpdateError
-from django.db import router
+from django.db import connections, router
 
 logger = logging.getLogger("django.contrib.sessions")
 
@@ -19,13 +19,21 @@ class SessionStore(cached_db.SessionStore):
     def save(self, must_create=False):
         if must_create or self.session_key is None:
             return super().save(must_create)
-        instance = self.create_model_instance(self._get_session())
-        using = router.db_for_write(self.model, instance=instance)
-        updated = (
-            self.model._default_manager.db_manager(using)
-            .filter(session_key=instance.session_key)
-            .update(session_data=instance.session_data, expire_date=instance.expire_date)
-        )
+        data = self._get_session()
+        using = router.db_for_write(self.model)
+        # The UPDATE written out: the ORM's query building costs more than the statement.
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)}"
+                " SET session_data = %s, expire_date = %s WHERE session_key = %s",
+                [
+                    self.encode(data),
+                    connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
+                    self.session_key,
+                ],
+            )
+            updated = cursor.rowcount
         if not updated:
             # Deleted meanwhile (a logout elsewhere, the clearsessions job): as Django does.
             raise UpdateError

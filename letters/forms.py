@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,9 @@ def _talking_point_label(point: TalkingPoint) -> str:
             "source": point.citation.title,
         }
     return point.text
+
+
+_lazy_label = lazy(_talking_point_label, str)
 
 
 class PostalCodeForm(forms.Form):
@@ -174,8 +178,9 @@ class LetterForm(forms.Form):
             if campaign.personal_prompt:
                 # Help texts are rendered as HTML; organizer copy is text.
                 self.fields["personal_message"].help_text = escape(campaign.personal_prompt)
+            # Labels are built when the form is shown, not when a Send only validates it.
             self.fields["talking_points"].choices = [
-                (point.pk, _talking_point_label(point)) for point, _number in talking_points
+                (point.pk, _lazy_label(point)) for point, _number in talking_points
             ]
             if not talking_points:
                 del self.fields["talking_points"]

@@ -1,11 +1,15 @@
 """config.sessions: the cached_db store with a one-statement write-through."""
 
+from datetime import timedelta
+
 import pytest
+from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from config.sessions import SessionStore
 
@@ -32,7 +36,10 @@ def test_a_change_is_one_update_statement_and_reaches_both():
         again.save()
     statements = [query["sql"] for query in queries.captured_queries]
     assert len(statements) == 1 and statements[0].startswith("UPDATE")
-    assert Session.objects.get(session_key=store.session_key).get_decoded() == {"step": 2}
+    row = Session.objects.get(session_key=store.session_key)
+    assert row.get_decoded() == {"step": 2}
+    expected = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert abs((row.expire_date - expected).total_seconds()) < 60
     assert SessionStore(store.session_key)["step"] == 2
     # Still there when the cache is lost (Redis restarted).
     cache.clear()
