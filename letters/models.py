@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import secrets
 
@@ -154,39 +155,12 @@ class Letter(models.Model):
                     delivery.letter = self
                 Delivery.objects.bulk_create(deliveries)
             return
-        letter_fields = [f for f in Letter._meta.concrete_fields if not f.primary_key]
-        delivery_fields = [
-            f for f in Delivery._meta.concrete_fields if not f.primary_key and f.name != "letter"
-        ]
-
-        def values(instance, fields) -> list:
-            return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-
-        def placeholders(fields) -> str:
-            return "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-
-        def columns(fields) -> str:
-            return ", ".join(connection.ops.quote_name(f.column) for f in fields)
-
-        quote = connection.ops.quote_name
-        sql = (
-            f"WITH new_letter AS (INSERT INTO {quote(Letter._meta.db_table)}"
-            f" ({columns(letter_fields)}) VALUES {placeholders(letter_fields)} RETURNING id)"
-        )
-        params = values(self, letter_fields)
-        if deliveries:
-            names = ", ".join(f"c{n}" for n in range(len(delivery_fields)))
-            sql += (
-                f" INSERT INTO {quote(Delivery._meta.db_table)}"
-                f" ({quote('letter_id')}, {columns(delivery_fields)})"
-                f" SELECT new_letter.id, {names} FROM new_letter CROSS JOIN"
-                f" (VALUES {', '.join([placeholders(delivery_fields)] * len(deliveries))})"
-                f" AS rows ({names}) RETURNING letter_id, id"
-            )
-            for delivery in deliveries:
-                params += values(delivery, delivery_fields)
-        else:
-            sql += " SELECT id, NULL FROM new_letter"
+        letter_fields, delivery_fields, sql = _insert_statement(len(deliveries))
+        params = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in letter_fields]
+        for delivery in deliveries:
+            params += [
+                f.get_db_prep_save(f.pre_save(delivery, True), connection) for f in delivery_fields
+            ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -196,6 +170,40 @@ class Letter(models.Model):
         for delivery, (_letter_id, delivery_id) in zip(deliveries, rows, strict=False):
             delivery.letter, delivery.pk = self, delivery_id
             delivery._state.adding, delivery._state.db = False, connection.alias
+
+
+@functools.cache
+def _insert_statement(deliveries: int) -> tuple[list, list, str]:
+    """Letter.insert_with_deliveries()'s fields and PostgreSQL statement, built once per
+    number of deliveries."""
+    letter_fields = [f for f in Letter._meta.concrete_fields if not f.primary_key]
+    delivery_fields = [
+        f for f in Delivery._meta.concrete_fields if not f.primary_key and f.name != "letter"
+    ]
+    quote = connection.ops.quote_name
+
+    def placeholders(fields) -> str:
+        return "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+
+    def columns(fields) -> str:
+        return ", ".join(quote(f.column) for f in fields)
+
+    sql = (
+        f"WITH new_letter AS (INSERT INTO {quote(Letter._meta.db_table)}"
+        f" ({columns(letter_fields)}) VALUES {placeholders(letter_fields)} RETURNING id)"
+    )
+    if deliveries:
+        names = ", ".join(f"c{n}" for n in range(len(delivery_fields)))
+        sql += (
+            f" INSERT INTO {quote(Delivery._meta.db_table)}"
+            f" ({quote('letter_id')}, {columns(delivery_fields)})"
+            f" SELECT new_letter.id, {names} FROM new_letter CROSS JOIN"
+            f" (VALUES {', '.join([placeholders(delivery_fields)] * deliveries)})"
+            f" AS rows ({names}) RETURNING letter_id, id"
+        )
+    else:
+        sql += " SELECT id, NULL FROM new_letter"
+    return letter_fields, delivery_fields, sql
 
 
 class DeliveryQuerySet(models.QuerySet):
