@@ -7,11 +7,11 @@ that window has closed; the worker then publishes the per-letter tasks (each wit
 retries) for every id on the list. A quiet day costs one message per letter, as before, and
 at most BATCH_SECONDS more before the task starts.
 
-Why no id is left behind: the append and the window's flag are set in one Redis transaction;
-an id appended while the flag stands is on the list before the flag expires, and the task
+Why no id is left behind: the id is appended before the window's flag is tested; an id
+appended while the flag stands is on the list before the flag expires, and the task
 runs after that (it checks, and waits again if the flag still stands); an id appended after
 the flag expired sets a new flag and publishes a new task. Lost anyway (Redis flushed)? The
-beat schedule runs dispatch_pending every few minutes, and the letter is in the database.
+beat schedule runs dispatch_pending every minute, and the letter is in the database.
 
 Without a Redis broker (the embedded default runs tasks eagerly), the task is queued directly.
 """
@@ -69,7 +69,8 @@ def dispatch_soon(task_name: str, letter_id: int) -> None:
         _task(task_name).delay(letter_id)
         return
     try:
-        with client.pipeline(transaction=True) as pipe:
+        # One round trip. No MULTI needed: the id is on the list before the flag is tested.
+        with client.pipeline(transaction=False) as pipe:
             pipe.rpush(_KEY.format(task=task_name), letter_id)
             pipe.set(_WINDOW_KEY.format(task=task_name), 1, nx=True, px=int(BATCH_SECONDS * 1000))
             _length, window_opened = pipe.execute()

@@ -214,13 +214,10 @@ def letter_submit(
         confirmed_at=None if needs_confirmation else now,
         confirmation_sent_at=now if needs_confirmation else None,
     )
-    # The campaign, council and ward were just loaded and the tokens are fresh 256-bit random
-    # values: checking them again would cost six queries per letter. The one-letter-per-sender
-    # constraint is left to the database (IntegrityError below).
-    letter.full_clean(
-        exclude=["campaign", "municipality", "ward", "token", "confirmation_token"],
-        validate_constraints=False,
-    )
+    # The fields only: the campaign, council and ward were just loaded and the tokens are
+    # fresh 256-bit random values (checking them again would cost six queries per letter), and
+    # the one-letter-per-sender constraint is left to the database (IntegrityError below).
+    letter.clean_fields(exclude=["campaign", "municipality", "ward", "token", "confirmation_token"])
     deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
     for delivery in deliveries:
         # The representatives were just loaded: checking each foreign key again would cost a
