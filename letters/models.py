@@ -37,7 +37,11 @@ class Letter(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn by the sender")
 
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="letters"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="letters",
+        db_index=False,  # the indexes in Meta start with the campaign
     )
     municipality = models.ForeignKey(
         Municipality,
@@ -61,10 +65,10 @@ class Letter(models.Model):
         default=False,
         help_text=_("Sent by an organizer to themselves; never counted, never sent to a council."),
     )
-    token = models.CharField(_("status token"), max_length=64, unique=True, default=new_token)
-    confirmation_token = models.CharField(
-        _("confirmation token"), max_length=64, unique=True, default=new_token
-    )
+    # Unique through Meta.constraints: unique=True would add a second, pattern-matching index
+    # on PostgreSQL, written on every letter and never read (tokens are looked up whole).
+    token = models.CharField(_("status token"), max_length=64, default=new_token)
+    confirmation_token = models.CharField(_("confirmation token"), max_length=64, default=new_token)
     language = models.CharField(_("language"), max_length=2, default="en")
 
     # The resident. Erased by purge_personal_data after the campaign's retention period.
@@ -101,6 +105,10 @@ class Letter(models.Model):
         ordering = ["-created_at"]
         permissions = [("export_signers", _("Can export signers' personal data"))]
         constraints = [
+            models.UniqueConstraint(fields=["token"], name="letter_token_unique"),
+            models.UniqueConstraint(
+                fields=["confirmation_token"], name="letter_confirmation_token_unique"
+            ),
             # One letter per email address per campaign per municipality (tests excepted;
             # erased letters have no email and no longer take part).
             # Case does not make another sender: Jane@Example.org is jane@example.org. The
@@ -111,11 +119,10 @@ class Letter(models.Model):
                 Upper("email"),
                 condition=Q(is_test=False) & ~Q(email=""),
                 name="one_letter_per_sender_per_council",
-            )
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "confirmed_at"]),
-            models.Index(fields=["campaign", "municipality"]),
             # Signature counts (letters.selectors.letter_counts): an index-only scan over just
             # the counted letters of a campaign, in id order for the join with deliveries.
             models.Index(
@@ -260,14 +267,11 @@ class Delivery(models.Model):
         max_length=12,
         choices=Status.choices,
         default=Status.PENDING_CONFIRMATION,
-        db_index=True,
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=300, blank=True)
-    esp_message_id = models.CharField(
-        _("ESP message id"), max_length=300, blank=True, db_index=True
-    )
+    esp_message_id = models.CharField(_("ESP message id"), max_length=300, blank=True)
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
     # When a retry after a transient failure is due (None: not waiting for a retry).
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -282,7 +286,10 @@ class Delivery(models.Model):
         verbose_name_plural = _("deliveries")
         ordering = ["letter", "pk"]
         indexes = [
+            # Also serves filters on the status alone; no pattern-matching index (db_index=True
+            # would add one), as on esp_message_id, which the ESP's webhooks look up whole.
             models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["esp_message_id"], name="delivery_esp_message_idx"),
             # Deliveries sent, counted next to the letters (letters.selectors.letter_counts).
             models.Index(
                 fields=["letter"],
