@@ -12,7 +12,8 @@ Two figures:
 - send-only: every session is first brought to the preview, then all the Send POSTs are fired
   at --clients at a time; letters saved per second. Beside it the ceiling: the same number of
   POSTs, the same client, at the same concurrency, to bench/bare_wsgi.py's /insert/ (one
-  INSERT per POST) under the same gunicorn settings. Target: at least a quarter of it.
+  INSERT per POST) under the same gunicorn settings. The two alternate in --rounds rounds
+  (a shared machine's speed drifts), and the totals are compared. Target: at least a quarter.
 - end-to-end: letters per second for the whole journey (six requests per letter).
 
 Every letter must be saved and no response may be a 5xx. Rate limits stay on: each simulated
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating send/ceiling rounds")
     args = parser.parse_args()
 
     env = serving.production_env(
@@ -194,10 +196,19 @@ def main() -> None:
             warm_letters = count_rows(env, "SELECT count(*) FROM letters_letter")
 
             prepare_seconds, prepared = run(pool, Journey.prepare, journeys)
-            send_seconds, sent = run(pool, Journey.send, journeys)
-            bare_seconds, inserted = run(
-                pool, lambda n: bare_insert(bare_base, n, bare_statuses), range(args.letters)
-            )
+            # Sends and the ceiling in alternating rounds, so that both meet the same machine:
+            # a shared machine's speed drifts by tens of percent from one minute to the next.
+            rounds = []
+            size = -(-args.letters // args.rounds)
+            for start in range(0, args.letters, size):
+                chunk = journeys[start : start + size]
+                bare_seconds, inserted = run(
+                    pool,
+                    lambda n: bare_insert(bare_base, n, bare_statuses),
+                    range(start, start + len(chunk)),
+                )
+                send_seconds, sent = run(pool, Journey.send, chunk)
+                rounds.append((sent, send_seconds, inserted, bare_seconds))
         saved = count_rows(env, "SELECT count(*) FROM letters_letter") - warm_letters
         bare_rows = count_rows(env, "SELECT count(*) FROM bench_bare_row")
     finally:
@@ -206,12 +217,15 @@ def main() -> None:
         flush_redis(REDIS_URL)
 
     errors = sum(count for status, count in statuses.items() if status >= 500)
-    send_rate = sent / send_seconds
-    bare_rate = inserted / bare_seconds
+    sent = sum(r[0] for r in rounds)
+    send_seconds = sum(r[1] for r in rounds)
+    inserted = sum(r[2] for r in rounds)
+    bare_seconds = sum(r[3] for r in rounds)
+    send_rate, bare_rate = sent / send_seconds, inserted / bare_seconds
     journey_rate = sent / (prepare_seconds + send_seconds)
     print(
         f"{args.letters} letters, {args.clients} concurrent clients, "
-        f"{args.workers} workers x {args.threads} threads"
+        f"{args.workers} workers x {args.threads} threads, {len(rounds)} rounds"
     )
     print(f"Prepared to the preview: {prepared}; sent: {sent}; saved in the database: {saved}")
     print(f"Responses: {dict(sorted(statuses.items()))}; 5xx: {errors}")
@@ -222,7 +236,18 @@ def main() -> None:
     print(
         f"{'end to end (6 requests)':>24} {journey_rate:>10.0f} {prepare_seconds + send_seconds:>8.1f}"
     )
-    print(f"send only / ceiling: {send_rate / bare_rate:.2f} (target 0.25)")
+    ratios = [(r[0] / r[1]) / (r[2] / r[3]) for r in rounds]
+    print(
+        "by round: "
+        + ", ".join(
+            f"{r[0] / r[1]:.0f}/{r[2] / r[3]:.0f} = {ratio:.2f}"
+            for r, ratio in zip(rounds, ratios, strict=True)
+        )
+    )
+    print(
+        f"send only / ceiling: {send_rate / bare_rate:.2f} (target 0.25); "
+        f"rounds from {min(ratios):.2f} to {max(ratios):.2f}"
+    )
     if saved != args.letters or sent != args.letters or errors:
         raise SystemExit("FAILED: not every letter was saved, or there were server errors")
 

@@ -218,11 +218,10 @@ def letter_submit(
     # fresh 256-bit random values (checking them again would cost six queries per letter), and
     # the one-letter-per-sender constraint is left to the database (IntegrityError below).
     letter.clean_fields(exclude=["campaign", "municipality", "ward", "token", "confirmation_token"])
-    deliveries = [_delivery_for(letter, rep, language) for rep in chosen + unreachable]
-    for delivery in deliveries:
-        # The representatives were just loaded: checking each foreign key again would cost a
-        # query per recipient.
-        delivery.full_clean(exclude=["letter", "representative"])
+    # Copied from the directory's own columns, which have the same sizes and validation
+    # (tests/letters/test_services_submit.py checks it): nothing to check again.
+    with translation.override(language):
+        deliveries = [_delivery_for(letter, rep) for rep in chosen + unreachable]
     try:
         if needs_confirmation:
             # One statement, atomic by itself (a savepoint when the caller has a transaction
@@ -247,9 +246,9 @@ def letter_submit(
     return letter
 
 
-def _delivery_for(letter: Letter, rep: Representative, language: str) -> Delivery:
-    with translation.override(language):
-        role = rep.role_text or rep.get_role_display()
+def _delivery_for(letter: Letter, rep: Representative) -> Delivery:
+    """The delivery of a letter to one representative, in the active language."""
+    role = rep.role_text or rep.get_role_display()
     return Delivery(
         letter=letter,
         representative=rep,

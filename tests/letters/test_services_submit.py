@@ -460,3 +460,20 @@ def test_a_refused_insert_leaves_no_delivery_behind():
         )
     assert Letter.objects.count() == 1
     assert not Delivery.objects.exists()
+
+
+def test_a_delivery_holds_whatever_the_directory_holds():
+    """letter_submit copies a representative's name, role and email into each delivery
+    without checking them again: the delivery's columns must be at least as large."""
+    from councils.models import Representative
+
+    pairs = [
+        ("recipient_name", "name"),
+        ("recipient_role", "role_text"),
+        ("recipient_email", "email"),
+    ]
+    for delivery_field, rep_field in pairs:
+        copy = Delivery._meta.get_field(delivery_field)
+        source = Representative._meta.get_field(rep_field)
+        assert copy.max_length >= source.max_length, delivery_field
+        assert type(copy) is type(source), delivery_field
