@@ -5,6 +5,8 @@ postal_code, province, candidates (picker values), municipality, ward, subject_i
 started (when the letter step was first shown) and data (the letter step's fields as typed).
 """
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -76,6 +78,41 @@ def draft_save(request, campaign: Campaign, draft: dict) -> None:
 
 def draft_clear(request, campaign: Campaign) -> None:
     request.session.pop(_key(campaign), None)
+
+
+@dataclass
+class CheckedLetter:
+    """What a valid LetterForm gives submit(): its cleaned data (see checked_get)."""
+
+    cleaned_data: dict
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+
+def _checked_fingerprint(campaign: Campaign, draft: dict) -> str:
+    data = json.dumps(draft.get("data") or {}, sort_keys=True)
+    council = council_cache_key(campaign, draft["municipality"], draft.get("ward"))
+    return hashlib.sha256(f"{council}|{data}".encode()).hexdigest()
+
+
+def checked_store(campaign: Campaign, draft: dict, form: LetterForm) -> None:
+    """Keep the verdict of a valid letter form on the draft, so that Send need not build and
+    validate the form again (the costliest part of a Send)."""
+    draft["checked"] = {
+        "fingerprint": _checked_fingerprint(campaign, draft),
+        "cleaned": form.cleaned_data,
+    }
+
+
+def checked_get(campaign: Campaign, draft: dict) -> CheckedLetter | None:
+    """The kept verdict, if nothing it rests on has changed since: the resident's input, the
+    council and its directory entries, the campaign (its last edit is in the council key)."""
+    checked = draft.get("checked")
+    if not checked or checked["fingerprint"] != _checked_fingerprint(campaign, draft):
+        return None
+    return CheckedLetter(checked["cleaned"])
 
 
 def draft_set_lookup(draft: dict, result: LookupResult) -> None:
@@ -291,7 +328,9 @@ def client_ip(request) -> str:
     return value or request.META.get("REMOTE_ADDR", "")
 
 
-def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict) -> Letter:
+def submit(
+    request, campaign, state: CouncilState, form: "LetterForm | CheckedLetter", draft: dict
+) -> Letter:
     cleaned = form.cleaned_data
     return services.letter_submit(
         campaign=campaign,

@@ -152,6 +152,8 @@ def write(request, slug):
         journey.draft_save(request, campaign, draft)
         form = journey.letter_form(campaign, state, data=request.POST)
         if form.is_valid():
+            journey.checked_store(campaign, draft, form)
+            journey.draft_save(request, campaign, draft)
             return redirect("letters:preview", slug=campaign.slug)
     else:
         form = journey.letter_form(campaign, state, data=draft.get("data"))
@@ -165,9 +167,15 @@ def preview(request, slug):
     campaign, draft, state = _journey_step(request, slug)
     if state is None:
         return redirect(campaign)
-    form = journey.letter_form(campaign, state, data=draft.get("data"))
-    if not form.is_valid():
-        return redirect("letters:write", slug=campaign.slug)
+    # Send trusts the verdict kept when the letter step was last validated, unless something
+    # it rests on changed; the preview page always validates again.
+    checked = journey.checked_get(campaign, draft) if request.method == "POST" else None
+    form = None
+    if checked is None:
+        form = journey.letter_form(campaign, state, data=draft.get("data"))
+        if not form.is_valid():
+            return redirect("letters:write", slug=campaign.slug)
+        checked = form
     if request.method == "GET":
         return render(
             request, "letters/preview.html", journey.preview_context(campaign, state, form, draft)
@@ -176,18 +184,20 @@ def preview(request, slug):
     def again(notice: str, status: int = 200) -> HttpResponse:
         # The preview once more, with a notice; the letter is composed only on this path, so
         # a successful Send composes it once (in letter_submit).
-        context = journey.preview_context(campaign, state, form, draft)
+        shown = form or journey.letter_form(campaign, state, data=draft.get("data"))
+        shown.is_valid()
+        context = journey.preview_context(campaign, state, shown, draft)
         context["notice"] = notice
         return render(request, "letters/preview.html", context, status=status)
 
-    if form.honeypot_filled:
+    if checked.honeypot_filled:
         # A bot: look like success, save and send nothing.
         journey.draft_clear(request, campaign)
         return redirect("letters:thanks", slug=campaign.slug)
     if time.time() - draft.get("started", 0) < settings.LETTERS_MIN_FILL_SECONDS:
         return again(_("That was quick! Please read your letter once more, then press Send again."))
     try:
-        letter = journey.submit(request, campaign, state, form, draft)
+        letter = journey.submit(request, campaign, state, checked, draft)
     except services.SenderBlocked:
         journey.draft_clear(request, campaign)
         return render(request, "letters/refused.html", {"campaign": campaign})

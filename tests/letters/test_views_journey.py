@@ -464,3 +464,53 @@ def test_the_campaign_page_offers_to_continue_a_started_letter(client, campaign,
     html = html_of(client.get("/campaigns/cams/"))
     assert 'href="/campaigns/cams/write/">Continue the letter you started' in html
     assert 'value="K1A 0B1"' in html
+
+
+def _write(client, campaign, council, **overrides):
+    assert choose_council(client, campaign).status_code == 302
+    data = letter_data(recipients=[rep.pk for rep in council["emailable"]], **overrides)
+    assert fill_letter(client, campaign, data).status_code == 302
+
+
+def test_send_trusts_the_letter_step_it_checked(client, campaign, council, monkeypatch):
+    from letters import journey
+
+    _write(client, campaign, council)
+
+    def no_form(*args, **kwargs):
+        raise AssertionError("Send built the letter form again")
+
+    monkeypatch.setattr(journey, "letter_form", no_form)
+    assert send(client, campaign)["Location"].endswith("/thanks/")
+    letter = Letter.objects.get()
+    assert (letter.first_name, letter.email) == ("Jane", "jane@example.org")
+    assert set(letter.deliveries.values_list("representative", flat=True)) == {
+        rep.pk for rep in [*council["emailable"], council["no_email"]]
+    }
+
+
+def test_send_checks_again_when_the_council_changed(client, campaign, council):
+    _write(client, campaign, council)
+    # A councillor chosen on the letter step leaves the council before Send.
+    council["second"].delete()
+    response = send(client, campaign)
+    assert response.status_code == 302
+    assert response["Location"].endswith("/write/")
+    assert not Letter.objects.exists()
+
+
+def test_send_checks_again_when_the_campaign_changed(client, campaign, council, monkeypatch):
+    from letters import journey
+
+    _write(client, campaign, council, personal_message="x" * 50)
+    # The organizer locks the letter: no personal message any more.
+    campaign.editing_mode = Campaign.EditingMode.LOCKED
+    campaign.save()
+    built = []
+    letter_form = journey.letter_form
+    monkeypatch.setattr(
+        journey, "letter_form", lambda *a, **k: built.append(1) or letter_form(*a, **k)
+    )
+    assert send(client, campaign)["Location"].endswith("/thanks/")
+    assert built, "Send did not check the letter again"
+    assert Letter.objects.get().personal_message == ""
