@@ -1,7 +1,7 @@
 """Campaign page throughput under gunicorn, PostgreSQL and Redis, against bare Django.
 
 Run by hand (needs PostgreSQL, Redis and wrk):
-    .venv/bin/python bench/page_load.py [--seconds 10] [--connections 10,50,100] [--workers 4]
+    .venv/bin/python bench/page_load.py [--seconds 10] [--connections 10,50,100] [--workers 2xCPUs+1]
 
 Both servers run with the same gunicorn settings in the same run; the bare Django view (one
 small template, no middleware) is the ceiling. Target: at least half of its throughput.
@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", default="10,50,100")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=serving.DEFAULT_WORKERS)
     args = parser.parse_args()
 
     env = serving.production_env()

@@ -16,6 +16,8 @@ PYTHON = sys.executable
 # Not council_letters_bench: bench/counts.py drops and recreates that one.
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/council_letters_bench_web"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+# gunicorn's own advice for sync workers, as the README recommends for production.
+DEFAULT_WORKERS = 2 * (os.cpu_count() or 1) + 1
 
 
 def production_env(**extra: str) -> dict[str, str]:

@@ -329,9 +329,14 @@ class BlockedSender(models.Model):
 class TokenBucket(models.Model):
     """A small database token bucket for abuse limits (per IP, per email address)."""
 
-    key = models.CharField(max_length=100, unique=True)
+    key = models.CharField(max_length=100)
     tokens = models.FloatField()
     updated_at = models.DateTimeField()
+
+    class Meta:
+        # A constraint rather than unique=True, which would add a pattern-matching index on
+        # PostgreSQL, written for every new sender and never read.
+        constraints = [models.UniqueConstraint(fields=["key"], name="token_bucket_key_unique")]
 
     def __str__(self):
         return self.key
