@@ -352,6 +352,14 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Letters per hour from one IP address, and per email address (database token buckets).
 LETTERS_RATE_LIMIT_PER_IP = env_int("LETTERS_RATE_LIMIT_PER_IP", 20)
 LETTERS_RATE_LIMIT_PER_EMAIL = env_int("LETTERS_RATE_LIMIT_PER_EMAIL", 5)
+# Where the rate-limit buckets live: "redis" (one round trip a letter) or "database".
+LETTERS_RATE_LIMIT_STORE = os.environ.get(
+    "LETTERS_RATE_LIMIT_STORE", "redis" if REDIS_URL else "database"
+)
+if LETTERS_RATE_LIMIT_STORE not in ("redis", "database"):
+    raise ImproperlyConfigured("LETTERS_RATE_LIMIT_STORE must be redis or database.")
+if LETTERS_RATE_LIMIT_STORE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("LETTERS_RATE_LIMIT_STORE=redis needs REDIS_URL.")
 # Seconds a person needs at least between opening the letter step and sending; bots are faster.
 LETTERS_MIN_FILL_SECONDS = env_int("LETTERS_MIN_FILL_SECONDS", 5)
 # Days a confirmation link stays valid.

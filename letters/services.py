@@ -16,7 +16,7 @@ from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import recipients_for
 
-from . import emails
+from . import emails, ratelimit
 from .composition import Sender, compose_letter, single_line
 from .delivery import letter_queue
 from .dispatch import dispatch_soon
@@ -71,7 +71,7 @@ def consent_text(*, campaign: Campaign, language: str) -> str:
 
 
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
-    """Take a token from the IP's and the email address's hourly buckets.
+    """Take a token from the IP's and the email address's hourly buckets (letters.ratelimit).
 
     Raises RateLimited when either is empty (the other still gave its token). Runs in its
     own transaction, so a letter that fails later still used up its tokens.
@@ -83,7 +83,7 @@ def rate_limit_check(*, ip: str = "", email: str = "") -> None:
         checks.append(("email", email, settings.LETTERS_RATE_LIMIT_PER_EMAIL))
     keys = {kind: TokenBucket.hash_key(kind, value) for kind, value, _per_hour in checks}
     # Both buckets in one statement: a letter is one round trip to the database fewer.
-    refused = TokenBucket.authorize_many(
+    refused = ratelimit.authorize_many(
         [(keys[kind], per_hour, per_hour / 3600) for kind, _value, per_hour in checks]
     )
     for kind, _value, _per_hour in checks:
