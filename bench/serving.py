@@ -156,3 +156,34 @@ def wrk(url: str, connections: int, seconds: int, script: str | None = None) -> 
     return {
         key: float(value) for key, value in (pair.split("=") for pair in match.group(1).split())
     }
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this machine's processes, by kind: "app" and "bare" (the
+    gunicorn process groups, told apart by their application), "postgres", "redis", "client"
+    (this script) and "other". Linux only (reads /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                command = cmd.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "gunicorn" in command:
+            kind = "bare" if "bare_wsgi" in command else "app"
+        elif int(pid) == os.getpid():
+            kind = "client"
+        elif "postgres" in command:
+            kind = "postgres"
+        elif "redis-server" in command:
+            kind = "redis"
+        else:
+            kind = "other"
+        totals[kind] = totals.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {kind: after.get(kind, 0.0) - before.get(kind, 0.0) for kind in after}

@@ -150,6 +150,11 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+def add_cpu(total: dict[str, float], used: dict[str, float]) -> None:
+    for kind, seconds in used.items():
+        total[kind] = total.get(kind, 0.0) + seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=2000)
@@ -200,6 +205,8 @@ def main() -> None:
             # Sends and the ceiling in alternating rounds, so that both meet the same machine:
             # a shared machine's speed drifts by tens of percent from one minute to the next.
             rounds = []
+            send_cpu: dict[str, float] = {}
+            bare_cpu: dict[str, float] = {}
             size = -(-args.letters // args.rounds)
             for start in range(0, args.letters, size):
                 chunk = journeys[start : start + size]
@@ -207,13 +214,17 @@ def main() -> None:
                 # ceiling is measured on as many POSTs as the whole run (a short run of the
                 # fast bare view is too noisy to compare with).
                 execute(env, "CHECKPOINT")
+                before = serving.cpu_seconds()
                 bare_seconds, inserted = run(
                     pool,
                     lambda n: bare_insert(bare_base, n, bare_statuses),
                     range(start * args.rounds, (start + len(chunk)) * args.rounds),
                 )
+                add_cpu(bare_cpu, serving.cpu_used(before, serving.cpu_seconds()))
                 execute(env, "CHECKPOINT")
+                before = serving.cpu_seconds()
                 send_seconds, sent = run(pool, Journey.send, chunk)
+                add_cpu(send_cpu, serving.cpu_used(before, serving.cpu_seconds()))
                 rounds.append((sent, send_seconds, inserted, bare_seconds))
         saved = count_rows(env, "SELECT count(*) FROM letters_letter") - warm_letters
         bare_rows = count_rows(env, "SELECT count(*) FROM bench_bare_row")
@@ -250,6 +261,21 @@ def main() -> None:
             for r, ratio in zip(rounds, ratios, strict=True)
         )
     )
+
+    # CPU per request on this machine, by process: the server's share is what the ratio
+    # would be if the client (this script, sharing the machine) cost nothing.
+    def per_request(cpu: dict[str, float], count: int, server: str) -> str:
+        parts = {
+            "server": cpu.get(server, 0) + cpu.get("postgres", 0) + cpu.get("redis", 0),
+            server: cpu.get(server, 0),
+            "postgres": cpu.get("postgres", 0),
+            "redis": cpu.get("redis", 0),
+            "client": cpu.get("client", 0),
+        }
+        return ", ".join(f"{name} {1000 * value / count:.2f}" for name, value in parts.items())
+
+    print(f"CPU ms per letter sent:  {per_request(send_cpu, sent, 'app')}")
+    print(f"CPU ms per bare INSERT:  {per_request(bare_cpu, inserted, 'bare')}")
     print(
         f"send only / ceiling: {send_rate / bare_rate:.2f} (target 0.25); "
         f"rounds from {min(ratios):.2f} to {max(ratios):.2f}"
