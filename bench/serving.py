@@ -158,12 +158,12 @@ def wrk(url: str, connections: int, seconds: int, script: str | None = None) -> 
     }
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by this machine's processes, by kind: "app" and "bare" (the
-    gunicorn process groups, told apart by their application), "postgres", "redis", "client"
-    (this script) and "other". Linux only (reads /proc)."""
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by each process of this machine, with its kind: "app" and
+    "bare" (the gunicorn process groups, told apart by their application), "postgres",
+    "redis", "client" (this script) and "other". Linux only (reads /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals: dict[str, float] = {}
+    processes: dict[int, tuple[str, float]] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmd:
@@ -181,9 +181,16 @@ def cpu_seconds() -> dict[str, float]:
             kind = "redis"
         else:
             kind = "other"
-        totals[kind] = totals.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return totals
+        processes[int(pid)] = (kind, (int(fields[11]) + int(fields[12])) / tick)
+    return processes
 
 
-def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {kind: after.get(kind, 0.0) - before.get(kind, 0.0) for kind in after}
+def cpu_used(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds by kind between two cpu_seconds() readings (a process that ended in
+    between is not counted; one that started, from its start)."""
+    used: dict[str, float] = {}
+    for pid, (kind, seconds) in after.items():
+        used[kind] = used.get(kind, 0.0) + seconds - before.get(pid, (kind, 0.0))[1]
+    return used
