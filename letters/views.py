@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -247,19 +247,37 @@ def thanks(request, slug):
     return render(request, "letters/thanks.html", journey.thanks_context(request, campaign, letter))
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
+    """The link in the confirmation email. GET shows the letter and a Send button; only the
+    POST confirms, so a mail scanner that opens every link sends nothing."""
+    if request.method in ("GET", "HEAD"):
+        letter = (
+            Letter.objects.select_related("campaign", "municipality")
+            .prefetch_related("deliveries")
+            .filter(confirmation_token=token)
+            .first()
+        )
+        if letter is None:
+            raise Http404("No such confirmation link")
+        if letter.status != Letter.Status.PENDING_CONFIRMATION:
+            messages.info(request, _("This letter was already confirmed. Here is where it stands."))
+            return redirect(letter)
+        if timezone.now() >= services.confirmation_expires_at(letter):
+            return _confirm_expired(request, letter, token)
+        context = {
+            "letter": letter,
+            "campaign": letter.campaign,
+            "recipients": [d for d in letter.deliveries.all() if d.recipient_email],
+            "municipality_name": letter.municipality.display_name(translation.get_language()),
+        }
+        return render(request, "letters/confirm.html", context)
     try:
         letter, confirmed_now = services.letter_confirm(token=token)
     except Letter.DoesNotExist as exc:
         raise Http404("No such confirmation link") from exc
     except services.ConfirmationExpired as exc:
-        context = {
-            "letter": exc.letter,
-            "token": token,
-            "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
-        }
-        return render(request, "letters/confirm_expired.html", context)
+        return _confirm_expired(request, exc.letter, token)
     if not confirmed_now:
         messages.info(request, _("This letter was already confirmed. Here is where it stands."))
         return redirect(letter)
@@ -267,6 +285,15 @@ def confirm(request, token):
     with translation.override(letter.language):
         url = reverse("letters:thanks", kwargs={"slug": letter.campaign.slug})
     return redirect(url)
+
+
+def _confirm_expired(request, letter, token):
+    context = {
+        "letter": letter,
+        "token": token,
+        "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
+    }
+    return render(request, "letters/confirm_expired.html", context)
 
 
 @require_POST

@@ -92,6 +92,11 @@ def test_a_resident_writes_to_their_council_in_english(site, page):
     assert letter.status == Letter.Status.PENDING_CONFIRMATION
 
     page.goto(confirmation_link(site))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send your letter")
+    assert_accessible(page, "confirmation page")
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.PENDING_CONFIRMATION  # opening the link sends nothing
+    page.get_by_role("button", name="Send my letter").click()
     expect(page).to_have_url(at(site, "/campaigns/cams/thanks/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you!")
     expect(page.locator("[data-counter]")).to_contain_text("1 letter sent")
@@ -126,6 +131,7 @@ def test_a_resident_writes_to_their_council_in_french(site, page):
     link = confirmation_link(site)
     assert "/fr/letters/confirm/" in link
     page.goto(link)
+    page.get_by_role("button", name="Envoyer ma lettre").click()
     expect(page).to_have_url(at(site, "/fr/campaigns/cams/thanks/"))
     letter = Letter.objects.get()
     assert (letter.language, letter.status) == ("fr", Letter.Status.CONFIRMED)

@@ -249,7 +249,7 @@ def test_an_unconfirmed_letter_is_withdrawn_and_its_link_sends_nothing(
     assert letter.status == Letter.Status.WITHDRAWN
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        client.get(f"/letters/confirm/{letter.confirmation_token}/")
+        client.post(f"/letters/confirm/{letter.confirmation_token}/")
     assert mail.outbox == []
     assert not letter.deliveries.exclude(status=Delivery.Status.CANCELLED).filter(
         status__in=[Delivery.Status.QUEUED, Delivery.Status.SENT]

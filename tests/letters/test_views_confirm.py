@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
 """Confirmation links, their expiry and reuse, and the letter status page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -41,8 +42,13 @@ def test_the_email_link_confirms_and_shows_the_thanks_page(
 ):
     link = confirm_link(mail.outbox[0])
     assert "/letters/confirm/" in mail.outbox[0].alternatives[0][0]
+    page = client.get(link)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Send my letter" in html and "Mara Mayor" in html and pending.subject in html
+    assert "Nora Noemail" not in html  # no email: not among those it goes to
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.get(link)
+        response = client.post(link)
     assert response["Location"] == "/campaigns/cams/thanks/"
     pending.refresh_from_db()
     assert pending.status == Letter.Status.CONFIRMED
@@ -57,16 +63,20 @@ def test_the_email_link_confirms_and_shows_the_thanks_page(
 def test_the_link_works_from_another_browser(pending):
     from django.test import Client
 
-    other = Client()
-    response = other.get(confirm_link(mail.outbox[0]))
+    other = Client(enforce_csrf_checks=True)
+    link = confirm_link(mail.outbox[0])
+    page = other.get(link)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    response = other.post(link, {"csrfmiddlewaretoken": token.group(1)})
     assert response["Location"] == "/campaigns/cams/thanks/"
     assert "Thank you!" in other.get("/campaigns/cams/thanks/").content.decode()
 
 
 def test_a_second_click_shows_the_status_not_an_error(client, pending, campaign):
     link = confirm_link(mail.outbox[0])
-    client.get(link)
-    response = client.get(link, follow=True)
+    client.post(link)
+    assert client.get(link)["Location"] == f"/letters/{pending.token}/"
+    response = client.post(link, follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == f"/letters/{pending.token}/"
     html = response.content.decode()
@@ -88,11 +98,28 @@ def test_an_expired_link_offers_a_new_one(client, pending, django_capture_on_com
         assert len(mail.outbox) == 2
         fresh = confirm_link(mail.outbox[1])
         assert fresh != link
-        assert client.get(fresh)["Location"] == "/campaigns/cams/thanks/"
+        assert client.post(fresh)["Location"] == "/campaigns/cams/thanks/"
 
 
 def test_an_unknown_link_is_404(client, db):
     assert client.get("/letters/confirm/nope/").status_code == 404
+    assert client.post("/letters/confirm/nope/").status_code == 404
+
+
+def test_opening_the_link_sends_nothing(client, pending, campaign):
+    """Mail scanners open every link in an email: only the button confirms."""
+    link = confirm_link(mail.outbox[0])
+    for _ in range(3):
+        assert client.get(link).status_code == 200
+        assert client.head(link).status_code == 200
+    pending.refresh_from_db()
+    assert pending.status == Letter.Status.PENDING_CONFIRMATION
+    assert set(pending.deliveries.values_list("status", flat=True)) <= {
+        Delivery.Status.PENDING_CONFIRMATION,
+        Delivery.Status.NO_EMAIL,
+    }
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 0
 
 
 def test_the_french_letter_is_confirmed_in_french(
@@ -107,7 +134,8 @@ def test_the_french_letter_is_confirmed_in_french(
         )
     link = confirm_link(mail.outbox[0])
     assert link.startswith("/fr/letters/confirm/")
-    assert client.get(link)["Location"] == "/fr/campaigns/cams/thanks/"
+    assert "Envoyer ma lettre" in client.get(link).content.decode()
+    assert client.post(link)["Location"] == "/fr/campaigns/cams/thanks/"
 
 
 def test_the_status_page_lists_each_recipient(client, pending):
@@ -121,5 +149,9 @@ def test_an_unknown_status_token_is_404(client, db):
     assert client.get("/letters/nope/").status_code == 404
 
 
-def test_confirm_rejects_post(client, pending):
-    assert client.post(confirm_link(mail.outbox[0])).status_code == 405
+def test_confirming_needs_the_pages_csrf_token(pending):
+    from django.test import Client
+
+    assert Client(enforce_csrf_checks=True).post(confirm_link(mail.outbox[0])).status_code == 403
+    pending.refresh_from_db()
+    assert pending.status == Letter.Status.PENDING_CONFIRMATION

@@ -56,6 +56,8 @@ def test_our_views_ignore_next(client, campaign, target):
     ):
         response = client.get(url)
         assert "evil" not in response.get("Location", ""), url
+    response = client.post(f"/letters/confirm/{letter.confirmation_token}/?next={target}")
+    assert "evil" not in response.get("Location", "")
     response = client.post(f"/letters/{letter.token}/delete/?next={target}", {"next": target})
     assert response["Location"] == f"/letters/{letter.token}/delete/"
 

@@ -43,8 +43,9 @@ def _walk_the_journey(client, campaign, council, data, capture) -> Letter:
     with capture(execute=True):
         assert send(client, campaign).status_code == 302
     assert_inert(_page(client, f"/campaigns/{campaign.slug}/thanks/"), "the thanks page")
+    assert_inert(_page(client, _confirm_link()), "the confirmation page")
     with capture(execute=True):
-        client.get(_confirm_link())
+        client.post(_confirm_link())
     letter = Letter.objects.get()
     assert letter.status == Letter.Status.CONFIRMED
     assert_inert(_page(client, f"/letters/{letter.token}/"), "the status page")
