@@ -119,6 +119,19 @@ def personal_data_purge(*, now=None, batch_size: int = 500) -> int:
     return total
 
 
+def sessions_purge_expired(*, now=None) -> int:
+    """Delete the expired sessions (both session engines in use keep them in the database).
+
+    An unfinished letter (name, address, message) lives in its writer's session; Django
+    leaves an expired session's row in place until something deletes it, and the privacy
+    page promises it is gone after SESSION_COOKIE_AGE. Returns how many were deleted.
+    """
+    from django.contrib.sessions.models import Session
+
+    deleted, _by_model = Session.objects.filter(expire_date__lt=now or timezone.now()).delete()
+    return deleted
+
+
 def letter_delete_request(*, letter: Letter) -> Letter:
     """Delete-my-data: erase the letter's personal data now and email its sender that it is
     done, to the address captured before erasing it (sent after commit). Returns the letter.

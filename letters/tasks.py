@@ -81,9 +81,12 @@ def dispatch_pending(self, task_name: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def personal_data_purge() -> int:
-    """The daily sweep (CELERY_BEAT_SCHEDULE): erase personal data past its retention period."""
+    """The daily sweep (CELERY_BEAT_SCHEDULE): erase personal data past its retention period,
+    and the expired sessions with their unfinished letters."""
     from .privacy import personal_data_purge as purge
+    from .privacy import sessions_purge_expired
 
+    sessions_purge_expired()
     return purge()
 
 

@@ -287,3 +287,37 @@ def test_privacy_page_says_smtp_without_an_esp_and_exists_in_french(client, sett
     response = client.get("/fr/privacy/")
     assert response.status_code == 200
     assert b'lang="fr"' in response.content
+
+
+def test_unfinished_letters_leave_with_their_expired_sessions(campaign, council, journey_settings):
+    from django.contrib.sessions.models import Session
+
+    from letters.tasks import personal_data_purge as purge_task
+    from tests.letters.journey_helpers import choose_council, fill_letter
+
+    writer = Client()
+    with time_machine.travel(T0, tick=False):
+        choose_council(writer, campaign)
+        fill_letter(writer, campaign, letter_data(personal_message="Three cameras on my street."))
+    (abandoned,) = Session.objects.all()
+    assert "Three cameras" in str(abandoned.get_decoded())
+
+    later = T0 + timedelta(seconds=settings.SESSION_COOKIE_AGE) + timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        today = Client()
+        choose_council(today, campaign)
+        purge_task.apply()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [
+        today.session.session_key
+    ]
+
+
+def test_the_purge_command_reports_expired_sessions(campaign, council, journey_settings):
+    from tests.letters.journey_helpers import choose_council
+
+    with time_machine.travel(T0, tick=False):
+        choose_council(Client(), campaign)
+    out = StringIO()
+    with time_machine.travel(T0 + timedelta(days=400), tick=False):
+        call_command("purge_personal_data", stdout=out)
+    assert "deleted 1 expired session(s)" in out.getvalue()
