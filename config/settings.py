@@ -15,6 +15,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from .build import build_digest
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -159,7 +161,13 @@ if REDIS_URL:
             # Django's RedisCache, reusing its redis client (see config/redis_cache.py).
             "BACKEND": "config.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cl"),
+            # Each release gets its own keys (config/build.py): nothing cached by the code,
+            # templates or static files before a deploy is served after it.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cl")
+            + ":"
+            + build_digest(
+                BASE_DIR, ("templates", "static", "campaigns", "councils", "letters", "config")
+            ),
         }
     }
 else:
