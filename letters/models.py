@@ -93,6 +93,8 @@ class Letter(models.Model):
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
+    # When the email with the current link went out (None: not yet, or a new link is due).
+    confirmation_emailed_at = models.DateTimeField(_("confirmation emailed"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     copy_sent_at = models.DateTimeField(_("copy sent"), null=True, blank=True)
     purged_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)

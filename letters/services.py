@@ -269,9 +269,43 @@ def letter_confirmation_email_send(*, letter_id: int) -> None:
     Raises whatever the mail backend raises; the task decides about retrying.
     """
     letter = Letter.objects.select_related("campaign", "municipality").get(pk=letter_id)
-    if letter.status != Letter.Status.PENDING_CONFIRMATION:
-        return
+    if letter.status != Letter.Status.PENDING_CONFIRMATION or letter.confirmation_emailed_at:
+        return  # confirmed, withdrawn or blocked meanwhile, or this link already went out
     emails.confirmation_message(letter).send()
+    Letter.objects.filter(pk=letter.pk, confirmation_token=letter.confirmation_token).update(
+        confirmation_emailed_at=timezone.now()
+    )
+
+
+# A letter waiting for confirmation whose email has not gone out this long after it was saved
+# lost its task (Redis flushed, say): confirmations_requeue queues it again, for an hour.
+CONFIRMATION_REQUEUE_AFTER = timedelta(minutes=10)
+CONFIRMATION_REQUEUE_UNTIL = timedelta(hours=1)
+
+
+def confirmations_requeue(*, now=None, limit: int = 500) -> int:
+    """Queue again the confirmation emails that should have gone out and have not (the beat's
+    dispatch sweep runs it every minute). Returns how many were queued."""
+    from .tasks import letter_confirmation_send
+
+    now = now or timezone.now()
+    ids = list(
+        Letter.objects.filter(
+            status=Letter.Status.PENDING_CONFIRMATION,
+            is_test=False,
+            confirmation_emailed_at__isnull=True,
+            confirmation_sent_at__gt=now - CONFIRMATION_REQUEUE_UNTIL,
+            confirmation_sent_at__lte=now - CONFIRMATION_REQUEUE_AFTER,
+        )
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for letter_id in ids:
+        letter_confirmation_send.delay(letter_id)
+    if ids:
+        logger.warning("Queued %d confirmation emails again (their tasks were lost)", len(ids))
+    return len(ids)
 
 
 def confirmation_expires_at(letter: Letter):
@@ -326,7 +360,10 @@ def letter_confirmation_resend(*, letter: Letter) -> Letter:
         letter = Letter.objects.select_for_update().get(pk=letter.pk)
         letter.confirmation_token = Letter._meta.get_field("confirmation_token").default()
         letter.confirmation_sent_at = timezone.now()
-        letter.save(update_fields=["confirmation_token", "confirmation_sent_at"])
+        letter.confirmation_emailed_at = None
+        letter.save(
+            update_fields=["confirmation_token", "confirmation_sent_at", "confirmation_emailed_at"]
+        )
         letter_id = letter.pk
         transaction.on_commit(lambda: _confirmation_send(letter_id))
     return letter

@@ -67,14 +67,17 @@ def letter_confirmation_send(self, letter_id: int) -> None:
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def dispatch_pending(self, task_name: str | None = None) -> int:
     """Queue the per-letter tasks waiting on their Redis lists (letters.dispatch); with no
-    name, every batched task's (the beat schedule's safety net)."""
+    name, every batched task's and the confirmations whose task was lost (the beat schedule's
+    safety net)."""
     from . import dispatch
+    from .services import confirmations_requeue
 
     try:
-        return sum(
+        queued = sum(
             dispatch.pending_dispatch(name)
             for name in ([task_name] if task_name else sorted(dispatch.TASKS))
         )
+        return queued if task_name else queued + confirmations_requeue()
     except Exception as exc:
         raise self.retry(countdown=10, exc=exc) from exc
 

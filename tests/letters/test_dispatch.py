@@ -72,6 +72,7 @@ def test_a_run_while_the_window_is_open_leaves_a_run_for_its_end(broker):  # noq
     assert (CONFIRM, [2]) in queued_tasks(broker)
 
 
+@pytest.mark.django_db
 def test_the_safety_net_dispatches_every_list(broker):  # noqa: F811
     from letters.tasks import dispatch_pending
 
