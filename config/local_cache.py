@@ -48,7 +48,7 @@ class LocalCache:
 
     @classmethod
     def clear_all(cls) -> None:
-        """Forget everything in every local cache of this process (tests, after a deploy)."""
+        """Forget everything in every local cache of this process (the tests do, between tests)."""
         for local in cls._all:
             local.clear()
 

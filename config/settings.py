@@ -357,7 +357,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Letters: the resident's form and its abuse limits ------------------------------------------
 
-# Letters per hour from one IP address, and per email address (database token buckets).
+# Letters per hour from one IP address, and per email address (token buckets, letters.ratelimit).
 LETTERS_RATE_LIMIT_PER_IP = env_int("LETTERS_RATE_LIMIT_PER_IP", 20)
 LETTERS_RATE_LIMIT_PER_EMAIL = env_int("LETTERS_RATE_LIMIT_PER_EMAIL", 5)
 # Where the rate-limit buckets live: "redis" (one round trip a letter) or "database".

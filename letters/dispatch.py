@@ -11,7 +11,9 @@ Why no id is left behind: the id is appended before the window's flag is tested;
 appended while the flag stands is on the list before the flag expires, and the task
 runs after that (it checks, and waits again if the flag still stands); an id appended after
 the flag expired sets a new flag and publishes a new task. Lost anyway (Redis flushed)? The
-beat schedule runs dispatch_pending every minute, and the letter is in the database.
+letter is in the database: the beat's dispatch_pending, every minute, queues again the
+confirmations not emailed ten minutes after their letter was saved
+(letters.services.confirmations_requeue).
 
 Without a Redis broker (the embedded default runs tasks eagerly), the task is queued directly.
 """
@@ -78,7 +80,7 @@ def dispatch_soon(task_name: str, letter_id: int) -> None:
             _drain_later(task_name, BATCH_SECONDS)
     except (redis.RedisError, BrokerError):
         # Never fail the request that saved the letter: it is in the database, and the
-        # resident can ask for the email again from the thank-you page.
+        # beat's sweep sends its email later (confirmations_requeue).
         logger.warning("Redis unavailable: %s for letter %s not queued", task_name, letter_id)
 
 

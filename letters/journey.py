@@ -82,7 +82,7 @@ def draft_clear(request, campaign: Campaign) -> None:
 
 @dataclass
 class CheckedLetter:
-    """What a valid LetterForm gives submit(): its cleaned data (see checked_get)."""
+    """What a valid LetterForm gives submit(): its cleaned data (see letter_to_send)."""
 
     cleaned_data: dict
 
@@ -106,13 +106,18 @@ def checked_store(campaign: Campaign, draft: dict, form: LetterForm) -> None:
     }
 
 
-def checked_get(campaign: Campaign, draft: dict) -> CheckedLetter | None:
-    """The kept verdict, if nothing it rests on has changed since: the resident's input, the
-    council and its directory entries, the campaign (its last edit is in the council key)."""
+def letter_to_send(
+    campaign: Campaign, state: CouncilState, draft: dict
+) -> "CheckedLetter | LetterForm | None":
+    """What Send submits: the verdict kept at the letter step if nothing it rests on has
+    changed since (the resident's input, the council and its directory entries, the campaign:
+    its last edit is in the council key), else the letter form validated again; None when the
+    draft is not a valid letter."""
     checked = draft.get("checked")
-    if not checked or checked["fingerprint"] != _checked_fingerprint(campaign, draft):
-        return None
-    return CheckedLetter(checked["cleaned"])
+    if checked and checked["fingerprint"] == _checked_fingerprint(campaign, draft):
+        return CheckedLetter(checked["cleaned"])
+    form = letter_form(campaign, state, data=draft.get("data"))
+    return form if form.is_valid() else None
 
 
 def draft_set_lookup(draft: dict, result: LookupResult) -> None:

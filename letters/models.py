@@ -1,6 +1,7 @@
 import functools
 import hashlib
 import secrets
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -164,6 +165,12 @@ class Letter(models.Model):
                     delivery.letter = self
                 Delivery.objects.bulk_create(deliveries)
             return
+        # Inside a caller's transaction, a savepoint, so that a refused letter (the unique
+        # constraint) does not spoil it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            self._insert_with_deliveries_postgresql(deliveries)
+
+    def _insert_with_deliveries_postgresql(self, deliveries: list["Delivery"]) -> None:
         letter_fields, delivery_fields, sql = _insert_statement(len(deliveries))
         params = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in letter_fields]
         for delivery in deliveries:
@@ -370,10 +377,7 @@ class TokenBucket(models.Model):
         keys of the empty ones come back. Each bucket is independent: an empty one does not
         keep the others from giving a token."""
         now = now or timezone.now()
-        # One row per key, in one lock order for every caller: no deadlock.
-        buckets = sorted({bucket[0]: bucket for bucket in buckets}.values())
-        refused = {key for key, capacity, _refill in buckets if capacity < 1}
-        buckets = [bucket for bucket in buckets if bucket[0] not in refused]
+        buckets, refused = cls.buckets_to_take(buckets)
         if not buckets:
             return refused
         if connection.vendor == "postgresql":
@@ -393,6 +397,16 @@ class TokenBucket(models.Model):
                 bucket.updated_at = now
                 bucket.save(update_fields=["tokens", "updated_at"])
         return refused
+
+    @staticmethod
+    def buckets_to_take(
+        buckets: list[tuple[str, int, float]],
+    ) -> tuple[list[tuple[str, int, float]], set[str]]:
+        """The buckets to take a token from, one per key in key order (one lock order for
+        every caller: no deadlock), and the keys refused outright (no capacity)."""
+        buckets = sorted({bucket[0]: bucket for bucket in buckets}.values())
+        refused = {key for key, capacity, _refill in buckets if capacity < 1}
+        return [bucket for bucket in buckets if bucket[0] not in refused], refused
 
     @classmethod
     def _authorize_upsert(cls, buckets: list[tuple[str, int, float]], *, now) -> set[str]:

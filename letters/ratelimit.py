@@ -32,7 +32,9 @@ for i, key in ipairs(KEYS) do
     -- %.17g: tostring() keeps 14 digits, losing a timestamp's fraction of a second
     redis.call('HSET', key, 'tokens', string.format('%.17g', tokens - 1),
                'at', string.format('%.17g', now))
-    redis.call('EXPIRE', key, math.ceil((capacity - tokens + 1) / refill) + 1)
+    if refill > 0 then
+      redis.call('EXPIRE', key, math.ceil((capacity - tokens + 1) / refill) + 1)
+    end
   else
     table.insert(refused, key)
   end
@@ -56,9 +58,7 @@ def authorize_many(buckets: list[tuple[str, int, float]], *, now: float | None =
     empty ones come back. Like TokenBucket.authorize_many, in the configured store."""
     if store() != "redis":
         return TokenBucket.authorize_many(buckets)
-    buckets = sorted({bucket[0]: bucket for bucket in buckets}.values())
-    refused = {key for key, capacity, refill in buckets if capacity < 1 or refill <= 0}
-    buckets = [bucket for bucket in buckets if bucket[0] not in refused]
+    buckets, refused = TokenBucket.buckets_to_take(buckets)
     if not buckets:
         return refused
     args = [time.time() if now is None else now]

@@ -191,6 +191,21 @@ def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
     )
 
 
+def letter_get_by_confirmation_token(*, token: str) -> Letter:
+    """The letter behind a confirmation link, with what its confirmation page shows.
+
+    Raises Http404 for an unknown token (or one replaced by a newer link).
+    """
+    try:
+        return (
+            Letter.objects.select_related("campaign", "municipality")
+            .prefetch_related("deliveries")
+            .get(confirmation_token=token)
+        )
+    except Letter.DoesNotExist as exc:
+        raise Http404("No such confirmation link") from exc
+
+
 def letter_get_by_token(*, token: str) -> Letter:
     """A letter by its status token, with its campaign, municipality and deliveries.
 

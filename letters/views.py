@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,7 +24,7 @@ from councils.selectors import postcode_lookup
 from . import journey, privacy, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
-from .selectors import SENT_STATUSES, letter_get_by_token
+from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
 
 
 @require_GET
@@ -167,24 +167,21 @@ def preview(request, slug):
     campaign, draft, state = _journey_step(request, slug)
     if state is None:
         return redirect(campaign)
-    # Send trusts the verdict kept when the letter step was last validated, unless something
-    # it rests on changed; the preview page always validates again.
-    checked = journey.checked_get(campaign, draft) if request.method == "POST" else None
-    form = None
-    if checked is None:
+    if request.method == "GET":
         form = journey.letter_form(campaign, state, data=draft.get("data"))
         if not form.is_valid():
             return redirect("letters:write", slug=campaign.slug)
-        checked = form
-    if request.method == "GET":
         return render(
             request, "letters/preview.html", journey.preview_context(campaign, state, form, draft)
         )
+    checked = journey.letter_to_send(campaign, state, draft)
+    if checked is None:
+        return redirect("letters:write", slug=campaign.slug)
 
     def again(notice: str, status: int = 200) -> HttpResponse:
         # The preview once more, with a notice; the letter is composed only on this path, so
         # a successful Send composes it once (in letter_submit).
-        shown = form or journey.letter_form(campaign, state, data=draft.get("data"))
+        shown = journey.letter_form(campaign, state, data=draft.get("data"))
         shown.is_valid()
         context = journey.preview_context(campaign, state, shown, draft)
         context["notice"] = notice
@@ -251,40 +248,34 @@ def thanks(request, slug):
 def confirm(request, token):
     """The link in the confirmation email. GET shows the letter and a Send button; only the
     POST confirms, so a mail scanner that opens every link sends nothing."""
-    if request.method in ("GET", "HEAD"):
-        letter = (
-            Letter.objects.select_related("campaign", "municipality")
-            .prefetch_related("deliveries")
-            .filter(confirmation_token=token)
-            .first()
-        )
-        if letter is None:
-            raise Http404("No such confirmation link")
-        if letter.status != Letter.Status.PENDING_CONFIRMATION:
-            messages.info(request, _("This letter was already confirmed. Here is where it stands."))
-            return redirect(letter)
-        if timezone.now() >= services.confirmation_expires_at(letter):
-            return _confirm_expired(request, letter, token)
-        context = {
-            "letter": letter,
-            "campaign": letter.campaign,
-            "recipients": [d for d in letter.deliveries.all() if d.recipient_email],
-            "municipality_name": letter.municipality.display_name(translation.get_language()),
-        }
-        return render(request, "letters/confirm.html", context)
     try:
-        letter, confirmed_now = services.letter_confirm(token=token)
-    except Letter.DoesNotExist as exc:
-        raise Http404("No such confirmation link") from exc
+        if request.method == "POST":
+            try:
+                letter, waiting = services.letter_confirm(token=token)
+            except Letter.DoesNotExist as exc:
+                raise Http404("No such confirmation link") from exc
+        else:
+            letter = letter_get_by_confirmation_token(token=token)
+            waiting = services.letter_awaits_confirmation(letter)
     except services.ConfirmationExpired as exc:
         return _confirm_expired(request, exc.letter, token)
-    if not confirmed_now:
-        messages.info(request, _("This letter was already confirmed. Here is where it stands."))
+    if not waiting:
+        if letter.status == Letter.Status.CONFIRMED:
+            messages.info(request, _("This letter was already confirmed. Here is where it stands."))
+        else:  # withdrawn by its writer, or a blocked sender
+            messages.info(request, _("This letter will not be sent."))
         return redirect(letter)
-    request.session[journey.LAST_LETTER_KEY] = letter.token
-    with translation.override(letter.language):
-        url = reverse("letters:thanks", kwargs={"slug": letter.campaign.slug})
-    return redirect(url)
+    if request.method == "POST":
+        request.session[journey.LAST_LETTER_KEY] = letter.token
+        with translation.override(letter.language):
+            return redirect(reverse("letters:thanks", kwargs={"slug": letter.campaign.slug}))
+    context = {
+        "letter": letter,
+        "campaign": letter.campaign,
+        "recipients": [d for d in letter.deliveries.all() if d.recipient_email],
+        "municipality_name": letter.municipality.display_name(translation.get_language()),
+    }
+    return render(request, "letters/confirm.html", context)
 
 
 def _confirm_expired(request, letter, token):

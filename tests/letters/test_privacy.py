@@ -248,8 +248,11 @@ def test_an_unconfirmed_letter_is_withdrawn_and_its_link_sends_nothing(
     letter.refresh_from_db()
     assert letter.status == Letter.Status.WITHDRAWN
     mail.outbox.clear()
+    link = f"/letters/confirm/{letter.confirmation_token}/"
+    page = client.get(link, follow=True).content.decode()
+    assert "This letter will not be sent." in page and "already confirmed" not in page
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/letters/confirm/{letter.confirmation_token}/")
+        client.post(link)
     assert mail.outbox == []
     assert not letter.deliveries.exclude(status=Delivery.Status.CANCELLED).filter(
         status__in=[Delivery.Status.QUEUED, Delivery.Status.SENT]
