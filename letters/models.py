@@ -6,7 +6,6 @@ from contextlib import nullcontext
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +17,30 @@ from councils.models import Municipality, Representative, Ward
 def new_token() -> str:
     """An unguessable URL token (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+# Mailboxes that ignore dots in the local part, so j.a.n.e@gmail.com is jane@gmail.com.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def canonical_email(address: str) -> str:
+    """The mailbox an address reaches, for comparing senders: lower case, without a
+    "+tag", and without dots for Gmail. Letters are still sent to the address as typed.
+
+    Jane.Doe+council@GoogleMail.com and janedoe@gmail.com are the same resident, for the
+    one-letter-per-council rule, the per-address rate limit and the block list.
+    """
+    address = (address or "").strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        return address
+    domain = domain.rstrip(".")
+    tagless = local.split("+", 1)[0]
+    local = tagless or local
+    if domain in _DOTLESS_DOMAINS:
+        local = local.replace(".", "") or local
+        domain = _DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
 
 
 class LetterQuerySet(models.QuerySet):
@@ -76,6 +99,8 @@ class Letter(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
+    # canonical_email(email): what the one-letter rule, rate limits and block list compare.
+    email_canonical = models.CharField(_("canonical email"), max_length=254, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=7, blank=True)
     street_address = models.CharField(_("street address"), max_length=200, blank=True)
     send_copy = models.BooleanField(_("send me a copy"), default=True)
@@ -106,22 +131,23 @@ class Letter(models.Model):
         verbose_name = _("letter")
         verbose_name_plural = _("letters")
         ordering = ["-created_at"]
-        permissions = [("export_signers", _("Can export signers' personal data"))]
+        permissions = [
+            ("export_signers", _("Can export signers' personal data")),
+            ("view_personal_data", _("Can see residents' names, addresses and messages")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["token"], name="letter_token_unique"),
             models.UniqueConstraint(
                 fields=["confirmation_token"], name="letter_confirmation_token_unique"
             ),
-            # One letter per email address per campaign per municipality (tests excepted;
-            # erased letters have no email and no longer take part).
-            # Case does not make another sender: Jane@Example.org is jane@example.org. The
-            # database decides, so letter_submit needs no query of its own to find out.
+            # One confirmed letter per mailbox per campaign per municipality (tests excepted;
+            # erased letters have no email and no longer take part). Unconfirmed letters do
+            # not hold the place: anyone can type someone else's address, and only the
+            # mailbox's owner can confirm. The database decides between two confirmations.
             models.UniqueConstraint(
-                F("campaign"),
-                F("municipality"),
-                Upper("email"),
-                condition=Q(is_test=False) & ~Q(email=""),
-                name="one_letter_per_sender_per_council",
+                fields=["campaign", "municipality", "email_canonical"],
+                condition=Q(is_test=False, status="confirmed") & ~Q(email_canonical=""),
+                name="one_confirmed_letter_per_sender",
             ),
         ]
         indexes = [
@@ -134,10 +160,11 @@ class Letter(models.Model):
                 condition=Q(is_test=False, confirmed_at__isnull=False),
                 name="letter_counted_idx",
             ),
-            # Finding the letter already sent by an address (email__iexact, which the partial
-            # unique index above cannot answer): the duplicate page, the resend link.
+            # A sender's letters to one council, whatever their state (the duplicate notice,
+            # the pending letters a confirmation withdraws).
             models.Index(
-                F("campaign"), F("municipality"), Upper("email"), name="letter_sender_lookup"
+                fields=["campaign", "municipality", "email_canonical"],
+                name="letter_sender_lookup",
             ),
         ]
 

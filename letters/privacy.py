@@ -29,6 +29,7 @@ ERASED_FIELDS = {
     "first_name": "",
     "last_name": "",
     "email": "",
+    "email_canonical": "",
     "street_address": "",
     "personal_message": "",
     "subject": "",

@@ -19,7 +19,7 @@ from . import emails, ratelimit
 from .composition import Sender, compose_letter, single_line
 from .delivery import letter_queue
 from .dispatch import dispatch_soon
-from .models import BlockedSender, Delivery, Letter, TokenBucket
+from .models import BlockedSender, Delivery, Letter, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,7 @@ def letter_submit(
         first_name=first_name,
         last_name=last_name,
         email=email,
+        email_canonical=canonical_email(email),
         postal_code=postal_code,
         street_address=single_line(street_address),
         send_copy=send_copy,
