@@ -1,5 +1,7 @@
 import string
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -239,6 +241,18 @@ class Campaign(models.Model):
         if self.opens_at and now < self.opens_at:
             return False
         return not (self.closes_at and now >= self.closes_at)
+
+    def accepts_confirmations(self, now=None) -> bool:
+        """True while letters waiting for confirmation may still be confirmed: while the
+        campaign accepts letters, and for LETTERS_CONFIRMATION_GRACE_HOURS after it closed at
+        its closing time (a campaign closed by hand takes none)."""
+        now = now or timezone.now()
+        if self.is_accepting_letters(now):
+            return True
+        grace = timedelta(hours=settings.LETTERS_CONFIRMATION_GRACE_HOURS)
+        return bool(
+            self.status == self.Status.LIVE and self.closes_at and now < self.closes_at + grace
+        )
 
     def phase(self, now=None) -> str:
         """What the public page shows: 'open', 'upcoming' or 'closed' ('draft' for drafts)."""

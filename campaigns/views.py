@@ -48,7 +48,7 @@ def privacy(request):
         "campaigns": Campaign.objects.public().order_by("-created_at"),
         "mail_processor": mail_processor(),
         "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
-        "session_days": max(1, settings.SESSION_COOKIE_AGE // 86400),
+        "session_hours": max(1, settings.SESSION_COOKIE_AGE // 3600),
     }
     return render(request, "campaigns/privacy.html", context)
 

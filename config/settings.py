@@ -15,8 +15,6 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from .build import build_digest
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -158,24 +156,40 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Django's RedisCache, reusing its redis client (see config/redis_cache.py).
-            "BACKEND": "config.redis_cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # Each release gets its own keys (config/build.py): nothing cached by the code,
-            # templates or static files before a deploy is served after it.
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cl")
-            + ":"
-            + build_digest(
-                BASE_DIR, ("templates", "static", "campaigns", "councils", "letters", "config")
+            # RELEASE_ID (a commit hash, a version) starts each release on its own keys, so
+            # nothing cached by older code or templates is served after a deploy.
+            "KEY_PREFIX": ":".join(
+                part
+                for part in (os.environ.get("CACHE_KEY_PREFIX", "cl"), os.environ.get("RELEASE_ID"))
+                if part
             ),
+            "OPTIONS": {
+                # A Redis outage is a cache miss, not an error page: every cache call that
+                # fails is logged and answers as if the key were absent.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # With Redis, sessions (a resident's unfinished letter, an admin's login) are read from the
 # cache and written through to the database: no query to read them, nothing lost when Redis
-# restarts or the cache is cleared.
-SESSION_ENGINE = "config.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
+# restarts, and the database still answers while Redis is down.
+# A session carries an unfinished letter (or an admin's login): hours, not Django's two weeks.
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 60 * 60
+# Public forms post a few kilobytes; the admin's longest campaign form well under this.
+# Uploaded files are not counted here (the directory upload has its own cap).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_BYTES", 256 * 1024)
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 # With no broker, tasks run in the web process as they are queued (the embedded default).
@@ -195,7 +209,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 # Longer than the longest retry countdown, so Redis does not hand a waiting task to a second
 # worker while the first still holds it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60),
+    "socket_connect_timeout": 2,
+}
+# With the broker down, a web request that queues a task gives up after one quick retry: the
+# row it concerns is saved, and the beat's sweeps queue it once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
 }
 # --- Delivery (letters) ----------------------------------------------------------------------
 # A delivery is tried at most DELIVERY_MAX_ATTEMPTS times. Transient failures (connection,
@@ -357,21 +381,19 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Letters: the resident's form and its abuse limits ------------------------------------------
 
-# Letters per hour from one IP address, and per email address (token buckets, letters.ratelimit).
+# Letters per hour from one IP address, and per email address (letters.models.TokenBucket).
 LETTERS_RATE_LIMIT_PER_IP = env_int("LETTERS_RATE_LIMIT_PER_IP", 20)
 LETTERS_RATE_LIMIT_PER_EMAIL = env_int("LETTERS_RATE_LIMIT_PER_EMAIL", 5)
-# Where the rate-limit buckets live: "redis" (one round trip a letter) or "database".
-LETTERS_RATE_LIMIT_STORE = os.environ.get(
-    "LETTERS_RATE_LIMIT_STORE", "redis" if REDIS_URL else "database"
-)
-if LETTERS_RATE_LIMIT_STORE not in ("redis", "database"):
-    raise ImproperlyConfigured("LETTERS_RATE_LIMIT_STORE must be redis or database.")
-if LETTERS_RATE_LIMIT_STORE == "redis" and not REDIS_URL:
-    raise ImproperlyConfigured("LETTERS_RATE_LIMIT_STORE=redis needs REDIS_URL.")
+# Steps of unfinished letters (council, letter) stored per hour from one IP address: a resident
+# needs a handful; a library or office behind one address many more.
+LETTERS_DRAFT_WRITES_PER_IP = env_int("LETTERS_DRAFT_WRITES_PER_IP", 300)
 # Seconds a person needs at least between opening the letter step and sending; bots are faster.
 LETTERS_MIN_FILL_SECONDS = env_int("LETTERS_MIN_FILL_SECONDS", 5)
 # Days a confirmation link stays valid.
 LETTERS_CONFIRMATION_DAYS = env_int("LETTERS_CONFIRMATION_DAYS", 7)
+# Hours after a campaign's closing time during which letters written before it may still be
+# confirmed (0: none; a campaign closed by hand takes no confirmation at all).
+LETTERS_CONFIRMATION_GRACE_HOURS = env_int("LETTERS_CONFIRMATION_GRACE_HOURS", 0)
 # Behind a reverse proxy, the request header that carries the client's address, as Django
 # names it (e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR.
 LETTERS_CLIENT_IP_HEADER = os.environ.get("LETTERS_CLIENT_IP_HEADER", "")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -72,26 +73,45 @@ def stable_message_id(*, kind: str, pk: int, from_email: str) -> str:
 
 
 def confirmation_message(letter: Letter) -> EmailMultiAlternatives:
-    """The email asking a resident to confirm their letter (see letters.services)."""
-    from email.utils import formataddr
+    """The email asking a resident to confirm their letter (see letters.services).
 
-    from django.urls import reverse
-
+    It carries nothing the writer typed, not even their name: anyone can type any address,
+    and this email must not carry a stranger's words to it. The letter itself is shown on the
+    page the link opens.
+    """
     campaign = letter.campaign
     with translation.override(letter.language):
         path = reverse("letters:confirm", kwargs={"token": letter.confirmation_token})
     return make_message(
         template="letter_confirm",
         context={
-            "letter": letter,
-            "site_url": settings.SITE_URL,
+            "campaign": campaign,
+            "language": letter.language,
             "confirm_url": settings.SITE_URL + path,
             "municipality_name": letter.municipality.display_name(letter.language),
             "days": settings.LETTERS_CONFIRMATION_DAYS,
         },
         to=[letter.email],
         language=letter.language,
-        from_email=formataddr((" ".join(campaign.sender_name.split()), campaign.sender_email)),
+        from_email=address(campaign.sender_name, campaign.sender_email),
+    )
+
+
+def reminder_message(letter: Letter) -> EmailMultiAlternatives:
+    """Tell the writer of a letter already sent that their address was used again, with the
+    link to their letter's status page. Like the confirmation, nothing the requester typed."""
+    campaign = letter.campaign
+    return make_message(
+        template="letter_reminder",
+        context={
+            "campaign": campaign,
+            "language": letter.language,
+            "status_url": settings.SITE_URL + letter_path(letter, ""),
+            "municipality_name": letter.municipality.display_name(letter.language),
+        },
+        to=[letter.email],
+        language=letter.language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
     )
 
 

@@ -38,22 +38,10 @@ from .selectors import local_cache
 
 LAST_LETTER_KEY = "letters:last"
 PICKER_LIMIT = 400
-# Fields of the letter step kept in the draft (the honeypot included, so a bot stays caught).
-DRAFT_FIELDS = (
-    "recipients",
-    "subject",
-    "body",
-    "personal_message",
-    "talking_points",
-    "first_name",
-    "last_name",
-    "email",
-    "street_address",
-    "send_copy",
-    "keep_updated",
-    "website",
-)
 LIST_FIELDS = ("recipients", "talking_points")
+# What a text field keeps in the draft when typed past its limit: enough to show the text
+# and its error, never the megabytes a crafted POST can carry.
+DRAFT_OVERFLOW = 2
 
 
 @dataclass
@@ -140,14 +128,41 @@ def draft_set_council(draft: dict, municipality_id: int, ward_id: int | None) ->
     draft["ward"] = ward_id
 
 
-def form_data(post) -> dict:
+def form_data(post, form: LetterForm) -> dict:
+    """The letter step's fields as typed, for the draft, so nothing is lost on the way back
+    to the step: only the form's own fields, each text cut at DRAFT_OVERFLOW times its
+    limit, and list fields only their offered choices."""
     data = {}
-    for name in DRAFT_FIELDS:
+    for name, field in form.fields.items():
         if name in LIST_FIELDS:
-            data[name] = post.getlist(name)
+            offered = {str(value) for value, _label in field.choices}
+            data[name] = [value for value in dict.fromkeys(post.getlist(name)) if value in offered]
         elif name in post:
-            data[name] = post.get(name)
+            limit = DRAFT_OVERFLOW * (getattr(field, "max_length", None) or 100)
+            data[name] = post.get(name)[:limit]
     return data
+
+
+def _inbox_key(campaign: Campaign) -> str:
+    return f"letters:inbox:{campaign.pk}"
+
+
+def inbox_set(request, campaign: Campaign, *, email: str, municipality_id: int) -> None:
+    """After Send, when the next step is the resident's inbox: remember the address they typed
+    (never anything read from the database), for the thank-you page and "send it again"."""
+    request.session.pop(LAST_LETTER_KEY, None)
+    request.session[_inbox_key(campaign)] = {"email": email, "municipality": municipality_id}
+
+
+def inbox_get(request, campaign: Campaign) -> dict | None:
+    return request.session.get(_inbox_key(campaign))
+
+
+def last_letter_set(request, letter: Letter) -> None:
+    """After a letter went out (confirmed): the thank-you page may show it. Only its writer
+    gets here: from the link in their own inbox, or from Send when no confirmation is asked."""
+    request.session.pop(f"letters:inbox:{letter.campaign_id}", None)
+    request.session[LAST_LETTER_KEY] = letter.token
 
 
 def picker_choices(draft: dict, *, query: str) -> list:
@@ -357,17 +372,6 @@ def submit(
         subject_index=subject_index(campaign, draft),
         ip=client_ip(request),
         council=state.representatives,
-    )
-
-
-def existing_letter(campaign: Campaign, draft: dict) -> Letter | None:
-    email = (draft.get("data") or {}).get("email", "")
-    if not email or not draft.get("municipality"):
-        return None
-    return services.letter_find_existing(
-        campaign=campaign,
-        municipality=Municipality(pk=draft["municipality"]),
-        email=email,
     )
 
 

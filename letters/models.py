@@ -1,11 +1,9 @@
-import functools
 import hashlib
 import secrets
-from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +57,8 @@ class Letter(models.Model):
         BLOCKED = "blocked", _("Blocked")
         # The sender deleted their data before confirming: never sent, never counted.
         WITHDRAWN = "withdrawn", _("Withdrawn by the sender")
+        # Never confirmed: a later letter from the same mailbox to the same council was.
+        REPLACED = "replaced", _("Replaced by a later letter")
 
     campaign = models.ForeignKey(
         Campaign,
@@ -177,76 +177,6 @@ class Letter(models.Model):
     @property
     def sender_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    def insert_with_deliveries(self, deliveries: list["Delivery"]) -> None:
-        """Insert this new letter and its deliveries, all or nothing.
-
-        On PostgreSQL one statement does it (a data-modifying WITH), which is atomic on its
-        own: no BEGIN and COMMIT round trips on the hot path of every letter sent. Elsewhere,
-        save() and bulk_create() in a transaction. Raises IntegrityError like save().
-        """
-        if connection.vendor != "postgresql":
-            with transaction.atomic():
-                self.save()
-                for delivery in deliveries:
-                    delivery.letter = self
-                Delivery.objects.bulk_create(deliveries)
-            return
-        # Inside a caller's transaction, a savepoint, so that a refused letter (the unique
-        # constraint) does not spoil it.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            self._insert_with_deliveries_postgresql(deliveries)
-
-    def _insert_with_deliveries_postgresql(self, deliveries: list["Delivery"]) -> None:
-        letter_fields, delivery_fields, sql = _insert_statement(len(deliveries))
-        params = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in letter_fields]
-        for delivery in deliveries:
-            params += [
-                f.get_db_prep_save(f.pre_save(delivery, True), connection) for f in delivery_fields
-            ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        self.pk = rows[0][0]
-        self._state.adding, self._state.db = False, connection.alias
-        # Without deliveries the one row is (letter id, NULL).
-        for delivery, (_letter_id, delivery_id) in zip(deliveries, rows, strict=False):
-            delivery.letter, delivery.pk = self, delivery_id
-            delivery._state.adding, delivery._state.db = False, connection.alias
-
-
-@functools.cache
-def _insert_statement(deliveries: int) -> tuple[list, list, str]:
-    """Letter.insert_with_deliveries()'s fields and PostgreSQL statement, built once per
-    number of deliveries."""
-    letter_fields = [f for f in Letter._meta.concrete_fields if not f.primary_key]
-    delivery_fields = [
-        f for f in Delivery._meta.concrete_fields if not f.primary_key and f.name != "letter"
-    ]
-    quote = connection.ops.quote_name
-
-    def placeholders(fields) -> str:
-        return "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-
-    def columns(fields) -> str:
-        return ", ".join(quote(f.column) for f in fields)
-
-    sql = (
-        f"WITH new_letter AS (INSERT INTO {quote(Letter._meta.db_table)}"
-        f" ({columns(letter_fields)}) VALUES {placeholders(letter_fields)} RETURNING id)"
-    )
-    if deliveries:
-        names = ", ".join(f"c{n}" for n in range(len(delivery_fields)))
-        sql += (
-            f" INSERT INTO {quote(Delivery._meta.db_table)}"
-            f" ({quote('letter_id')}, {columns(delivery_fields)})"
-            f" SELECT new_letter.id, {names} FROM new_letter CROSS JOIN"
-            f" (VALUES {', '.join([placeholders(delivery_fields)] * deliveries)})"
-            f" AS rows ({names}) RETURNING letter_id, id"
-        )
-    else:
-        sql += " SELECT id, NULL FROM new_letter"
-    return letter_fields, delivery_fields, sql
 
 
 class DeliveryQuerySet(models.QuerySet):
@@ -389,78 +319,33 @@ class TokenBucket(models.Model):
         return f"{kind}:{digest}"
 
     @classmethod
-    def authorize(cls, *, key: str, capacity: int, refill_per_second: float, now=None) -> bool:
-        """Take one token from the bucket named key; False when it is empty.
-
-        A bucket starts full (capacity tokens) and refills continuously. The row is locked
-        while it is read and written, so two requests at once cannot both take the last token.
-        """
-        refused = cls.authorize_many([(key, capacity, refill_per_second)], now=now)
-        return key not in refused
-
-    @classmethod
     def authorize_many(cls, buckets: list[tuple[str, int, float]], *, now=None) -> set[str]:
-        """Take one token from each bucket (key, capacity, refill per second) at once; the
-        keys of the empty ones come back. Each bucket is independent: an empty one does not
-        keep the others from giving a token."""
+        """Take one token from each bucket (key, capacity, refill per second); the keys of the
+        empty ones come back. Each bucket is independent: an empty one does not keep the
+        others from giving a token.
+
+        A bucket starts full and refills continuously; an empty one keeps counting its refill
+        from its last change. Rows are locked in key order while read and written, so two
+        requests at once cannot both take the last token, nor deadlock.
+        """
         now = now or timezone.now()
-        buckets, refused = cls.buckets_to_take(buckets)
-        if not buckets:
-            return refused
-        if connection.vendor == "postgresql":
-            return refused | cls._authorize_upsert(buckets, now=now)
+        wanted = sorted({bucket[0]: bucket for bucket in buckets}.values())
+        refused = {key for key, capacity, _refill in wanted if capacity < 1}
         with transaction.atomic():
-            for key, capacity, refill_per_second in buckets:
+            for key, capacity, refill_per_second in wanted:
+                if key in refused:
+                    continue
                 bucket, _created = cls.objects.select_for_update().get_or_create(
                     key=key, defaults={"tokens": float(capacity), "updated_at": now}
                 )
                 elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
                 tokens = min(float(capacity), bucket.tokens + elapsed * refill_per_second)
-                if tokens >= 1:
-                    bucket.tokens = tokens - 1
-                else:
-                    bucket.tokens = tokens
+                if tokens < 1:
                     refused.add(key)
-                bucket.updated_at = now
+                    continue
+                bucket.tokens, bucket.updated_at = tokens - 1, now
                 bucket.save(update_fields=["tokens", "updated_at"])
         return refused
-
-    @staticmethod
-    def buckets_to_take(
-        buckets: list[tuple[str, int, float]],
-    ) -> tuple[list[tuple[str, int, float]], set[str]]:
-        """The buckets to take a token from, one per key in key order (one lock order for
-        every caller: no deadlock), and the keys refused outright (no capacity)."""
-        buckets = sorted({bucket[0]: bucket for bucket in buckets}.values())
-        refused = {key for key, capacity, _refill in buckets if capacity < 1}
-        return [bucket for bucket in buckets if bucket[0] not in refused], refused
-
-    @classmethod
-    def _authorize_upsert(cls, buckets: list[tuple[str, int, float]], *, now) -> set[str]:
-        """authorize_many() in one PostgreSQL statement (the form's hot path): insert full
-        buckets less one token, or refill and take one from the existing rows. An empty bucket
-        is left untouched (its refill counts on from updated_at), so its key does not come
-        back: refused."""
-        table = connection.ops.quote_name(cls._meta.db_table)
-        capacity = "(SELECT v.capacity FROM v WHERE v.key = b.key)"
-        refill = "(SELECT v.refill FROM v WHERE v.key = b.key)"
-        available = (
-            f"LEAST({capacity}, b.tokens"
-            f" + EXTRACT(EPOCH FROM (%s - b.updated_at))::float8 * {refill})"
-        )
-        rows = ", ".join(["(%s::varchar, %s::float8, %s::float8)"] * len(buckets))
-        sql = (
-            f"WITH v(key, capacity, refill) AS (VALUES {rows})"
-            f" INSERT INTO {table} AS b (key, tokens, updated_at)"
-            " SELECT v.key, v.capacity - 1, %s FROM v ORDER BY v.key"
-            f" ON CONFLICT (key) DO UPDATE SET tokens = {available} - 1, updated_at = %s"
-            f" WHERE {available} >= 1 RETURNING b.key"
-        )
-        params = [value for bucket in buckets for value in bucket] + [now, now, now, now]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            allowed = {row[0] for row in cursor.fetchall()}
-        return {key for key, _capacity, _refill in buckets} - allowed
 
 
 class SignerExportLog(models.Model):

@@ -11,7 +11,7 @@ from campaigns.models import Campaign
 from config.local_cache import LocalCache, cached_locally
 from councils.models import Municipality, Ward
 
-from .models import BlockedSender, Delivery, Letter
+from .models import BlockedSender, Delivery, Letter, canonical_email
 
 # --- Signature counts -------------------------------------------------------------------------
 
@@ -176,17 +176,20 @@ local_cache = LocalCache()
 def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
     """True when organizers blocked this email address or IP address.
 
-    The block list is small and read on every letter: it is cached whole, and cleared when an
-    entry is added or removed (letters.caching).
+    Addresses are compared as mailboxes (canonical_email): blocking jane@gmail.com blocks
+    j.ane+x@gmail.com too. The block list is small and read on every letter: it is cached
+    whole, and cleared when an entry is added or removed (letters.caching).
     """
     blocked = cached_locally(local_cache, BLOCKED_CACHE_KEY, cache.get)
     if blocked is None:
         blocked = {kind: set() for kind in BlockedSender.Kind.values}
         for kind, value in BlockedSender.objects.values_list("kind", "value"):
+            if kind == BlockedSender.Kind.EMAIL:
+                value = canonical_email(value)
             blocked.setdefault(kind, set()).add(value.strip().lower())
         cache.set(BLOCKED_CACHE_KEY, blocked, 60 * 60)
         local_cache.set(BLOCKED_CACHE_KEY, blocked)
-    return (bool(email) and email.strip().lower() in blocked[BlockedSender.Kind.EMAIL]) or (
+    return (bool(email) and canonical_email(email) in blocked[BlockedSender.Kind.EMAIL]) or (
         bool(ip) and ip.strip().lower() in blocked[BlockedSender.Kind.IP]
     )
 

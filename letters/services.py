@@ -15,7 +15,7 @@ from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import recipients_for
 
-from . import emails, ratelimit
+from . import emails
 from .composition import Sender, compose_letter, single_line
 from .delivery import letter_queue
 from .dispatch import dispatch_soon
@@ -45,16 +45,21 @@ class RateLimited(LetterRefused):
 
 
 class LetterDuplicate(LetterRefused):
-    """This email address already wrote to this council in this campaign."""
-
-    def __init__(self, letter: Letter):
-        super().__init__("duplicate")
-        self.letter = letter
+    """This mailbox already has a confirmed letter to this council in this campaign. Its owner
+    was emailed a reminder; the requester must be told nothing more than any other sender."""
 
 
 class ConfirmationExpired(LetterRefused):
     def __init__(self, letter: Letter):
         super().__init__("expired")
+        self.letter = letter
+
+
+class CampaignClosed(LetterRefused):
+    """The letter's campaign closed before it was confirmed (and its grace period is over)."""
+
+    def __init__(self, letter: Letter):
+        super().__init__("closed")
         self.letter = letter
 
 
@@ -70,19 +75,19 @@ def consent_text(*, campaign: Campaign, language: str) -> str:
 
 
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
-    """Take a token from the IP's and the email address's hourly buckets (letters.ratelimit).
+    """Take a token from the IP's and the mailbox's hourly buckets (TokenBucket).
 
     Raises RateLimited when either is empty (the other still gave its token). Taken before the
     letter is saved and apart from it, so a letter that fails later still used up its tokens.
+    Address variants of one mailbox (a +tag, Gmail's dots) share one bucket.
     """
     checks = []
     if ip:
         checks.append(("ip", ip, settings.LETTERS_RATE_LIMIT_PER_IP))
     if email:
-        checks.append(("email", email, settings.LETTERS_RATE_LIMIT_PER_EMAIL))
+        checks.append(("email", canonical_email(email), settings.LETTERS_RATE_LIMIT_PER_EMAIL))
     keys = {kind: TokenBucket.hash_key(kind, value) for kind, value, _per_hour in checks}
-    # Both buckets in one call: one Redis script, or one SQL statement on PostgreSQL.
-    refused = ratelimit.authorize_many(
+    refused = TokenBucket.authorize_many(
         [(keys[kind], per_hour, per_hour / 3600) for kind, _value, per_hour in checks]
     )
     for kind, _value, _per_hour in checks:
@@ -90,16 +95,24 @@ def rate_limit_check(*, ip: str = "", email: str = "") -> None:
             raise RateLimited(kind)
 
 
-def letter_find_existing(
-    *, campaign: Campaign, municipality: Municipality, email: str
-) -> Letter | None:
-    return (
-        Letter.objects.filter(
-            campaign=campaign, municipality=municipality, email__iexact=email, is_test=False
-        )
-        .order_by("pk")
-        .first()
-    )
+def draft_write_check(*, ip: str) -> None:
+    """Take a token from the IP's hourly bucket of draft writes: each step of a letter in
+    progress stores what was typed in the session (bounded, letters.journey), and this bounds
+    how much one address can make the servers store. Raises RateLimited."""
+    per_hour = settings.LETTERS_DRAFT_WRITES_PER_IP
+    key = TokenBucket.hash_key("draft", ip)
+    if ip and TokenBucket.authorize_many([(key, per_hour, per_hour / 3600)]):
+        raise RateLimited("draft")
+
+
+def _sender_letters(*, campaign: Campaign, municipality: Municipality, email: str):
+    """The letters of one mailbox (any spelling of it) to one council in a campaign."""
+    return Letter.objects.filter(
+        campaign=campaign,
+        municipality=municipality,
+        email_canonical=canonical_email(email),
+        is_test=False,
+    ).exclude(email_canonical="")
 
 
 def letter_submit(
@@ -131,6 +144,12 @@ def letter_submit(
     when the campaign is fully editable. Representatives without an email address get a
     delivery marked no_email, so the thank-you page can offer other ways to reach them.
 
+    A mailbox that already has a confirmed letter to this council gets a reminder email
+    instead (LetterDuplicate is raised; the caller answers as for any letter awaiting
+    confirmation, so a stranger who types someone's address learns nothing). Unconfirmed
+    letters hold no place: a new letter from the same mailbox is saved beside them, and the
+    first to be confirmed withdraws the others.
+
     Raises SenderBlocked, RateLimited, LetterDuplicate, or ValidationError (campaign not
     accepting letters, recipients not on this council, invalid fields). council: the
     representatives recipients_for() gives for this campaign and council, when the caller has
@@ -143,9 +162,15 @@ def letter_submit(
     if not is_test and not campaign.is_accepting_letters():
         raise ValidationError(_("This campaign is not accepting letters."), code="closed")
     if not is_test:
-        # A second letter from the same address to the same council is refused by the
-        # database's unique constraint when the letter is saved (IntegrityError below).
         rate_limit_check(ip=ip, email=email)
+        existing = (
+            _sender_letters(campaign=campaign, municipality=municipality, email=email)
+            .filter(status=Letter.Status.CONFIRMED)
+            .first()
+        )
+        if existing is not None:
+            _enqueue_on_commit("letter_reminder_send", existing.pk)
+            raise LetterDuplicate()
 
     if council is None:
         council = recipients_for(
@@ -223,23 +248,22 @@ def letter_submit(
     with translation.override(language):
         deliveries = [_delivery_for(letter, rep) for rep in chosen + unreachable]
     try:
-        if needs_confirmation:
-            letter.insert_with_deliveries(deliveries)  # no transaction: one statement
-            transaction.on_commit(lambda: _confirmation_send(letter.pk))
-        else:
-            with transaction.atomic():
-                letter.insert_with_deliveries(deliveries)
+        with transaction.atomic():
+            letter.save()
+            Delivery.objects.bulk_create(deliveries)
+            if not needs_confirmation:
                 if not is_test:
                     Campaign.objects.filter(pk=campaign.pk).update(
                         letters_count=F("letters_count") + 1
                     )
                 letter_queue(letter=letter)
     except IntegrityError as exc:
-        # This address already wrote to this council (the unique constraint).
-        existing = letter_find_existing(campaign=campaign, municipality=municipality, email=email)
-        if existing:
-            raise LetterDuplicate(existing) from exc
+        # A letter confirmed at once (no confirmation asked) raced another from this mailbox.
+        if not needs_confirmation and not is_test:
+            raise LetterDuplicate() from exc
         raise
+    if needs_confirmation:
+        transaction.on_commit(lambda: _confirmation_send(letter.pk))
     return letter
 
 
@@ -258,6 +282,30 @@ def _delivery_for(letter: Letter, rep: Representative) -> Delivery:
 
 def _confirmation_send(letter_id: int) -> None:
     dispatch_soon("letters.tasks.letter_confirmation_send", letter_id)
+
+
+def _enqueue_on_commit(task_name: str, letter_id: int) -> None:
+    """Start a letter's email task once the transaction commits. A broker that is down is
+    logged, never raised: the letter is saved, and the resident can ask again."""
+    from . import tasks
+
+    def enqueue():
+        try:
+            getattr(tasks, task_name).delay(letter_id)
+        except Exception:
+            logger.exception("Could not queue %s for letter %s", task_name, letter_id)
+
+    transaction.on_commit(enqueue)
+
+
+def letter_reminder_email_send(*, letter_id: int) -> None:
+    """Email a resident who already wrote to this council the status of that letter (called
+    by the task, when their address was used for another letter). Only to the address on
+    file; nothing is sent for an erased letter."""
+    letter = Letter.objects.select_related("campaign", "municipality").get(pk=letter_id)
+    if not letter.email:
+        return
+    emails.reminder_message(letter).send()
 
 
 def letter_confirmation_email_send(*, letter_id: int) -> None:
@@ -312,11 +360,14 @@ def confirmation_expires_at(letter: Letter):
 
 def letter_awaits_confirmation(letter: Letter) -> bool:
     """True when the letter still waits for its writer's confirmation; False once it was
-    confirmed, withdrawn or blocked. Raises ConfirmationExpired when its link is too old."""
+    confirmed, replaced, withdrawn or blocked. Raises ConfirmationExpired when its link is
+    too old, and CampaignClosed when its campaign no longer takes confirmations."""
     if letter.confirmed_at or letter.status != Letter.Status.PENDING_CONFIRMATION:
         return False
     if timezone.now() >= confirmation_expires_at(letter):
         raise ConfirmationExpired(letter)
+    if not letter.is_test and not letter.campaign.accepts_confirmations():
+        raise CampaignClosed(letter)
     return True
 
 
@@ -325,8 +376,12 @@ def letter_confirm(*, token: str) -> tuple[Letter, bool]:
 
     Returns (letter, confirmed_now). A second click returns the letter with False, and so does
     a letter whose sender was blocked in the meantime (it is marked blocked, nothing is sent).
-    Raises Letter.DoesNotExist for an unknown token and ConfirmationExpired when the link is
-    older than LETTERS_CONFIRMATION_DAYS.
+    The writer's other unconfirmed letters to this council are withdrawn as replaced. When
+    the mailbox already had a confirmed letter there (two links confirmed at once), this one
+    is marked replaced and the confirmed one comes back with False.
+
+    Raises Letter.DoesNotExist for an unknown token, ConfirmationExpired when the link is
+    older than LETTERS_CONFIRMATION_DAYS, CampaignClosed when the campaign has closed.
     """
     with transaction.atomic():
         letter = (
@@ -343,8 +398,26 @@ def letter_confirm(*, token: str) -> tuple[Letter, bool]:
             return letter, False
         letter.status = Letter.Status.CONFIRMED
         letter.confirmed_at = timezone.now()
-        letter.save(update_fields=["status", "confirmed_at"])
+        try:
+            with transaction.atomic():
+                letter.save(update_fields=["status", "confirmed_at"])
+        except IntegrityError:
+            # one_confirmed_letter_per_sender: this mailbox's letter went out meanwhile.
+            Letter.objects.filter(pk=letter.pk).update(status=Letter.Status.REPLACED)
+            confirmed = (
+                _sender_letters(
+                    campaign=letter.campaign, municipality=letter.municipality, email=letter.email
+                )
+                .filter(status=Letter.Status.CONFIRMED)
+                .get()
+            )
+            return confirmed, False
         if not letter.is_test:
+            _sender_letters(
+                campaign=letter.campaign, municipality=letter.municipality, email=letter.email
+            ).filter(status=Letter.Status.PENDING_CONFIRMATION).exclude(pk=letter.pk).update(
+                status=Letter.Status.REPLACED
+            )
             Campaign.objects.filter(pk=letter.campaign_id).update(
                 letters_count=F("letters_count") + 1
             )
@@ -353,10 +426,11 @@ def letter_confirm(*, token: str) -> tuple[Letter, bool]:
 
 
 def letter_confirmation_resend(*, letter: Letter) -> Letter:
-    """Send a fresh confirmation link (a new token; the old link stops working).
+    """Send a fresh confirmation link to the letter's own address (a new token; the old link
+    stops working). For the holder of the old link only: the expired-link page.
 
     Raises RateLimited when this address asked too often, and does nothing for letters that
-    are already confirmed or blocked.
+    are no longer waiting for confirmation.
     """
     if letter.status != Letter.Status.PENDING_CONFIRMATION:
         return letter
@@ -372,6 +446,39 @@ def letter_confirmation_resend(*, letter: Letter) -> Letter:
         letter_id = letter.pk
         transaction.on_commit(lambda: _confirmation_send(letter_id))
     return letter
+
+
+def sender_links_resend(*, campaign: Campaign, municipality: Municipality, email: str) -> None:
+    """ "Email me my link again", asked by whoever knows an address and a council: email the
+    address on file what its owner needs, and tell the requester nothing.
+
+    A confirmed letter: a reminder with its status link. Else the newest unconfirmed one: its
+    confirmation link again, the same link while it is valid (so a stranger's request cannot
+    kill the link in the owner's inbox), a new one once it expired. No letter: nothing.
+    Raises RateLimited when this mailbox asked too often; the limit is taken whether or not
+    a letter exists, so it reveals nothing either.
+    """
+    rate_limit_check(email=email)
+    letters = _sender_letters(campaign=campaign, municipality=municipality, email=email)
+    confirmed = letters.filter(status=Letter.Status.CONFIRMED).first()
+    if confirmed is not None:
+        _enqueue_on_commit("letter_reminder_send", confirmed.pk)
+        return
+    pending = letters.filter(status=Letter.Status.PENDING_CONFIRMATION).order_by("-pk").first()
+    if pending is None:
+        return
+    with transaction.atomic():
+        pending = Letter.objects.select_for_update().get(pk=pending.pk)
+        now = timezone.now()
+        if now >= confirmation_expires_at(pending):
+            pending.confirmation_token = Letter._meta.get_field("confirmation_token").default()
+            pending.confirmation_sent_at = now
+        pending.confirmation_emailed_at = None
+        pending.save(
+            update_fields=["confirmation_token", "confirmation_sent_at", "confirmation_emailed_at"]
+        )
+        letter_id = pending.pk
+        transaction.on_commit(lambda: _confirmation_send(letter_id))
 
 
 def letter_test_send(

@@ -64,6 +64,20 @@ def letter_confirmation_send(self, letter_id: int) -> None:
         raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc
 
 
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def letter_reminder_send(self, letter_id: int) -> None:
+    """Remind a resident who already wrote that their letter went out (letters.services)."""
+    from .services import letter_reminder_email_send
+
+    try:
+        letter_reminder_email_send(letter_id=letter_id)
+    except Exception as exc:
+        if self.request.is_eager:
+            logger.exception("Could not send the reminder for letter %s", letter_id)
+            return
+        raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from exc
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def dispatch_pending(self, task_name: str | None = None) -> int:
     """Queue the per-letter tasks waiting on their Redis lists (letters.dispatch); with no

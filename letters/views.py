@@ -15,10 +15,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.caching import campaign_page_get, campaign_page_set
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
+from councils.models import Municipality
 from councils.selectors import postcode_lookup
 
 from . import journey, privacy, services
@@ -82,6 +84,12 @@ def council(request, slug):
         return redirect(campaign)
     draft = journey.draft_get(request, campaign)
     action = request.POST.get("action", "lookup")
+    try:
+        services.draft_write_check(ip=journey.client_ip(request))
+    except services.RateLimited:
+        return _render_campaign(
+            request, campaign, postal_form=PostalCodeForm(request.POST), status=429
+        )
     if action == "lookup":
         postal_form = PostalCodeForm(request.POST)
         if not postal_form.is_valid():
@@ -116,11 +124,19 @@ def council(request, slug):
     )
 
 
-def _render_campaign(request, campaign, **forms):
+def _render_campaign(request, campaign, *, status: int = 200, **forms):
     context = campaign_page_context(campaign=campaign)
     context.update(forms)
     context["accepting"] = campaign.is_accepting_letters()
-    return render(request, "letters/campaign.html", context)
+    if status == 429:
+        context["notice"] = _TOO_MANY_STEPS
+    return render(request, "letters/campaign.html", context, status=status)
+
+
+_TOO_MANY_STEPS = _lazy(
+    "Many letters were started from your internet address in the last hour. Please wait a "
+    "little and try again: what you typed is still on this page."
+)
 
 
 def _journey_step(request, slug):
@@ -147,14 +163,22 @@ def write(request, slug):
         journey.subject_index(campaign, draft)
         journey.draft_save(request, campaign, draft)
     if request.method == "POST":
-        # Keep everything typed, valid or not, so nothing is lost on the way back here.
-        draft["data"] = journey.form_data(request.POST)
-        journey.draft_save(request, campaign, draft)
         form = journey.letter_form(campaign, state, data=request.POST)
+        try:
+            services.draft_write_check(ip=journey.client_ip(request))
+        except services.RateLimited:
+            form.is_valid()
+            context = journey.write_context(campaign, state, form, draft)
+            context["notice"] = _TOO_MANY_STEPS
+            return render(request, "letters/write.html", context, status=429)
+        # Keep what was typed, valid or not and within bounds, so nothing is lost on the way
+        # back here.
+        draft["data"] = journey.form_data(request.POST, form)
         if form.is_valid():
             journey.checked_store(campaign, draft, form)
             journey.draft_save(request, campaign, draft)
             return redirect("letters:preview", slug=campaign.slug)
+        journey.draft_save(request, campaign, draft)
     else:
         form = journey.letter_form(campaign, state, data=draft.get("data"))
     context = journey.write_context(campaign, state, form, draft)
@@ -206,34 +230,47 @@ def preview(request, slug):
             ),
             status=429,
         )
-    except services.LetterDuplicate as exc:
-        return render(
-            request,
-            "letters/duplicate.html",
-            {"campaign": campaign, "letter": exc.letter, "municipality": state.municipality},
-        )
+    except services.LetterDuplicate:
+        # This mailbox's letter to this council went out before; its owner got a reminder.
+        # The page is the one every letter awaiting confirmation gets: whoever typed the
+        # address learns nothing about its owner.
+        letter = None
     except ValidationError as exc:
         return again(" ".join(exc.messages), status=400)
     journey.draft_clear(request, campaign)
-    request.session[journey.LAST_LETTER_KEY] = letter.token
+    if letter is not None and letter.status == Letter.Status.CONFIRMED:
+        journey.last_letter_set(request, letter)
+    else:
+        journey.inbox_set(
+            request,
+            campaign,
+            email=checked.cleaned_data["email"],
+            municipality_id=state.municipality.pk,
+        )
     return redirect("letters:thanks", slug=campaign.slug)
 
 
 @require_POST
 def resend(request, slug):
-    """Send the confirmation link again, for a resident told their letter is waiting."""
+    """ "Send the email again", from the thank-you page of a letter awaiting confirmation: the
+    address on file gets what it needs (letters.services.sender_links_resend); the page says
+    the same whatever the state of that address's letters."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    draft = journey.draft_get(request, campaign)
-    letter = journey.existing_letter(campaign, draft)
-    if letter is None:
+    inbox = journey.inbox_get(request, campaign)
+    if inbox is None:
         return redirect(campaign)
     try:
-        services.letter_confirmation_resend(letter=letter)
+        services.sender_links_resend(
+            campaign=campaign,
+            municipality=Municipality(pk=inbox["municipality"]),
+            email=inbox["email"],
+        )
     except services.RateLimited:
-        messages.warning(request, _("A link was sent several times already. Please wait an hour."))
+        messages.warning(
+            request, _("The email was sent several times already. Please wait an hour.")
+        )
     else:
-        messages.success(request, _("We sent a new confirmation link. Check your inbox."))
-    request.session[journey.LAST_LETTER_KEY] = letter.token
+        messages.success(request, _("We sent the email again. Check your inbox."))
     return redirect("letters:thanks", slug=campaign.slug)
 
 
@@ -241,7 +278,9 @@ def resend(request, slug):
 def thanks(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     letter = journey.last_letter(request, campaign)
-    return render(request, "letters/thanks.html", journey.thanks_context(request, campaign, letter))
+    context = journey.thanks_context(request, campaign, letter)
+    context["inbox"] = journey.inbox_get(request, campaign) if letter is None else None
+    return render(request, "letters/thanks.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -259,14 +298,28 @@ def confirm(request, token):
             waiting = services.letter_awaits_confirmation(letter)
     except services.ConfirmationExpired as exc:
         return _confirm_expired(request, exc.letter, token)
+    except services.CampaignClosed as exc:
+        return render(
+            request,
+            "letters/confirm_closed.html",
+            {"letter": exc.letter, "campaign": exc.letter.campaign},
+        )
     if not waiting:
-        if letter.status == Letter.Status.CONFIRMED:
+        if letter.status == Letter.Status.CONFIRMED and letter.confirmation_token != token:
+            # Another letter of this writer's to this council was confirmed first.
+            messages.info(request, _("You already wrote to this council. Here is that letter."))
+        elif letter.status == Letter.Status.CONFIRMED:
             messages.info(request, _("This letter was already confirmed. Here is where it stands."))
+        elif letter.status == Letter.Status.REPLACED:
+            messages.info(
+                request,
+                _("This letter will not be sent: you confirmed a later letter to this council."),
+            )
         else:  # withdrawn by its writer, or a blocked sender
             messages.info(request, _("This letter will not be sent."))
         return redirect(letter)
     if request.method == "POST":
-        request.session[journey.LAST_LETTER_KEY] = letter.token
+        journey.last_letter_set(request, letter)
         with translation.override(letter.language):
             return redirect(reverse("letters:thanks", kwargs={"slug": letter.campaign.slug}))
     context = {

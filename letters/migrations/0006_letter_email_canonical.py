@@ -45,6 +45,11 @@ class Migration(migrations.Migration):
             model_name='letter',
             name='letter_sender_lookup',
         ),
+        migrations.AlterField(
+            model_name='letter',
+            name='status',
+            field=models.CharField(choices=[('pending', 'Waiting for email confirmation'), ('confirmed', 'Confirmed'), ('blocked', 'Blocked'), ('withdrawn', 'Withdrawn by the sender'), ('replaced', 'Replaced by a later letter')], default='pending', max_length=10, verbose_name='status'),
+        ),
         migrations.AddField(
             model_name='letter',
             name='email_canonical',

@@ -5,9 +5,11 @@ import re
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from campaigns.models import Campaign
 from councils.models import PostcodePrefix
+from letters import services
 from letters.models import BlockedSender, Delivery, Letter
 from tests.factories import MunicipalityFactory, RepresentativeFactory
 from tests.letters.journey_helpers import (  # noqa: F401
@@ -339,30 +341,54 @@ def test_too_fast_a_send_is_asked_to_try_again(client, campaign, council, journe
     assert not Letter.objects.exists()
 
 
-def test_a_second_letter_is_told_and_offered_a_new_link(
+def test_a_pending_letter_ends_on_check_your_inbox_without_its_status_link(
+    client, campaign, council, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = write_and_send(client, campaign, letter_data(recipients=everyone(council)))
+    assert response["Location"] == "/campaigns/cams/thanks/"
+    html = html_of(client.get("/campaigns/cams/thanks/"))
+    letter = Letter.objects.get()
+    assert "check your inbox" in html
+    assert "jane@example.org" in html
+    assert letter.token not in html and letter.confirmation_token not in html
+
+
+def test_send_it_again_emails_the_same_link_to_the_address_on_file(
     client, campaign, council, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         write_and_send(client, campaign, letter_data(recipients=everyone(council)))
-    first_token = Letter.objects.get().confirmation_token
-    response = write_and_send(client, campaign, letter_data(recipients=everyone(council)))
-    html = html_of(response)
-    assert "You already wrote to this council" in html
-    assert "waiting for you to confirm" in html
-    assert Letter.objects.count() == 1
+    letter = Letter.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/campaigns/cams/resend/")
     assert response["Location"] == "/campaigns/cams/thanks/"
-    letter = Letter.objects.get()
-    assert letter.confirmation_token != first_token
+    letter.refresh_from_db()
+    # The link already in the inbox keeps working: a resend never replaces it.
+    assert [message.to for message in mail.outbox] == [["jane@example.org"]] * 2
     assert letter.confirmation_token in mail.outbox[-1].body
+    assert "We sent the email again" in html_of(client.get("/campaigns/cams/thanks/"))
 
 
-def test_a_second_letter_after_confirmation_is_told_it_was_sent(client, campaign, council):
+def test_a_second_letter_after_confirmation_gets_the_same_page_and_its_owner_a_reminder(
+    client, campaign, council, django_capture_on_commit_callbacks
+):
     write_and_send(client, campaign, letter_data(recipients=everyone(council)))
-    Letter.objects.update(status=Letter.Status.CONFIRMED)
-    html = html_of(write_and_send(client, campaign, letter_data(recipients=everyone(council))))
-    assert "was already sent" in html
+    first = Letter.objects.get()
+    services.letter_confirm(token=first.confirmation_token)
+    mail.outbox.clear()
+    other = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = write_and_send(
+            other, campaign, letter_data(recipients=everyone(council), email="Jane+x@example.org")
+        )
+    assert response["Location"] == "/campaigns/cams/thanks/"
+    html = html_of(other.get("/campaigns/cams/thanks/"))
+    assert "check your inbox" in html and "already" not in html
+    assert first.token not in html
+    assert Letter.objects.count() == 1
+    assert [message.to for message in mail.outbox] == [["jane@example.org"]]
+    assert first.token in mail.outbox[0].body
 
 
 def test_too_many_letters_from_one_address_get_a_friendly_page(
