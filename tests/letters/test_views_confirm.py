@@ -155,3 +155,41 @@ def test_confirming_needs_the_pages_csrf_token(pending):
     assert Client(enforce_csrf_checks=True).post(confirm_link(mail.outbox[0])).status_code == 403
     pending.refresh_from_db()
     assert pending.status == Letter.Status.PENDING_CONFIRMATION
+
+
+def test_a_closed_campaign_takes_no_more_confirmations(
+    client, pending, campaign, django_capture_on_commit_callbacks
+):
+    link = confirm_link(mail.outbox[0])
+    campaign.closes_at = timezone.now() - timedelta(minutes=1)
+    campaign.save()
+    mail.outbox.clear()
+    assert "This campaign has closed" in client.get(link).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(link)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This campaign has closed" in html
+    assert "copy the letter below" in html and pending.body.splitlines()[0] in html
+    pending.refresh_from_db()
+    assert pending.status == Letter.Status.PENDING_CONFIRMATION
+    assert mail.outbox == []
+    campaign.refresh_from_db()
+    assert campaign.letters_count == 0
+
+
+def test_a_grace_period_lets_letters_written_before_closing_be_confirmed(
+    client, pending, campaign, journey_settings, django_capture_on_commit_callbacks
+):
+    journey_settings.LETTERS_CONFIRMATION_GRACE_HOURS = 24
+    link = confirm_link(mail.outbox[0])
+    campaign.closes_at = timezone.now() - timedelta(hours=2)
+    campaign.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(link)
+    pending.refresh_from_db()
+    assert pending.status == Letter.Status.CONFIRMED
+    assert campaign.accepts_confirmations()
+    # A campaign closed by hand takes none, grace or not.
+    campaign.status = campaign.Status.CLOSED
+    assert not campaign.accepts_confirmations()
