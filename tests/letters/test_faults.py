@@ -370,6 +370,12 @@ def private_redis(tmp_path):
             wait_until(lambda: _pings(client), timeout=20, what="redis-server to start")
             client.close()
 
+        def stop(self):
+            """Kill it, as a crash would."""
+            for process in processes:
+                process.kill()
+                process.wait(timeout=10)
+
     yield PrivateRedis()
     for process in processes:
         process.kill()
