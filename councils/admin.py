@@ -253,7 +253,10 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     def emailable(self, obj):
         return obj.can_email
 
-    @admin.action(description=_("Reset the bounce count (the address was checked)"))
+    @admin.action(
+        description=_("Reset the bounce count (the address was checked)"),
+        permissions=["change"],
+    )
     def reset_bounces(self, request, queryset):
         count = representatives_reset_bounces(representatives=queryset)
         self.message_user(

@@ -42,7 +42,10 @@ class LetterAdmin(admin.ModelAdmin):
     def get_urls(self):
         return admin_preview.get_urls(self.admin_site) + super().get_urls()
 
-    @admin.action(description=_("Block the email addresses of the selected letters"))
+    @admin.action(
+        description=_("Block the email addresses of the selected letters"),
+        permissions=["block_senders"],
+    )
     def block_senders(self, request, queryset):
         emails = {email.lower() for email in queryset.values_list("email", flat=True) if email}
         for email in emails:
@@ -58,10 +61,20 @@ class LetterAdmin(admin.ModelAdmin):
             % {"count": len(emails)},
         )
 
-    @admin.action(description=_("Resend the failed deliveries of the selected letters"))
+    def has_block_senders_permission(self, request):
+        return request.user.has_perm("letters.add_blockedsender")
+
+    @admin.action(
+        description=_("Resend the failed deliveries of the selected letters"),
+        permissions=["resend_deliveries"],
+    )
     def resend_failed_deliveries(self, request, queryset):
         deliveries = Delivery.objects.filter(letter__in=queryset)
         _report_resend(self, request, deliveries_resend(deliveries=deliveries))
+
+    def has_resend_deliveries_permission(self, request):
+        # The same right as DeliveryAdmin.resend_failed: changing deliveries.
+        return request.user.has_perm("letters.change_delivery")
 
 
 def _report_resend(model_admin, request, count: int) -> None:
@@ -118,7 +131,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def short_error(self, obj):
         return Truncator(obj.last_error).chars(80)
 
-    @admin.action(description=_("Resend the selected failed deliveries"))
+    @admin.action(description=_("Resend the selected failed deliveries"), permissions=["change"])
     def resend_failed(self, request, queryset):
         _report_resend(self, request, deliveries_resend(deliveries=queryset))
 

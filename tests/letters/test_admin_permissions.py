@@ -1,0 +1,172 @@
+"""Who may do and see what in the letters admin: actions, personal data, tokens, the outbox.
+
+Each test plays the request a member of a staff group would make through the real admin.
+"""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.urls import reverse
+
+from letters.groups import ORGANIZERS, STAFF, groups_ensure
+from letters.models import BlockedSender, Delivery, Letter
+from tests.factories import UserFactory
+from tests.letters.delivery_helpers import make_letter
+
+pytestmark = pytest.mark.django_db
+
+# What a resident typed: none of it may reach someone without letters.view_personal_data.
+RESIDENT = {
+    "first_name": "Philomena",
+    "last_name": "Quartermaine",
+    "email": "philomena.q@example.net",
+    "email_canonical": "philomenaq@example.net",
+    "postal_code": "K1A 0B1",
+    "street_address": "42 Wallaby Way",
+    "personal_message": "My grandmother was misidentified by a camera.",
+    "subject": "A plea from Philomena",
+    "body": "Dear Council, signed Philomena Quartermaine",
+    "consent_text": "Keep Philomena posted",
+}
+PERSONAL_SNIPPETS = [
+    "Philomena",
+    "Quartermaine",
+    "philomena.q@example.net",
+    "philomenaq@example.net",
+    "K1A 0B1",
+    "0B1",
+    "42 Wallaby Way",
+    "misidentified",
+]
+
+
+def member_client(client, group_name: str):
+    groups_ensure()
+    user = UserFactory(is_staff=True, username=group_name.lower().replace(" ", "-"))
+    user.groups.add(Group.objects.get(name=group_name))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_member(client):
+    return member_client(client, STAFF)
+
+
+@pytest.fixture
+def organizer(client):
+    return member_client(client, ORGANIZERS)
+
+
+@pytest.fixture
+def letter():
+    letter = make_letter(recipients=2)
+    Letter.objects.filter(pk=letter.pk).update(**RESIDENT)
+    letter.refresh_from_db()
+    return letter
+
+
+def failed(letter: Letter) -> Letter:
+    letter.deliveries.update(status=Delivery.Status.FAILED, attempts=6)
+    return letter
+
+
+def letters_url() -> str:
+    return reverse("admin:letters_letter_changelist")
+
+
+def letter_url(letter: Letter) -> str:
+    return reverse("admin:letters_letter_change", args=[letter.pk])
+
+
+def assert_no_tokens(letter: Letter, content: bytes) -> None:
+    assert letter.token.encode() not in content
+    assert letter.confirmation_token.encode() not in content
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+def test_staff_cannot_block_senders(staff_member, letter):
+    response = staff_member.post(
+        letters_url(), {"action": "block_senders", "_selected_action": [letter.pk]}
+    )
+
+    assert BlockedSender.objects.count() == 0
+    # Staff are offered no action at all: Django ignores the posted one and shows the list.
+    assert response.status_code == 200
+    assert response.context["action_form"] is None
+    assert b"address blocked" not in response.content
+
+
+def test_staff_cannot_resend_failed_deliveries_from_the_letters_list(
+    staff_member, letter, django_capture_on_commit_callbacks
+):
+    failed(letter)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_member.post(
+            letters_url(), {"action": "resend_failed_deliveries", "_selected_action": [letter.pk]}
+        )
+
+    assert response.status_code == 200
+    assert b"queued for a new attempt" not in response.content
+    assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.FAILED}
+    assert mail.outbox == []
+
+
+def test_staff_cannot_resend_failed_deliveries_from_the_deliveries_list(
+    staff_member, letter, django_capture_on_commit_callbacks
+):
+    failed(letter)
+    selected = list(letter.deliveries.values_list("pk", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_member.post(
+            reverse("admin:letters_delivery_changelist"),
+            {"action": "resend_failed", "_selected_action": selected},
+        )
+
+    assert response.status_code == 200
+    assert b"queued for a new attempt" not in response.content
+    assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.FAILED}
+    assert mail.outbox == []
+
+
+def test_organizers_block_senders(organizer, letter):
+    response = organizer.post(
+        letters_url(), {"action": "block_senders", "_selected_action": [letter.pk]}, follow=True
+    )
+
+    assert b"1 address blocked." in response.content
+    assert BlockedSender.objects.filter(kind="email", value=RESIDENT["email"]).exists()
+
+
+def test_organizers_resend_failed_deliveries(organizer, letter, django_capture_on_commit_callbacks):
+    failed(letter)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = organizer.post(
+            letters_url(),
+            {"action": "resend_failed_deliveries", "_selected_action": [letter.pk]},
+            follow=True,
+        )
+
+    assert b"2 failed deliveries queued for a new attempt." in response.content
+    assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.SENT}
+
+
+def test_organizers_resend_from_the_deliveries_list(
+    organizer, letter, django_capture_on_commit_callbacks
+):
+    failed(letter)
+    first = letter.deliveries.order_by("pk").first()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        organizer.post(
+            reverse("admin:letters_delivery_changelist"),
+            {"action": "resend_failed", "_selected_action": [first.pk]},
+        )
+
+    first.refresh_from_db()
+    assert first.status == Delivery.Status.SENT
