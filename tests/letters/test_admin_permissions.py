@@ -170,3 +170,34 @@ def test_organizers_resend_from_the_deliveries_list(
 
     first.refresh_from_db()
     assert first.status == Delivery.Status.SENT
+
+
+# --- the organizer's tools -----------------------------------------------------------------------
+
+
+def test_staff_cannot_send_a_test_letter(staff_member, letter):
+    url = reverse("admin:letters_preview", args=[letter.campaign.pk])
+
+    response = staff_member.post(url + f"?municipality={letter.municipality.pk}&language=en")
+
+    assert response.status_code == 403
+    assert not Letter.objects.filter(is_test=True).exists()
+
+
+def test_the_campaign_page_offers_staff_no_preview_link(staff_member, letter):
+    campaign = letter.campaign
+
+    response = staff_member.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    assert response.status_code == 200
+    assert reverse("admin:letters_preview", args=[campaign.pk]) not in response.content.decode()
+
+
+def test_organizers_send_a_test_letter(organizer, letter, django_capture_on_commit_callbacks):
+    url = reverse("admin:letters_preview", args=[letter.campaign.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = organizer.post(url + f"?municipality={letter.municipality.pk}&language=en")
+
+    assert response.status_code == 302
+    assert Letter.objects.filter(is_test=True).count() == 1
