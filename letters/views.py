@@ -264,7 +264,7 @@ def confirm(request, token):
             messages.info(request, _("This letter was already confirmed. Here is where it stands."))
         else:  # withdrawn by its writer, or a blocked sender
             messages.info(request, _("This letter will not be sent."))
-        return redirect(letter)
+        return redirect(letter.status_url())
     if request.method == "POST":
         request.session[journey.LAST_LETTER_KEY] = letter.token
         with translation.override(letter.language):
@@ -298,7 +298,7 @@ def confirm_resend(request, token):
         messages.warning(request, _("A link was sent several times already. Please wait an hour."))
     else:
         messages.success(request, _("We sent a new confirmation link. Check your inbox."))
-    return redirect(letter)
+    return redirect(letter.status_url())
 
 
 @require_GET

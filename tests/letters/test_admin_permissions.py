@@ -5,6 +5,7 @@ Each test plays the request a member of a staff group would make through the rea
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.urls import reverse
 
@@ -170,6 +171,35 @@ def test_organizers_resend_from_the_deliveries_list(
 
     first.refresh_from_db()
     assert first.status == Delivery.Status.SENT
+
+
+# --- where a letter's name or address shows ----------------------------------------------------
+
+
+def test_a_letter_is_named_by_number_and_municipality(letter):
+    assert str(letter) == f"Letter #{letter.pk} to {letter.municipality.name}"
+
+
+def test_view_on_site_does_not_lead_to_the_letters_status_page(staff_member, letter):
+    content_type = ContentType.objects.get_for_model(Letter)
+
+    response = staff_member.get(reverse("admin:view_on_site", args=[content_type.pk, letter.pk]))
+
+    assert response.status_code == 404
+    assert letter.token not in response.get("Location", "")
+
+
+def test_staff_see_a_delivery_without_its_letters_personal_data(staff_member, letter):
+    delivery = letter.deliveries.first()
+
+    response = staff_member.get(reverse("admin:letters_delivery_change", args=[delivery.pk]))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert delivery.recipient_email in content
+    for snippet in PERSONAL_SNIPPETS:
+        assert snippet not in content
+    assert_no_tokens(letter, response.content)
 
 
 # --- the organizer's tools -----------------------------------------------------------------------
