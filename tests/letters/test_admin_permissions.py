@@ -3,14 +3,17 @@
 Each test plays the request a member of a staff group would make through the real admin.
 """
 
+from datetime import datetime
+
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from letters.groups import ORGANIZERS, STAFF, groups_ensure
-from letters.models import BlockedSender, Delivery, Letter
+from letters.models import BlockedSender, Delivery, Letter, OutboxMessage
 from tests.factories import UserFactory
 from tests.letters.delivery_helpers import make_letter
 
@@ -173,6 +176,129 @@ def test_organizers_resend_from_the_deliveries_list(
     assert first.status == Delivery.Status.SENT
 
 
+# --- the letter page -----------------------------------------------------------------------------
+
+
+def test_staff_see_a_letter_without_the_residents_personal_data(staff_member, letter):
+    response = staff_member.get(letter_url(letter))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    for snippet in PERSONAL_SNIPPETS:
+        assert snippet not in content
+    assert_no_tokens(letter, response.content)
+    # What staff need: where and when, the FSA and the deliveries.
+    assert letter.municipality.name in content
+    assert "K1A" in content
+    assert "Confirmed" in content
+    for delivery in letter.deliveries.all():
+        assert delivery.recipient_email in content
+
+
+def test_staff_see_the_letters_list_without_personal_data(staff_member, letter):
+    response = staff_member.get(letters_url())
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    for snippet in PERSONAL_SNIPPETS:
+        assert snippet not in content
+    assert_no_tokens(letter, response.content)
+    assert letter.municipality.name in content
+
+
+def test_organizers_see_the_residents_personal_data_but_no_token(organizer, letter):
+    response = organizer.get(letter_url(letter))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    for value in RESIDENT.values():
+        assert value in content
+    assert_no_tokens(letter, response.content)
+
+
+def test_superusers_never_see_tokens(staff_client, letter):
+    page = staff_client.get(letter_url(letter))
+    history = staff_client.get(reverse("admin:letters_letter_history", args=[letter.pk]))
+
+    assert RESIDENT["street_address"] in page.content.decode()
+    assert_no_tokens(letter, page.content)
+    assert_no_tokens(letter, history.content)
+
+
+def change_form_data(page) -> dict:
+    """What the browser would post back from a letter's change page, unchanged."""
+    form = page.context["adminform"].form
+    data = {}
+    for name, value in form.initial.items():
+        if name not in form.fields or value in (None, False):
+            continue
+        if isinstance(value, datetime):
+            value = timezone.localtime(value)
+            data[f"{name}_0"], data[f"{name}_1"] = value.date(), value.time()
+        else:
+            data[name] = form[name].value()
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        data |= {
+            management.add_prefix(name): management[name].value() for name in management.fields
+        }
+        for subform in formset.forms:
+            data[subform.add_prefix("id")] = subform.instance.pk
+    return data
+
+
+def test_a_superuser_saves_a_letter_and_its_tokens_stay(staff_client, letter):
+    page = staff_client.get(letter_url(letter))
+    data = change_form_data(page) | {"street_address": "43 Wallaby Way"}
+
+    response = staff_client.post(letter_url(letter), data)
+
+    assert response.status_code == 302
+    saved = Letter.objects.get(pk=letter.pk)
+    assert saved.street_address == "43 Wallaby Way"
+    assert saved.created_at == letter.created_at
+    assert (saved.token, saved.confirmation_token) == (letter.token, letter.confirmation_token)
+
+
+# --- searching and filtering ---------------------------------------------------------------------
+
+
+def test_staff_cannot_learn_who_wrote_by_searching_letters(staff_member, letter):
+    for term in (RESIDENT["email"], RESIDENT["last_name"], RESIDENT["postal_code"]):
+        response = staff_member.get(letters_url(), {"q": term})
+
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == 0
+
+
+def test_staff_still_search_letters_by_municipality(staff_member, letter):
+    response = staff_member.get(letters_url(), {"q": letter.municipality.name})
+
+    assert response.context["cl"].result_count == 1
+
+
+def test_staff_cannot_filter_letters_by_a_personal_field(staff_member, letter):
+    for lookup in ("email", "last_name__icontains", "street_address__startswith"):
+        response = staff_member.get(letters_url(), {lookup: RESIDENT["email"]})
+
+        assert response.status_code == 400
+
+
+def test_nobody_finds_a_letter_by_its_token(staff_client, letter):
+    found = staff_client.get(letters_url(), {"q": letter.token})
+    filtered = staff_client.get(letters_url(), {"confirmation_token": letter.confirmation_token})
+
+    assert found.context["cl"].result_count == 0
+    assert filtered.status_code == 400
+
+
+def test_organizers_find_letters_by_the_residents_email(organizer, letter):
+    response = organizer.get(letters_url(), {"q": RESIDENT["email"]})
+
+    assert response.context["cl"].result_count == 1
+
+
 # --- where a letter's name or address shows ----------------------------------------------------
 
 
@@ -200,6 +326,83 @@ def test_staff_see_a_delivery_without_its_letters_personal_data(staff_member, le
     for snippet in PERSONAL_SNIPPETS:
         assert snippet not in content
     assert_no_tokens(letter, response.content)
+
+
+def test_staff_cannot_search_deliveries_by_the_residents_email(staff_member, letter):
+    search = staff_member.get(reverse("admin:letters_delivery_changelist"), {"q": "philomena"})
+    lookup = staff_member.get(
+        reverse("admin:letters_delivery_changelist"), {"letter__email": RESIDENT["email"]}
+    )
+
+    assert search.context["cl"].result_count == 0
+    assert lookup.status_code == 400
+
+
+def test_staff_cannot_find_a_letter_through_the_autocomplete(staff_member, letter):
+    response = staff_member.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "letters", "model_name": "delivery", "field_name": "letter", "term": "phil"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+# --- the outbox ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kept_message():
+    return OutboxMessage.objects.create(
+        from_email="letters@example.org",
+        to="rep@example.org",
+        subject=RESIDENT["subject"],
+        body=RESIDENT["body"],
+        raw="...",
+    )
+
+
+def test_staff_cannot_view_outbox_messages(staff_member, kept_message):
+    listing = staff_member.get(reverse("admin:letters_outboxmessage_changelist"))
+    page = staff_member.get(reverse("admin:letters_outboxmessage_change", args=[kept_message.pk]))
+
+    assert listing.status_code == 403
+    assert page.status_code == 403
+
+
+def test_the_outbox_also_needs_the_personal_data_permission(client, kept_message):
+    user = UserFactory(is_staff=True, username="mail-reader")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="letters",
+            codename__in=["view_outboxmessage", "delete_outboxmessage"],
+        )
+    )
+    client.force_login(user)
+
+    page = client.get(reverse("admin:letters_outboxmessage_change", args=[kept_message.pk]))
+    delete = client.get(reverse("admin:letters_outboxmessage_delete", args=[kept_message.pk]))
+    index = client.get(reverse("admin:index"))
+
+    assert page.status_code == 403
+    assert delete.status_code == 403
+    assert b"Outbox messages" not in index.content
+
+
+def test_a_user_with_the_personal_data_permission_reads_the_outbox(client, kept_message):
+    user = UserFactory(is_staff=True, username="mail-reader")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="letters",
+            codename__in=["view_outboxmessage", "view_personal_data"],
+        )
+    )
+    client.force_login(user)
+
+    page = client.get(reverse("admin:letters_outboxmessage_change", args=[kept_message.pk]))
+
+    assert page.status_code == 200
+    assert RESIDENT["subject"] in page.content.decode()
 
 
 # --- the organizer's tools -----------------------------------------------------------------------
