@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationTabularInline
 from simple_history.admin import SimpleHistoryAdmin
@@ -7,6 +8,19 @@ from simple_history.admin import SimpleHistoryAdmin
 from councils.models import Role
 
 from .models import Campaign, Citation, TalkingPoint
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """SimpleHistoryAdmin whose old versions only someone who may change the object can save.
+
+    django-simple-history shows an old version as a full form to anyone who may view the
+    object, and saves whatever is posted to it: a view-only user could rewrite a campaign.
+    """
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class CampaignAdminForm(forms.ModelForm):
@@ -43,7 +57,7 @@ class TalkingPointInline(TranslationTabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
     form = CampaignAdminForm
     list_display = ("title", "slug", "status", "opens_at", "closes_at", "letters_count", "goal")
     list_filter = ("status", "default_language", "editing_mode", "requires_confirmation")
@@ -81,14 +95,14 @@ class CampaignAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+class CitationAdmin(HistoryAdmin, TabbedTranslationAdmin):
     list_display = ("title", "publisher", "published_on", "campaign", "order")
     list_filter = ("campaign", "publisher")
     search_fields = ("title_en", "title_fr", "publisher", "url")
 
 
 @admin.register(TalkingPoint)
-class TalkingPointAdmin(SimpleHistoryAdmin, TabbedTranslationAdmin):
+class TalkingPointAdmin(HistoryAdmin, TabbedTranslationAdmin):
     list_display = ("__str__", "campaign", "order", "citation")
     list_filter = ("campaign",)
     search_fields = ("text_en", "text_fr")

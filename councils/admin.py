@@ -1,9 +1,9 @@
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -253,7 +253,10 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     def emailable(self, obj):
         return obj.can_email
 
-    @admin.action(description=_("Reset the bounce count (the address was checked)"))
+    @admin.action(
+        description=_("Reset the bounce count (the address was checked)"),
+        permissions=["change"],
+    )
     def reset_bounces(self, request, queryset):
         count = representatives_reset_bounces(representatives=queryset)
         self.message_user(
@@ -271,8 +274,7 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
 
     def upload_view(self, request):
         if not self.has_add_permission(request) or not self.has_change_permission(request):
-            messages.error(request, _("You may not import representatives."))
-            return redirect("admin:councils_representative_changelist")
+            raise PermissionDenied
         summary = None
         form = RepresentativeUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -28,21 +29,131 @@ class DeliveryInline(admin.TabularInline):
         return False
 
 
+# Whoever holds one of these can confirm or delete the resident's letter: no admin page shows
+# them, to anyone, and no search or filter reaches them.
+TOKEN_FIELDS = ("token", "confirmation_token")
+# What the resident typed or chose: only for users with letters.view_personal_data.
+PERSONAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "email_canonical",
+    "postal_code",
+    "street_address",
+    "send_copy",
+    "consent_given",
+    "consent_text",
+    "consent_language",
+    "consent_at",
+    "subject",
+    "body",
+    "personal_message",
+)
+
+
+def sees_personal_data(request) -> bool:
+    return request.user.has_perm("letters.view_personal_data")
+
+
 @admin.register(Letter)
 class LetterAdmin(admin.ModelAdmin):
+    """Letters. The resident's data (PERSONAL_FIELDS) shows only to users with
+    letters.view_personal_data; the others see where and when, the FSA and the deliveries."""
+
     list_display = ("created_at", "campaign", "municipality", "status", "language", "is_test")
     list_filter = ("campaign", "status", "language", "is_test", "municipality__province")
-    search_fields = ("email", "last_name", "postal_code", "municipality__name")
     date_hierarchy = "created_at"
     list_select_related = ("campaign", "municipality")
     inlines = [DeliveryInline]
     raw_id_fields = ("municipality", "ward")
+    readonly_fields = ("fsa",)
     actions = ["block_senders", "resend_failed_deliveries"]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "campaign",
+                    "municipality",
+                    "ward",
+                    "fsa",
+                    "status",
+                    "language",
+                    "is_test",
+                )
+            },
+        ),
+        (
+            _("Resident"),
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "email_canonical",
+                    "postal_code",
+                    "street_address",
+                    "send_copy",
+                )
+            },
+        ),
+        (
+            _("Consent"),
+            {"fields": ("consent_given", "consent_text", "consent_language", "consent_at")},
+        ),
+        (_("Letter"), {"fields": ("subject", "body", "personal_message", "talking_points")}),
+        (
+            _("Record"),
+            {
+                "fields": (
+                    "created_at",
+                    "confirmation_sent_at",
+                    "confirmation_emailed_at",
+                    "confirmed_at",
+                    "copy_sent_at",
+                    "purged_at",
+                )
+            },
+        ),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        # The FSA stands in for the postal code for those who may not see it.
+        hidden = ("fsa",) if sees_personal_data(request) else PERSONAL_FIELDS
+        fieldsets = []
+        for name, options in self.fieldsets:
+            fields = [field for field in options["fields"] if field not in hidden]
+            if fields:
+                fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
+
+    def get_search_fields(self, request):
+        # Searching by an address or a name would tell whether that person wrote.
+        if sees_personal_data(request):
+            return ("email", "last_name", "postal_code", "municipality__name")
+        return ("municipality__name",)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Django allows any lookup on a local field in the query string (?email=...), which
+        # would answer the same question as a search.
+        field = lookup.split(LOOKUP_SEP, 1)[0]
+        if field in TOKEN_FIELDS:
+            return False
+        if field in PERSONAL_FIELDS and not (request and sees_personal_data(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description=_("FSA"))
+    def fsa(self, obj):
+        return obj.postal_code[:3]
 
     def get_urls(self):
         return admin_preview.get_urls(self.admin_site) + super().get_urls()
 
-    @admin.action(description=_("Block the email addresses of the selected letters"))
+    @admin.action(
+        description=_("Block the email addresses of the selected letters"),
+        permissions=["block_senders"],
+    )
     def block_senders(self, request, queryset):
         emails = {email.lower() for email in queryset.values_list("email", flat=True) if email}
         for email in emails:
@@ -58,10 +169,20 @@ class LetterAdmin(admin.ModelAdmin):
             % {"count": len(emails)},
         )
 
-    @admin.action(description=_("Resend the failed deliveries of the selected letters"))
+    def has_block_senders_permission(self, request):
+        return request.user.has_perm("letters.add_blockedsender")
+
+    @admin.action(
+        description=_("Resend the failed deliveries of the selected letters"),
+        permissions=["resend_deliveries"],
+    )
     def resend_failed_deliveries(self, request, queryset):
         deliveries = Delivery.objects.filter(letter__in=queryset)
         _report_resend(self, request, deliveries_resend(deliveries=deliveries))
+
+    def has_resend_deliveries_permission(self, request):
+        # The same right as DeliveryAdmin.resend_failed: changing deliveries.
+        return request.user.has_perm("letters.change_delivery")
 
 
 def _report_resend(model_admin, request, count: int) -> None:
@@ -118,7 +239,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def short_error(self, obj):
         return Truncator(obj.last_error).chars(80)
 
-    @admin.action(description=_("Resend the selected failed deliveries"))
+    @admin.action(description=_("Resend the selected failed deliveries"), permissions=["change"])
     def resend_failed(self, request, queryset):
         _report_resend(self, request, deliveries_resend(deliveries=queryset))
 
@@ -151,11 +272,21 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "raw",
     )
 
+    def has_module_permission(self, request):
+        return sees_personal_data(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        # Whole emails to and from residents: their names, addresses and messages.
+        return sees_personal_data(request) and super().has_view_permission(request, obj)
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return sees_personal_data(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(BlockedSender)

@@ -17,6 +17,12 @@ _CRUD = ("add", "change", "delete", "view")
 # directory, block senders and resend failed deliveries; staff see counts, letters and
 # deliveries but export nothing personal; the signer export stands alone, so granting it is a
 # separate, deliberate act.
+#
+# letters.view_personal_data (the resident's name, addresses, message and consent in the
+# admin): Organizers have it because they moderate letters, and deciding to block a sender
+# means reading what they wrote and to which address. Staff do not: counts, statuses and
+# delivery health need no names, and each person who can read residents' data is one more
+# who can leak it. Staff see a letter's campaign, council, FSA, status and deliveries only.
 GROUP_PERMISSIONS: dict[str, list[str]] = {
     ORGANIZERS: [
         *(
@@ -37,6 +43,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         ),
         *(f"letters.{action}_blockedsender" for action in _CRUD),
         "letters.view_letter",
+        "letters.view_personal_data",
         "letters.view_delivery",
         "letters.change_delivery",
     ],

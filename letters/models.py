@@ -169,9 +169,16 @@ class Letter(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.subject} ({self.municipality.name})"
+        # The admin shows this to staff who may not see the resident's data (breadcrumbs, the
+        # delivery's letter, the action checkboxes, the history): no subject, no name.
+        return _("Letter #%(id)s to %(municipality)s") % {
+            "id": self.pk,
+            "municipality": self.municipality.name,
+        }
 
-    def get_absolute_url(self):
+    def status_url(self) -> str:
+        # Not get_absolute_url(): the admin's "View on site" redirect (admin/r/<type>/<id>/)
+        # would hand any staff member the status token, which deletes the letter.
         return reverse("letters:status", kwargs={"token": self.token})
 
     @property

@@ -317,7 +317,7 @@ def confirm(request, token):
             )
         else:  # withdrawn by its writer, or a blocked sender
             messages.info(request, _("This letter will not be sent."))
-        return redirect(letter)
+        return redirect(letter.status_url())
     if request.method == "POST":
         journey.last_letter_set(request, letter)
         with translation.override(letter.language):
@@ -351,7 +351,7 @@ def confirm_resend(request, token):
         messages.warning(request, _("A link was sent several times already. Please wait an hour."))
     else:
         messages.success(request, _("We sent a new confirmation link. Check your inbox."))
-    return redirect(letter)
+    return redirect(letter.status_url())
 
 
 @require_GET

@@ -44,6 +44,13 @@ def test_organizers_edit_campaigns_and_the_directory_but_export_nobody():
     assert not user.has_perm("letters.export_signers")
 
 
+def test_organizers_see_residents_personal_data_to_moderate_letters():
+    user = _member(ORGANIZERS)
+    assert user.has_perm("letters.view_personal_data")
+    assert user.has_perm("letters.add_blockedsender")
+    assert user.has_perm("letters.change_delivery")
+
+
 def test_staff_see_counts_and_letters_but_edit_nothing_and_export_nobody():
     user = _member(STAFF)
     assert user.has_perm("letters.view_letter")
@@ -52,6 +59,14 @@ def test_staff_see_counts_and_letters_but_edit_nothing_and_export_nobody():
     assert not user.has_perm("councils.change_representative")
     assert not user.has_perm("letters.change_letter")
     assert not user.has_perm("letters.export_signers")
+
+
+def test_staff_see_no_personal_data_and_change_nothing_in_letters():
+    user = _member(STAFF)
+    assert not user.has_perm("letters.view_personal_data")
+    assert not user.has_perm("letters.add_blockedsender")
+    assert not user.has_perm("letters.change_delivery")
+    assert not user.has_perm("letters.view_outboxmessage")
 
 
 def test_signer_export_is_its_own_group():

@@ -1,7 +1,9 @@
 import pytest
+from django.contrib.auth.models import Group
 
 from campaigns.models import Campaign
-from tests.factories import CampaignFactory
+from letters.groups import ORGANIZERS, STAFF, groups_ensure
+from tests.factories import CampaignFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,44 @@ def test_the_campaign_admin_loads_nothing_from_third_parties(staff_client):
     sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert any("jquery-ui.min.js" in source for source in sources)
     assert [source for source in sources if source.startswith(("http", "//"))] == []
+
+
+def member_client(client, group_name):
+    groups_ensure()
+    member = UserFactory(is_staff=True, username=group_name.lower())
+    member.groups.add(Group.objects.get(name=group_name))
+    client.force_login(member)
+    return client
+
+
+def first_version_url(campaign):
+    campaign.title_en = "Current headline"
+    campaign.save()
+    first = campaign.history.earliest()
+    return f"/admin/campaigns/campaign/{campaign.pk}/history/{first.history_id}/"
+
+
+def test_staff_cannot_rewrite_a_campaign_through_its_history(client):
+    member_client(client, STAFF)
+    campaign = CampaignFactory(title_en="First headline")
+    url = first_version_url(campaign)
+
+    page = client.get(url)
+    response = client.post(url, change_form_data(campaign, title_en="Rewritten by staff"))
+
+    assert page.status_code == 200
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.title_en == "Current headline"
+
+
+def test_organizers_save_an_old_version_of_a_campaign(client):
+    member_client(client, ORGANIZERS)
+    campaign = CampaignFactory(title_en="First headline")
+    url = first_version_url(campaign)
+
+    response = client.post(url, change_form_data(campaign, title_en="First headline"))
+
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.title_en == "First headline"

@@ -1,12 +1,14 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from councils.models import Municipality, PostcodePrefix, Representative
-from tests.factories import MunicipalityFactory, RepresentativeFactory, WardFactory
+from letters.groups import STAFF, groups_ensure
+from tests.factories import MunicipalityFactory, RepresentativeFactory, UserFactory, WardFactory
 
 from .conftest import FIXTURES
 
@@ -136,7 +138,7 @@ def test_the_upload_is_for_staff_who_may_change_representatives(client, user):
     user.save()
     client.force_login(user)
     response = client.get(reverse("admin:councils_representative_upload"))
-    assert response.status_code == 302
+    assert response.status_code == 403
     assert Municipality.objects.count() == 0
 
 
@@ -153,3 +155,38 @@ def test_the_reset_bounces_action_makes_an_address_usable_again(staff_client, ga
     bouncing.refresh_from_db()
     assert bouncing.bounce_count == 0
     assert bouncing.can_email
+
+
+def staff_member(client):
+    groups_ensure()
+    member = UserFactory(is_staff=True, username="staff-member")
+    member.groups.add(Group.objects.get(name=STAFF))
+    client.force_login(member)
+    return client
+
+
+def test_staff_cannot_reset_bounce_counts(client, gatineau):
+    staff_member(client)
+    bouncing = RepresentativeFactory(municipality=gatineau, bounce_count=3)
+
+    response = client.post(
+        reverse("admin:councils_representative_changelist"),
+        {"action": "reset_bounces", "_selected_action": [bouncing.pk]},
+    )
+
+    assert response.status_code == 200
+    assert response.context["action_form"] is None
+    bouncing.refresh_from_db()
+    assert bouncing.bounce_count == 3
+
+
+def test_staff_cannot_import_representatives(client, gatineau):
+    staff_member(client)
+    upload = SimpleUploadedFile("x.csv", b"foo,bar\n1,2\n", content_type="text/csv")
+
+    page = client.get(reverse("admin:councils_representative_upload"))
+    response = client.post(reverse("admin:councils_representative_upload"), {"file": upload})
+
+    assert page.status_code == 403
+    assert response.status_code == 403
+    assert not Representative.objects.exists()

@@ -6,8 +6,9 @@ from letters.groups import GROUP_PERMISSIONS, PermissionMissing, groups_ensure
 class Command(BaseCommand):
     help = (
         "Create or update the staff groups: Organizers (edit campaigns and the council "
-        "directory), Staff (counts, view letters and deliveries) and Signer export (the "
-        "signers' personal data). Sets each group's permissions exactly; safe to run again."
+        "directory, moderate letters with the residents' data), Staff (counts, view letters "
+        "without the residents' data, and deliveries) and Signer export (the signers' "
+        "personal data). Sets each group's permissions exactly; safe to run again."
     )
 
     def handle(self, *args, **options):
