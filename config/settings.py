@@ -221,26 +221,27 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
-# --- Delivery (letters) ----------------------------------------------------------------------
-# A delivery is tried at most DELIVERY_MAX_ATTEMPTS times. Transient failures (connection,
+# --- Outgoing email (letters.sending) -----------------------------------------------------------
+# Every email is tried at most DELIVERY_MAX_ATTEMPTS times. Transient failures (connection,
 # timeout, SMTP 4xx, ESP 5xx/429) wait DELIVERY_RETRY_BACKOFF seconds, then 4x longer each time,
-# capped at DELIVERY_RETRY_BACKOFF_MAX (which stays below the visibility timeout above).
+# capped at DELIVERY_RETRY_BACKOFF_MAX: 1, 4, 16, 60, 60 minutes.
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
 DELIVERY_RETRY_BACKOFF = env_int("DELIVERY_RETRY_BACKOFF", 60)
 DELIVERY_RETRY_BACKOFF_MAX = env_int("DELIVERY_RETRY_BACKOFF_MAX", 60 * 60)
-# Queued or sending for longer than this means the task was lost (dead worker, Redis restart):
-# requeue_deliveries sends it again. Keep it well above CELERY_TASK_TIME_LIMIT.
-DELIVERY_STUCK_AFTER = env_int("DELIVERY_STUCK_AFTER", 15 * 60)
+# An email left "sending" for longer than this was being sent by a worker that died: the sweep
+# sends it again (same Message-ID). Celery kills a task at CELERY_TASK_TIME_LIMIT, so no send
+# can still be under way after it; the margin covers clocks and the commit.
+DELIVERY_STUCK_AFTER = env_int("DELIVERY_STUCK_AFTER", CELERY_TASK_TIME_LIMIT + 30)
+if DELIVERY_STUCK_AFTER <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "DELIVERY_STUCK_AFTER must be longer than CELERY_TASK_TIME_LIMIT, or an email still "
+        "being sent could be sent a second time."
+    )
 CELERY_BEAT_SCHEDULE = {
-    "requeue-deliveries": {
-        "task": "letters.tasks.deliveries_requeue",
-        "schedule": env_int("DELIVERY_REQUEUE_EVERY", 5 * 60),
-    },
-    # Letters' tasks are queued in batches (letters.dispatch); this picks up any batch whose
-    # task was lost.
-    "dispatch-pending": {
-        "task": "letters.tasks.dispatch_pending",
-        "schedule": env_int("DISPATCH_PENDING_EVERY", 60),
+    # The sweep: emails due (retries, pacing, lost tasks) and those left sending.
+    "send-due-mail": {
+        "task": "letters.tasks.mails_send_due",
+        "schedule": env_int("DELIVERY_REQUEUE_EVERY", 60),
     },
 }
 
@@ -264,6 +265,8 @@ elif ANYMAIL_ESP:
     EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
 elif EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
+    # Django's SMTP backend, keeping the recipients a server refuses while it accepts others.
+    EMAIL_BACKEND = "letters.mail_backends.SMTPBackend"
 else:
     # Embedded default: mail never leaves the machine; it is kept in the local outbox, which the
     # admin shows (Letters > Outbox messages).

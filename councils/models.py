@@ -123,6 +123,16 @@ class RepresentativeQuerySet(models.QuerySet):
             models.Q(last_verified__isnull=True) | models.Q(last_verified__lt=cutoff)
         )
 
+    def bounce_recorded(self) -> int:
+        """Count a hard bounce (a permanent refusal by SMTP, or an ESP's bounce event)
+        against these addresses; BOUNCE_LIMIT of them flag an address."""
+        return self.update(bounce_count=models.F("bounce_count") + 1)
+
+    def delivery_recorded(self) -> int:
+        """A letter arrived: bounces count only while in a row. A flagged address stays
+        flagged until someone corrects it in the directory."""
+        return self.filter(bounce_count__lt=Representative.BOUNCE_LIMIT).update(bounce_count=0)
+
 
 class Representative(models.Model):
     # Hard bounces after which the address is treated as not working (shown, but not emailed).
@@ -197,6 +207,11 @@ class Representative(models.Model):
     @property
     def can_email(self) -> bool:
         return bool(self.email) and not self.email_flagged
+
+    @property
+    def title(self) -> str:
+        """The role as the source published it ("Deputy Mayor"), else the role's name."""
+        return self.role_text or str(self.get_role_display())
 
 
 class PostcodePrefix(models.Model):

@@ -5,8 +5,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import admin_preview, admin_reports, services
-from .delivery import deliveries_resend, delivery_health_counts
-from .models import BlockedSender, Delivery, Letter, OutboxMessage, SignerExportLog
+from .models import (
+    BlockedSender,
+    Delivery,
+    Letter,
+    OutboxMessage,
+    OutgoingMail,
+    SignerExportLog,
+)
+from .selectors import delivery_health_counts
 
 
 class DeliveryInline(admin.TabularInline):
@@ -16,10 +23,9 @@ class DeliveryInline(admin.TabularInline):
         "recipient_name",
         "recipient_email",
         "status",
-        "attempts",
+        "mail",
         "sent_at",
         "delivered_at",
-        "message_id",
         "last_error",
     )
     readonly_fields = fields
@@ -108,9 +114,7 @@ class LetterAdmin(admin.ModelAdmin):
                 "fields": (
                     "created_at",
                     "confirmation_sent_at",
-                    "confirmation_emailed_at",
                     "confirmed_at",
-                    "copy_sent_at",
                     "purged_at",
                 )
             },
@@ -178,7 +182,7 @@ class LetterAdmin(admin.ModelAdmin):
     )
     def resend_failed_deliveries(self, request, queryset):
         deliveries = Delivery.objects.filter(letter__in=queryset)
-        _report_resend(self, request, deliveries_resend(deliveries=deliveries))
+        _report_resend(self, request, services.deliveries_resend(deliveries=deliveries))
 
     def has_resend_deliveries_permission(self, request):
         # The same right as DeliveryAdmin.resend_failed: changing deliveries.
@@ -209,16 +213,16 @@ class DeliveryAdmin(admin.ModelAdmin):
         "recipient_email",
         "campaign",
         "status",
-        "attempts",
+        "mail",
         "sent_at",
         "updated_at",
         "short_error",
     )
     list_filter = ("status", "letter__campaign", "letter__is_test")
-    search_fields = ("recipient_name", "recipient_email", "esp_message_id", "message_id")
+    search_fields = ("recipient_name", "recipient_email", "esp_message_id", "mail__message_id")
     list_select_related = ("letter__campaign",)
     date_hierarchy = "updated_at"
-    raw_id_fields = ("letter", "representative")
+    raw_id_fields = ("letter", "representative", "mail")
     actions = ["resend_failed"]
     change_list_template = "admin/letters/delivery/change_list.html"
 
@@ -241,7 +245,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed deliveries"), permissions=["change"])
     def resend_failed(self, request, queryset):
-        _report_resend(self, request, deliveries_resend(deliveries=queryset))
+        _report_resend(self, request, services.deliveries_resend(deliveries=queryset))
 
     def changelist_view(self, request, extra_context=None):
         statuses = Delivery.Status.choices
@@ -251,6 +255,34 @@ class DeliveryAdmin(admin.ModelAdmin):
         ]
         extra_context = {**(extra_context or {}), "health": health, "health_statuses": statuses}
         return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(OutgoingMail)
+class OutgoingMailAdmin(admin.ModelAdmin):
+    """Every email the app sends, read-only: the sender (letters.sending) changes them. The
+    erasure notice's address shows only to users who may see personal data."""
+
+    list_display = ("created_at", "kind", "status", "letter", "attempts", "send_after", "sent_at")
+    list_filter = ("kind", "status", "letter__campaign")
+    search_fields = ("message_id",)
+    date_hierarchy = "created_at"
+    list_select_related = ("letter__municipality",)
+    raw_id_fields = ("letter",)
+
+    def get_fields(self, request, obj=None):
+        fields = [field.name for field in self.model._meta.fields if field.name != "id"]
+        if not sees_personal_data(request):
+            fields.remove("to_email")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(OutboxMessage)

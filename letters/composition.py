@@ -70,7 +70,7 @@ def template_context(
         name = municipality.display_name(language)
         if len(recipients) == 1:
             recipient_name = recipients[0].name
-            recipient_title = recipients[0].role_text or recipients[0].get_role_display()
+            recipient_title = recipients[0].title
         else:
             recipient_name = _("Mayor and Council")
             recipient_title = _("Members of Council")

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .models import Delivery, Letter
+from .models import Delivery, Letter, OutgoingMail
 
 
 def make_message(
@@ -72,13 +72,28 @@ def stable_message_id(*, kind: str, pk: int, from_email: str) -> str:
     return f"<{kind}.{pk}.{digest}@{_domain(from_email) or 'localhost'}>"
 
 
-def confirmation_message(letter: Letter) -> EmailMultiAlternatives:
+def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """The email an OutgoingMail row stands for, built now from the rows it belongs to, with
+    the row's stable Message-ID (letters.sending)."""
+    builders = {
+        OutgoingMail.Kind.LETTER: letter_message,
+        OutgoingMail.Kind.TEST: letter_message,
+        OutgoingMail.Kind.COPY: letter_copy_message,
+        OutgoingMail.Kind.CONFIRMATION: confirmation_message,
+        OutgoingMail.Kind.REMINDER: reminder_message,
+        OutgoingMail.Kind.ERASED: data_erased_message,
+    }
+    return builders[mail.kind](mail)
+
+
+def confirmation_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     """The email asking a resident to confirm their letter (see letters.services).
 
     It carries nothing the writer typed, not even their name: anyone can type any address,
     and this email must not carry a stranger's words to it. The letter itself is shown on the
     page the link opens.
     """
+    letter = mail.letter
     campaign = letter.campaign
     with translation.override(letter.language):
         path = reverse("letters:confirm", kwargs={"token": letter.confirmation_token})
@@ -94,12 +109,14 @@ def confirmation_message(letter: Letter) -> EmailMultiAlternatives:
         to=[letter.email],
         language=letter.language,
         from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
     )
 
 
-def reminder_message(letter: Letter) -> EmailMultiAlternatives:
+def reminder_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     """Tell the writer of a letter already sent that their address was used again, with the
     link to their letter's status page. Like the confirmation, nothing the requester typed."""
+    letter = mail.letter
     campaign = letter.campaign
     return make_message(
         template="letter_reminder",
@@ -112,6 +129,7 @@ def reminder_message(letter: Letter) -> EmailMultiAlternatives:
         to=[letter.email],
         language=letter.language,
         from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
     )
 
 
@@ -132,16 +150,18 @@ def address(name: str, email: str) -> str:
     return f'"{name}" <{email}>' if name else email
 
 
-def letter_message(deliveries: list[Delivery], *, message_id: str) -> EmailMultiAlternatives:
-    """The letter to its recipients: one representative, or in "whole council" mode all of
-    them on one message (To every recipient, so reply-all reaches everyone).
+def letter_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """The letter to its recipients (the row's deliveries being sent): one representative,
+    or in "whole council" mode all of them on one message (To every recipient, so reply-all
+    reaches everyone).
 
     Reply-To is the resident. A test letter goes to the organizer who wrote it, never to a
     council.
     """
-    letter = deliveries[0].letter
+    letter = mail.letter
+    deliveries = list(mail.deliveries.filter(status=Delivery.Status.SENDING).order_by("pk"))
     to = [address(d.recipient_name, d.recipient_email) for d in deliveries]
-    if letter.is_test:
+    if mail.kind == OutgoingMail.Kind.TEST or letter.is_test:
         to = [letter.email]
     return make_message(
         template="letter",
@@ -155,28 +175,28 @@ def letter_message(deliveries: list[Delivery], *, message_id: str) -> EmailMulti
         language=letter.language,
         from_email=_campaign_from(letter),
         reply_to=[address(letter.sender_name, letter.email)],
-        message_id=message_id,
+        message_id=mail.message_id,
     )
 
 
-def letter_copy_message(letter: Letter) -> EmailMultiAlternatives:
+def letter_copy_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     """The resident's own copy: the letter, who it went to, and links to the status page and
     to delete their data."""
+    letter = mail.letter
     campaign = letter.campaign
-    status_url = settings.SITE_URL + letter_path(letter, "")
     return make_message(
         template="letter_copy",
         context={
             "letter": letter,
             "deliveries": list(letter.deliveries.all()),
             "organization": campaign.sender_name,
-            "status_url": status_url,
+            "status_url": settings.SITE_URL + letter_path(letter, ""),
             "delete_url": settings.SITE_URL + letter_path(letter, "delete/"),
         },
         to=[address(letter.sender_name, letter.email)],
         language=letter.language,
         from_email=address(campaign.sender_name, campaign.sender_email),
-        message_id=stable_message_id(kind="copy", pk=letter.pk, from_email=campaign.sender_email),
+        message_id=mail.message_id,
     )
 
 
@@ -186,20 +206,21 @@ def letter_path(letter: Letter, suffix: str) -> str:
     return f"{prefix}/letters/{letter.token}/{suffix}"
 
 
-def data_erased_message(
-    *, email: str, name: str, language: str, campaign
-) -> EmailMultiAlternatives:
-    """Tell a resident their personal data is erased (letters.privacy). The address comes from
-    the caller, captured before the letter's copy of it was erased."""
+def data_erased_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """Tell a resident their personal data is erased. The address is the row's own, captured
+    before the letter's copy of it was erased (and cleared from the row once sent)."""
+    letter = mail.letter
+    campaign = letter.campaign
     return make_message(
         template="letter_erased",
         context={
-            "name": name,
+            "name": "",
             "campaign": campaign,
             "organization": campaign.sender_name,
             "site_url": settings.SITE_URL,
         },
-        to=[address(name, email)],
-        language=language,
+        to=[mail.to_email],
+        language=letter.language,
         from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
     )

@@ -160,8 +160,7 @@ class LetterForm(forms.Form):
         self.representatives = representatives
         self.emailable = [rep for rep in representatives if rep.can_email]
         self.fields["recipients"].choices = [
-            (rep.pk, f"{rep.name}, {rep.role_text or rep.get_role_display()}")
-            for rep in self.emailable
+            (rep.pk, f"{rep.name}, {rep.title}") for rep in self.emailable
         ]
         if not self.is_bound and "recipients" not in self.initial:
             self.initial["recipients"] = [rep.pk for rep in self.emailable]

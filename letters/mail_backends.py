@@ -1,8 +1,11 @@
-"""The embedded default's mail backend: messages stay on this machine, in the local outbox
+"""Mail backends: the embedded default's local outbox, and SMTP that keeps refusals.
+
+OutboxBackend: messages stay on this machine, in the local outbox
 (OutboxMessage), which the admin lists. Nothing is sent anywhere."""
 
 import logging
 
+from django.core.mail.backends import smtp
 from django.core.mail.backends.base import BaseEmailBackend
 
 logger = logging.getLogger(__name__)
@@ -34,3 +37,29 @@ class OutboxBackend(BaseEmailBackend):
             logger.info("Outbox: %r to %s", message.subject, ", ".join(message.recipients()))
             count += 1
         return count
+
+
+class SMTPBackend(smtp.EmailBackend):
+    """Django's SMTP backend, except that it keeps what the server refused.
+
+    When one message goes to several recipients (a letter to the whole council) and the server
+    refuses some while accepting the others, smtplib returns the refused ones and Django drops
+    that answer. Here it stays on the message as refused_recipients ({address: (code, reply)}),
+    so letters.sending can fail those deliveries instead of recording them as sent.
+    """
+
+    def _send(self, email_message):
+        connection = self.connection
+        if connection is None:
+            return super()._send(email_message)
+        sendmail = connection.sendmail
+
+        def sendmail_keeping_refusals(*args, **kwargs):
+            email_message.refused_recipients = sendmail(*args, **kwargs)
+            return email_message.refused_recipients
+
+        connection.sendmail = sendmail_keeping_refusals
+        try:
+            return super()._send(email_message)
+        finally:
+            del connection.sendmail

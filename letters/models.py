@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
@@ -118,11 +119,9 @@ class Letter(models.Model):
     talking_points = models.JSONField(_("talking points added"), default=list, blank=True)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    # When the current confirmation link was made (its expiry counts from here).
     confirmation_sent_at = models.DateTimeField(_("confirmation sent"), null=True, blank=True)
-    # When the email with the current link went out (None: not yet, or a new link is due).
-    confirmation_emailed_at = models.DateTimeField(_("confirmation emailed"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
-    copy_sent_at = models.DateTimeField(_("copy sent"), null=True, blank=True)
     purged_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
 
     objects = LetterQuerySet.as_manager()
@@ -185,22 +184,22 @@ class Letter(models.Model):
     def sender_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    @property
+    def confirmation_expires_at(self):
+        """When the current confirmation link stops working (LETTERS_CONFIRMATION_DAYS)."""
+        start = self.confirmation_sent_at or self.created_at
+        return start + timedelta(days=settings.LETTERS_CONFIRMATION_DAYS)
 
-class DeliveryQuerySet(models.QuerySet):
-    def stuck(self, *, older_than):
-        """Queued or sending since before older_than, so their task was lost.
+    def awaits_confirmation(self) -> bool:
+        """Still waiting for its writer to confirm: not confirmed, replaced, withdrawn or
+        blocked (the link may have expired: see confirmation_expires_at)."""
+        return self.status == self.Status.PENDING_CONFIRMATION and not self.confirmed_at
 
-        A queued delivery waiting for a retry counts from when that retry is due.
-        """
-        return self.filter(
-            Q(status=Delivery.Status.SENDING, updated_at__lt=older_than)
-            | Q(
-                status=Delivery.Status.QUEUED,
-                next_attempt_at__isnull=True,
-                updated_at__lt=older_than,
-            )
-            | Q(status=Delivery.Status.QUEUED, next_attempt_at__lt=older_than)
-        )
+    def new_confirmation_link(self) -> None:
+        """Replace the confirmation token (the old link stops working) and restart its
+        validity. The caller saves."""
+        self.confirmation_token = new_token()
+        self.confirmation_sent_at = timezone.now()
 
 
 class Delivery(models.Model):
@@ -216,7 +215,7 @@ class Delivery(models.Model):
         COMPLAINED = "complained", _("Marked as spam")
         FAILED = "failed", _("Failed")
         NO_EMAIL = "no_email", _("No email address: contact them another way")
-        # Not sent because the sender deleted their data first (letters.privacy).
+        # Not sent because the sender deleted their data first (letters.erasure).
         CANCELLED = "cancelled", _("Cancelled: the sender deleted their data")
 
     letter = models.ForeignKey(
@@ -241,18 +240,23 @@ class Delivery(models.Model):
         choices=Status.choices,
         default=Status.PENDING_CONFIRMATION,
     )
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The email that carries the letter to this recipient (one per recipient, or one for the
+    # whole council); a resend of a failed delivery makes a new one.
+    mail = models.ForeignKey(
+        "OutgoingMail",
+        verbose_name=_("email"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    # What the server or the ESP said last about this recipient (refusal, bounce).
     last_error = models.TextField(_("last error"), blank=True)
-    message_id = models.CharField(_("Message-ID"), max_length=300, blank=True)
+    # The ESP's id for the message to this recipient, which its webhooks name.
     esp_message_id = models.CharField(_("ESP message id"), max_length=300, blank=True)
-    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
-    # When a retry after a transient failure is due (None: not waiting for a retry).
-    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("delivery")
@@ -273,6 +277,75 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.recipient_name}: {self.get_status_display()}"
+
+
+class OutgoingMailQuerySet(models.QuerySet):
+    def due(self, *, now):
+        """Queued and due: new, or waiting out a retry's backoff that has passed."""
+        return self.filter(status=OutgoingMail.Status.QUEUED, send_after__lte=now)
+
+    def stuck(self, *, before):
+        """Left "sending" since before this time: the worker that claimed them died."""
+        return self.filter(status=OutgoingMail.Status.SENDING, updated_at__lt=before)
+
+
+class OutgoingMail(models.Model):
+    """One email the app sends, of any kind, and what became of it (letters.sending).
+
+    It is rendered when it is sent, from the rows it belongs to: a letter's exact text stays
+    on the letter, so erasing a letter leaves nothing personal here (but the erasure notice's
+    address, until that notice is sent).
+    """
+
+    class Kind(models.TextChoices):
+        LETTER = "letter", _("Letter to council")
+        TEST = "test", _("Test letter")
+        COPY = "copy", _("Resident's copy")
+        CONFIRMATION = "confirmation", _("Confirmation link")
+        REMINDER = "reminder", _("Reminder of a letter sent")
+        ERASED = "erased", _("Erasure notice")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        # No longer wanted when its turn came (its letter erased, confirmed or replaced).
+        CANCELLED = "cancelled", _("Cancelled")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    letter = models.ForeignKey(
+        Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="mails"
+    )
+    # Only the erasure notice: the letter no longer has the address. Cleared once sent.
+    to_email = models.EmailField(_("to"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Not before this time: a retry's backoff, and later pacing, set it.
+    send_after = models.DateTimeField(_("send after"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    # The same on every attempt, so a duplicate after a crash is recognisable as one.
+    message_id = models.CharField(_("Message-ID"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = OutgoingMailQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("outgoing email")
+        verbose_name_plural = _("outgoing emails")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The sender's sweep: queued rows by due time, sending rows by age.
+            models.Index(fields=["status", "send_after"], name="mail_due_idx"),
+            models.Index(fields=["message_id"], name="mail_message_id_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}: {self.get_status_display()}"
 
 
 class BlockedSender(models.Model):

@@ -155,6 +155,32 @@ def delivery_health(*, campaign: Campaign) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in Delivery.Status.values}
 
 
+def delivery_health_counts(*, campaign_ids: list[int] | None = None) -> list[dict]:
+    """Delivery counts per campaign and status, for the admin's health table."""
+    rows = Delivery.objects.all()
+    if campaign_ids is not None:
+        rows = rows.filter(letter__campaign_id__in=campaign_ids)
+    counts = (
+        rows.values("letter__campaign_id", "letter__campaign__slug", "status")
+        .annotate(n=Count("pk"))
+        .order_by("letter__campaign__slug")
+    )
+    table: dict[int, dict] = {}
+    for row in counts:
+        entry = table.setdefault(
+            row["letter__campaign_id"],
+            {
+                "campaign_id": row["letter__campaign_id"],
+                "slug": row["letter__campaign__slug"],
+                "counts": {},
+                "total": 0,
+            },
+        )
+        entry["counts"][row["status"]] = row["n"]
+        entry["total"] += row["n"]
+    return list(table.values())
+
+
 def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) -> QuerySet:
     """Counted letters whose sender's personal data still exists, in the order they came in."""
     queryset = Letter.objects.counted().filter(campaign=campaign, purged_at__isnull=True)

@@ -1,12 +1,16 @@
-"""Writes of the resident's journey: saving a letter, confirming it, resending the link."""
+"""Every write with a rule or a side effect: a letter saved, confirmed, queued, resent or
+erased, an email queued, a webhook's news recorded, a sender blocked.
+
+These are the only functions that queue work: each email is an OutgoingMail row, saved in the
+caller's transaction, and its task starts after commit (letters.sending sends it).
+"""
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,12 +19,11 @@ from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import recipients_for
 
-from . import emails
+from . import erasure
 from .composition import Sender, compose_letter, single_line
-from .delivery import letter_queue
-from .dispatch import dispatch_soon
-from .models import BlockedSender, Delivery, Letter, TokenBucket, canonical_email
+from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
+from .tasks import mail_send as mail_send_task
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +172,7 @@ def letter_submit(
             .first()
         )
         if existing is not None:
-            _enqueue_on_commit("letter_reminder_send", existing.pk)
+            mails_queue([OutgoingMail(kind=OutgoingMail.Kind.REMINDER, letter=existing)])
             raise LetterDuplicate()
 
     if council is None:
@@ -251,7 +254,9 @@ def letter_submit(
         with transaction.atomic():
             letter.save()
             Delivery.objects.bulk_create(deliveries)
-            if not needs_confirmation:
+            if needs_confirmation:
+                mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=letter)])
+            else:
                 if not is_test:
                     Campaign.objects.filter(pk=campaign.pk).update(
                         letters_count=F("letters_count") + 1
@@ -262,14 +267,12 @@ def letter_submit(
         if not needs_confirmation and not is_test:
             raise LetterDuplicate() from exc
         raise
-    if needs_confirmation:
-        transaction.on_commit(lambda: _confirmation_send(letter.pk))
     return letter
 
 
 def _delivery_for(letter: Letter, rep: Representative) -> Delivery:
     """The delivery of a letter to one representative, in the active language."""
-    role = rep.role_text or rep.get_role_display()
+    role = rep.title
     return Delivery(
         letter=letter,
         representative=rep,
@@ -280,91 +283,111 @@ def _delivery_for(letter: Letter, rep: Representative) -> Delivery:
     )
 
 
-def _confirmation_send(letter_id: int) -> None:
-    dispatch_soon("letters.tasks.letter_confirmation_send", letter_id)
+def mails_queue(mails: list[OutgoingMail]) -> list[OutgoingMail]:
+    """Save these emails and start a send task for each once the transaction commits.
 
-
-def _enqueue_on_commit(task_name: str, letter_id: int) -> None:
-    """Start a letter's email task once the transaction commits. A broker that is down is
-    logged, never raised: the letter is saved, and the resident can ask again."""
-    from . import tasks
+    Never raises for the broker: when it is down the rows wait, and the beat's sweep sends
+    them (letters.sending.mails_send_due). Rows due later (send_after) are left to the sweep.
+    """
+    saved = OutgoingMail.objects.bulk_create(mails)
+    now = timezone.now()
+    due = [mail.pk for mail in saved if mail.send_after <= now]
 
     def enqueue():
-        try:
-            getattr(tasks, task_name).delay(letter_id)
-        except Exception:
-            logger.exception("Could not queue %s for letter %s", task_name, letter_id)
+        for mail_id in due:
+            try:
+                mail_send_task.delay(mail_id)
+            except Exception:
+                # Eager mode runs the task right here, and records its own failure on the
+                # row; a broker that is down leaves the rest for the sweep as well.
+                logger.warning("Email %s waits for the sweep", mail_id, exc_info=True)
 
     transaction.on_commit(enqueue)
+    return saved
 
 
-def letter_reminder_email_send(*, letter_id: int) -> None:
-    """Email a resident who already wrote to this council the status of that letter (called
-    by the task, when their address was used for another letter). Only to the address on
-    file; nothing is sent for an erased letter."""
-    letter = Letter.objects.select_related("campaign", "municipality").get(pk=letter_id)
-    if not letter.email:
-        return
-    emails.reminder_message(letter).send()
+def letter_queue(*, letter: Letter) -> None:
+    """Queue a confirmed letter: an email per recipient (or one for the whole council) and
+    the resident's copy when they asked for one.
 
-
-def letter_confirmation_email_send(*, letter_id: int) -> None:
-    """Email the confirmation link of a letter still waiting for it (called by the task).
-
-    Raises whatever the mail backend raises; the task decides about retrying.
+    Recipients without a usable address (none, or one flagged after repeated hard bounces)
+    become "no email" so the resident is shown another way to reach them.
     """
-    letter = Letter.objects.select_related("campaign", "municipality").get(pk=letter_id)
-    if letter.status != Letter.Status.PENDING_CONFIRMATION or letter.confirmation_emailed_at:
-        return  # confirmed, withdrawn or blocked meanwhile, or this link already went out
-    emails.confirmation_message(letter).send()
-    Letter.objects.filter(pk=letter.pk, confirmation_token=letter.confirmation_token).update(
-        confirmation_emailed_at=timezone.now()
-    )
-
-
-# A letter waiting for confirmation whose email has not gone out this long after it was saved
-# lost its task (Redis flushed, say): confirmations_requeue queues it again, for an hour.
-CONFIRMATION_REQUEUE_AFTER = timedelta(minutes=10)
-CONFIRMATION_REQUEUE_UNTIL = timedelta(hours=1)
-
-
-def confirmations_requeue(*, now=None, limit: int = 500) -> int:
-    """Queue again the confirmation emails that should have gone out and have not (the beat's
-    dispatch sweep runs it every minute). Returns how many were queued."""
-    from .tasks import letter_confirmation_send
-
-    now = now or timezone.now()
-    ids = list(
-        Letter.objects.filter(
-            status=Letter.Status.PENDING_CONFIRMATION,
-            is_test=False,
-            confirmation_emailed_at__isnull=True,
-            confirmation_sent_at__gt=now - CONFIRMATION_REQUEUE_UNTIL,
-            confirmation_sent_at__lte=now - CONFIRMATION_REQUEUE_AFTER,
+    with transaction.atomic():
+        deliveries = list(
+            letter.deliveries.select_for_update(of=("self",))
+            .select_related("representative")
+            .filter(status=Delivery.Status.PENDING_CONFIRMATION)
+            .order_by("pk")
         )
-        .exclude(email="")
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for letter_id in ids:
-        letter_confirmation_send.delay(letter_id)
-    if ids:
-        logger.warning("Queued %d confirmation emails again (their tasks were lost)", len(ids))
-    return len(ids)
+        reachable = [
+            delivery
+            for delivery in deliveries
+            if delivery.recipient_email
+            and not (delivery.representative and delivery.representative.email_flagged)
+        ]
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries if d not in reachable]).update(
+            status=Delivery.Status.NO_EMAIL
+        )
+        kind = OutgoingMail.Kind.TEST if letter.is_test else OutgoingMail.Kind.LETTER
+        if letter.campaign.send_mode == Campaign.SendMode.TOGETHER:
+            groups = [reachable] if reachable else []
+        else:
+            groups = [[delivery] for delivery in reachable]
+        mails = mails_queue([OutgoingMail(kind=kind, letter=letter) for _group in groups])
+        for mail, group in zip(mails, groups, strict=True):
+            Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+                status=Delivery.Status.QUEUED, mail=mail
+            )
+        if letter.send_copy and letter.email and not letter.is_test:
+            mails_queue([OutgoingMail(kind=OutgoingMail.Kind.COPY, letter=letter)])
 
 
-def confirmation_expires_at(letter: Letter):
-    sent = letter.confirmation_sent_at or letter.created_at
-    return sent + timedelta(days=settings.LETTERS_CONFIRMATION_DAYS)
+def deliveries_resend(*, deliveries) -> int:
+    """Try failed deliveries again: a new email for them (per letter in "whole council"
+    mode), never a copy of one already sent. Only failed rows with an address are touched.
+    Returns how many deliveries were queued."""
+    with transaction.atomic():
+        failed = list(
+            Delivery.objects.filter(
+                pk__in=[d.pk for d in deliveries], status=Delivery.Status.FAILED
+            )
+            .exclude(recipient_email="")
+            .select_related("letter__campaign")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        groups: dict = {}
+        for delivery in failed:
+            together = delivery.letter.campaign.send_mode == Campaign.SendMode.TOGETHER
+            key = delivery.letter_id if together else ("one", delivery.pk)
+            groups.setdefault(key, []).append(delivery)
+        groups = list(groups.values())
+        mails = mails_queue(
+            [
+                OutgoingMail(
+                    kind=OutgoingMail.Kind.TEST
+                    if group[0].letter.is_test
+                    else OutgoingMail.Kind.LETTER,
+                    letter=group[0].letter,
+                )
+                for group in groups
+            ]
+        )
+        for mail, group in zip(mails, groups, strict=True):
+            Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+                status=Delivery.Status.QUEUED, mail=mail, last_error=""
+            )
+    return len(failed)
 
 
 def letter_awaits_confirmation(letter: Letter) -> bool:
     """True when the letter still waits for its writer's confirmation; False once it was
     confirmed, replaced, withdrawn or blocked. Raises ConfirmationExpired when its link is
     too old, and CampaignClosed when its campaign no longer takes confirmations."""
-    if letter.confirmed_at or letter.status != Letter.Status.PENDING_CONFIRMATION:
+    if not letter.awaits_confirmation():
         return False
-    if timezone.now() >= confirmation_expires_at(letter):
+    if timezone.now() >= letter.confirmation_expires_at:
         raise ConfirmationExpired(letter)
     if not letter.is_test and not letter.campaign.accepts_confirmations():
         raise CampaignClosed(letter)
@@ -437,14 +460,9 @@ def letter_confirmation_resend(*, letter: Letter) -> Letter:
     rate_limit_check(email=letter.email)
     with transaction.atomic():
         letter = Letter.objects.select_for_update().get(pk=letter.pk)
-        letter.confirmation_token = Letter._meta.get_field("confirmation_token").default()
-        letter.confirmation_sent_at = timezone.now()
-        letter.confirmation_emailed_at = None
-        letter.save(
-            update_fields=["confirmation_token", "confirmation_sent_at", "confirmation_emailed_at"]
-        )
-        letter_id = letter.pk
-        transaction.on_commit(lambda: _confirmation_send(letter_id))
+        letter.new_confirmation_link()
+        letter.save(update_fields=["confirmation_token", "confirmation_sent_at"])
+        mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=letter)])
     return letter
 
 
@@ -462,23 +480,17 @@ def sender_links_resend(*, campaign: Campaign, municipality: Municipality, email
     letters = _sender_letters(campaign=campaign, municipality=municipality, email=email)
     confirmed = letters.filter(status=Letter.Status.CONFIRMED).first()
     if confirmed is not None:
-        _enqueue_on_commit("letter_reminder_send", confirmed.pk)
+        mails_queue([OutgoingMail(kind=OutgoingMail.Kind.REMINDER, letter=confirmed)])
         return
     pending = letters.filter(status=Letter.Status.PENDING_CONFIRMATION).order_by("-pk").first()
     if pending is None:
         return
     with transaction.atomic():
         pending = Letter.objects.select_for_update().get(pk=pending.pk)
-        now = timezone.now()
-        if now >= confirmation_expires_at(pending):
-            pending.confirmation_token = Letter._meta.get_field("confirmation_token").default()
-            pending.confirmation_sent_at = now
-        pending.confirmation_emailed_at = None
-        pending.save(
-            update_fields=["confirmation_token", "confirmation_sent_at", "confirmation_emailed_at"]
-        )
-        letter_id = pending.pk
-        transaction.on_commit(lambda: _confirmation_send(letter_id))
+        if timezone.now() >= pending.confirmation_expires_at:
+            pending.new_confirmation_link()
+            pending.save(update_fields=["confirmation_token", "confirmation_sent_at"])
+        mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=pending)])
 
 
 def letter_test_send(
@@ -519,6 +531,93 @@ def letter_test_send(
             letter.subject = (_("[TEST] %(subject)s") % {"subject": letter.subject})[:300]
         letter.save(update_fields=["subject"])
     return letter
+
+
+def letter_delete_request(*, letter: Letter) -> Letter:
+    """Delete-my-data: erase the letter's personal data now (letters.erasure) and email its
+    writer that it is done, at the address captured before erasing it. Returns the letter.
+    Idempotent: an erased letter stays as it is and no second email goes out."""
+    with transaction.atomic():
+        letter = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
+        if letter.purged_at:
+            return letter
+        email = letter.email
+        erasure.letters_erase([letter.pk], now=timezone.now())
+        if email:
+            mails_queue(
+                [OutgoingMail(kind=OutgoingMail.Kind.ERASED, letter=letter, to_email=email)]
+            )
+    letter.refresh_from_db()
+    return letter
+
+
+# --- ESP tracking (webhooks) -------------------------------------------------------------------
+
+# How far along each status is: a webhook moves a delivery forward only (events can arrive out
+# of order, and an ESP may repeat one).
+_RANK = {
+    Delivery.Status.QUEUED: 0,
+    Delivery.Status.SENDING: 0,
+    Delivery.Status.SENT: 1,
+    Delivery.Status.DELIVERED: 2,
+    Delivery.Status.FAILED: 3,
+    Delivery.Status.BOUNCED: 3,
+    Delivery.Status.COMPLAINED: 4,
+}
+_EVENT_STATUS = {
+    "delivered": Delivery.Status.DELIVERED,
+    "bounced": Delivery.Status.BOUNCED,
+    "complained": Delivery.Status.COMPLAINED,
+    "rejected": Delivery.Status.FAILED,
+    "failed": Delivery.Status.FAILED,
+}
+
+
+def delivery_track(
+    *,
+    event_type: str,
+    message_id: str,
+    recipient: str,
+    timestamp=None,
+    description: str = "",
+    esp_name: str = "",
+) -> list[int]:
+    """Apply an ESP tracking event to the deliveries it names. Returns their ids.
+
+    A hard bounce counts against the representative's address, as a permanent SMTP refusal
+    does (letters.sending); after Representative.BOUNCE_LIMIT of them the directory flags it
+    and later letters skip it. A delivery counts once however often the ESP repeats the
+    event. Other events (opened, clicked, deferred, ...) are ignored: no tracking of
+    councillors' reading.
+    """
+    status = _EVENT_STATUS.get(event_type)
+    if status is None or not message_id:
+        return []
+    now = timezone.now()
+    changed = []
+    with transaction.atomic():
+        rows = Delivery.objects.select_for_update(of=("self",)).filter(
+            Q(esp_message_id=message_id) | Q(mail__message_id=message_id)
+        )
+        if recipient:
+            rows = rows.filter(recipient_email__iexact=recipient)
+        for delivery in rows:
+            if _RANK.get(delivery.status, 99) >= _RANK[status]:
+                continue
+            fields = {"status": status, "updated_at": now}
+            if status == Delivery.Status.DELIVERED:
+                fields["delivered_at"] = timestamp or now
+            else:
+                note = f"{esp_name} {event_type}: {description}".strip()
+                fields["last_error"] = note.rstrip(":")
+            Delivery.objects.filter(pk=delivery.pk).update(**fields)
+            changed.append(delivery.pk)
+            representative = Representative.objects.filter(pk=delivery.representative_id)
+            if status == Delivery.Status.BOUNCED:
+                representative.bounce_recorded()
+            elif status == Delivery.Status.DELIVERED:
+                representative.delivery_recorded()
+    return changed
 
 
 def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):

@@ -23,7 +23,7 @@ from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
 from councils.selectors import postcode_lookup
 
-from . import journey, privacy, services
+from . import journey, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
@@ -362,11 +362,11 @@ def status(request, token):
 
 @require_http_methods(["GET", "POST"])
 def delete(request, token):
-    """Delete-my-data: GET asks to confirm, POST erases at once (letters.privacy) and emails
+    """Delete-my-data: GET asks to confirm, POST erases at once (letters.erasure) and emails
     the resident that it is done; then the page says so."""
     letter = letter_get_by_token(token=token)
     if request.method == "POST":
-        privacy.letter_delete_request(letter=letter)
+        services.letter_delete_request(letter=letter)
         return redirect(request.path)
     context = {
         "letter": letter,

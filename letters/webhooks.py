@@ -2,13 +2,13 @@
 
 Anymail checks the webhook's authentication (ANYMAIL_WEBHOOK_SECRET as HTTP basic auth, plus
 the ESP's own signature where it has one) before this receiver runs; a forged post never gets
-here. The receiver only turns the normalized event into a service call.
+here. The receiver only turns the normalized event into a service call. Mounted only with an ESP.
 """
 
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from .delivery import delivery_track
+from .services import delivery_track
 
 # Bounce types some ESPs report as "bounced" although the address may work tomorrow. They
 # must not count toward flagging a representative's address.

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from letters.privacy import personal_data_purge, sessions_purge_expired
+from letters.erasure import personal_data_purge, sessions_purge_expired
 
 
 class Command(BaseCommand):

@@ -6,6 +6,10 @@ same. What goes: first and last name, email address, street address, the postal 
 its first three characters, the personal message, and the letter's subject and body. The body
 is the exact text sent, with the sender's name, address and own words woven into it, so it is
 erased whole rather than scrubbed; the subject too, since residents may write it themselves.
+Emails not sent yet go with them (their deliveries cancelled).
+
+The resident's own request goes through letters.services.letter_delete_request, which also
+emails them that it is done.
 """
 
 import logging
@@ -18,7 +22,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 
-from .models import Delivery, Letter, OutboxMessage
+from .models import Delivery, Letter, OutboxMessage, OutgoingMail
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +41,10 @@ ERASED_FIELDS = {
 }
 
 
-def purge_due_at(*, campaign: Campaign, created_at):
-    """When a letter's personal data is erased: retention_days after the later of the letter's
-    creation and the campaign's closing time (when it has one)."""
-    start = max(created_at, campaign.closes_at) if campaign.closes_at else created_at
-    return start + timedelta(days=campaign.retention_days)
-
-
-def _erase(letter_ids: list[int], *, now) -> int:
-    """Erase the personal data of these letters (ids), cancel their unsent deliveries and
-    drop copies of their emails from the local outbox. Returns the number of letters erased."""
+def letters_erase(letter_ids: list[int], *, now) -> int:
+    """Erase the personal data of these letters (ids), cancel their emails not sent yet and
+    drop copies of their emails from the local outbox. Runs in the caller's transaction.
+    Returns the number of letters erased."""
     rows = list(
         Letter.objects.select_for_update()
         .filter(pk__in=letter_ids, purged_at__isnull=True)
@@ -64,7 +62,10 @@ def _erase(letter_ids: list[int], *, now) -> int:
         **ERASED_FIELDS, postal_code=Substr("postal_code", 1, 3), purged_at=now
     )
     Delivery.objects.filter(letter_id__in=ids, status__in=UNSENT_STATUSES).update(
-        status=Delivery.Status.CANCELLED, next_attempt_at=None, updated_at=now
+        status=Delivery.Status.CANCELLED, updated_at=now
+    )
+    OutgoingMail.objects.filter(letter_id__in=ids, status=OutgoingMail.Status.QUEUED).update(
+        status=OutgoingMail.Status.CANCELLED, updated_at=now
     )
     _outbox_forget(emails)
     return len(ids)
@@ -79,19 +80,6 @@ def _outbox_forget(emails: set[str]) -> None:
     for email in emails:
         query |= Q(to__icontains=email) | Q(reply_to__icontains=email)
     OutboxMessage.objects.filter(query).delete()
-
-
-def letter_personal_data_erase(*, letter: Letter) -> Letter:
-    """Erase one letter's personal data now, at its sender's request (delete-my-data).
-
-    A letter still waiting for confirmation becomes withdrawn and is never sent; deliveries
-    not yet sent are cancelled; counts do not change. Sending the goodbye email is the
-    caller's job, before this runs, while the address still exists. Idempotent.
-    """
-    with transaction.atomic():
-        _erase([letter.pk], now=timezone.now())
-    letter.refresh_from_db()
-    return letter
 
 
 def personal_data_purge(*, now=None, batch_size: int = 500) -> int:
@@ -114,7 +102,7 @@ def personal_data_purge(*, now=None, batch_size: int = 500) -> int:
             if not ids:
                 break
             with transaction.atomic():
-                total += _erase(ids, now=now)
+                total += letters_erase(ids, now=now)
     if total:
         logger.info("Erased the personal data of %s letters", total)
     return total
@@ -131,34 +119,3 @@ def sessions_purge_expired(*, now=None) -> int:
 
     deleted, _by_model = Session.objects.filter(expire_date__lt=now or timezone.now()).delete()
     return deleted
-
-
-def letter_delete_request(*, letter: Letter) -> Letter:
-    """Delete-my-data: erase the letter's personal data now and email its sender that it is
-    done, to the address captured before erasing it (sent after commit). Returns the letter.
-    Idempotent: an erased letter stays as it is and no second email goes out."""
-    with transaction.atomic():
-        letter = Letter.objects.select_for_update().select_related("campaign").get(pk=letter.pk)
-        if letter.purged_at:
-            return letter
-        email, name, language = letter.email, letter.sender_name, letter.language
-        campaign_id = letter.campaign_id
-        _erase([letter.pk], now=timezone.now())
-        if email:
-            transaction.on_commit(lambda: _erased_notify(email, name, language, campaign_id))
-    letter.refresh_from_db()
-    return letter
-
-
-def _erased_notify(email: str, name: str, language: str, campaign_id: int) -> None:
-    from .tasks import letter_erased_notify as letter_erased_notify_task
-
-    letter_erased_notify_task.delay(email, name, language, campaign_id)
-
-
-def letter_erased_notify(*, email: str, name: str, language: str, campaign_id: int) -> None:
-    """Send the erasure confirmation (called by the task)."""
-    from . import emails
-
-    campaign = Campaign.objects.get(pk=campaign_id)
-    emails.data_erased_message(email=email, name=name, language=language, campaign=campaign).send()

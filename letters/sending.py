@@ -1,0 +1,348 @@
+"""The one sender: every email the app sends is an OutgoingMail row, and goes out here.
+
+    queued ──claim──▶ sending ──the server accepts──▶ sent
+      ▲ send_after      │  └──permanent error, or out of attempts──▶ failed
+      └──transient──────┘        (cancelled: no longer wanted when its turn came)
+
+Two ways in, one path:
+- mail_send(mail_id): the task a service queues after commit, for one row that is due now.
+- mails_send_due(): the beat's sweep, every DELIVERY_REQUEUE_EVERY seconds: every row that is
+  due (a retry whose backoff passed, a row whose task was lost, a broker that was down) and
+  every row stuck in "sending", over one mail connection.
+
+Exactly once, and where it cannot be: a row is claimed (locked, marked sending, committed)
+before the SMTP conversation, and recorded sent as soon as the server accepts it, before QUIT,
+retried on a fresh database connection should the old one have died meanwhile. A task that
+runs twice therefore sends once. A worker killed during the conversation leaves the row
+"sending"; the sweep sends it again once it is older than DELIVERY_STUCK_AFTER, which is
+longer than a task may live (CELERY_TASK_TIME_LIMIT), so no row still being sent is taken. It
+keeps its Message-ID, so in the narrow window between the server's "250 OK" and the commit a
+duplicate is possible and recognisable. The alternative, at most once, would lose every letter
+whose worker died before the server accepted it, by far the longer window.
+
+One policy decides about errors (send_failure): connection problems, timeouts and 4xx are
+transient and retried with backoff, the same for every kind of email; 5xx refusals are
+permanent, and a 5xx refusal of a representative's address counts as a hard bounce.
+"""
+
+import logging
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+from billiard.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
+from django.db.models import Q
+from django.utils import timezone
+
+from councils.models import Representative
+
+from . import emails
+from .models import Delivery, Letter, OutgoingMail
+
+logger = logging.getLogger(__name__)
+
+# Writes that record what the mail server did are tried this often, on a fresh connection.
+RECORD_ATTEMPTS = 6
+
+
+@dataclass
+class SendFailure:
+    transient: bool
+    reason: str
+    # Recipients the server refused for good, with its reply (they count as hard bounces).
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+def mail_send(*, mail_id: int) -> bool:
+    """Send one row if it is due now (queued after commit by letters.services). True when it
+    went out; False when there was nothing to do: sent already, not due yet, another worker
+    on it, or no longer wanted."""
+    mail = _claim(mail_id=mail_id)
+    if mail is None:
+        return False
+    connection = get_connection()
+    try:
+        return _send(mail, connection)
+    finally:
+        _close_quietly(connection)
+
+
+def mails_send_due(*, now=None, stuck_after: timedelta | None = None, limit: int = 1000) -> int:
+    """Send every due row and every row stuck in "sending", oldest first, over one mail
+    connection (the beat's sweep and `manage.py requeue_deliveries`). Returns how many went
+    out. Stops after limit rows, or when the task's time is nearly up; the next sweep goes on.
+    """
+    started = time.monotonic()
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+    connection = get_connection()
+    sent = 0
+    try:
+        for _ in range(limit):
+            if time.monotonic() - started > budget:
+                break
+            mail = _claim(now=now, stuck_after=stuck_after)
+            if mail is None:
+                break
+            sent += _send(mail, connection)
+    finally:
+        _close_quietly(connection)
+    if sent:
+        logger.info("Sent %d due emails", sent)
+    return sent
+
+
+def _claim(
+    *, mail_id: int | None = None, now=None, stuck_after: timedelta | None = None
+) -> OutgoingMail | None:
+    """Lock one row that is due (or stuck), mark it sending with a new attempt, and commit.
+    None when there is none: rows another worker holds are skipped, not waited for."""
+    now = now or timezone.now()
+    if stuck_after is None:
+        stuck_after = timedelta(seconds=settings.DELIVERY_STUCK_AFTER)
+    rows = OutgoingMail.objects.filter(
+        Q(status=OutgoingMail.Status.QUEUED, send_after__lte=now)
+        | Q(status=OutgoingMail.Status.SENDING, updated_at__lt=now - stuck_after)
+    )
+    if mail_id is not None:
+        rows = rows.filter(pk=mail_id)
+    with transaction.atomic():
+        mail = (
+            rows.select_for_update(skip_locked=True, of=("self",))
+            .select_related("letter__campaign", "letter__municipality")
+            .order_by("send_after", "pk")
+            .first()
+        )
+        if mail is None:
+            return None
+        if mail.status == OutgoingMail.Status.SENDING:
+            mail.last_error = (
+                "The worker stopped while sending; sent again with the same Message-ID."
+            )
+            logger.warning("Email %s was left sending; sending it again", mail.pk)
+        mail.status = OutgoingMail.Status.SENDING
+        mail.attempts += 1
+        mail.message_id = mail.message_id or emails.stable_message_id(
+            kind=mail.kind, pk=mail.pk, from_email=mail.letter.campaign.sender_email
+        )
+        mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
+        mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
+            status=Delivery.Status.SENDING, updated_at=timezone.now()
+        )
+    return mail
+
+
+def _send(mail: OutgoingMail, connection) -> bool:
+    """The SMTP (or ESP) conversation for a claimed row, and the record of its outcome."""
+    if not _wanted(mail):
+        _record(lambda: _mark_cancelled(mail))
+        return False
+    try:
+        message = emails.message_for(mail)
+        if not connection.send_messages([message]):
+            raise ValueError("The message has no recipients.")
+    except Exception as exc:  # noqa: BLE001 (every error is classified and recorded on the row)
+        # A connection that failed is not reused: the next send opens a new one.
+        _close_quietly(connection)
+        failure = send_failure(exc)
+        _record(lambda: _mark_unsent(mail, failure))
+        return False
+    _record(lambda: _mark_sent(mail, message))
+    return True
+
+
+def _wanted(mail: OutgoingMail) -> bool:
+    """Whether the email still has a reason to go out when its turn comes."""
+    letter = mail.letter
+    if mail.kind == OutgoingMail.Kind.ERASED:
+        return bool(mail.to_email)
+    if letter.purged_at or not letter.email:
+        return False  # the writer deleted their data meanwhile
+    if mail.kind in (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.TEST):
+        return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
+    if mail.kind == OutgoingMail.Kind.COPY:
+        return letter.status == Letter.Status.CONFIRMED
+    if mail.kind == OutgoingMail.Kind.CONFIRMATION:
+        return letter.awaits_confirmation() and timezone.now() < letter.confirmation_expires_at
+    return True
+
+
+def _close_quietly(connection) -> None:
+    """Close (QUIT) a mail connection. By then the outcome is recorded, and a failing QUIT
+    does not undo an accepted message."""
+    try:
+        connection.close()
+    except Exception:
+        logger.warning("Closing the mail connection failed", exc_info=True)
+
+
+# --- The policy -------------------------------------------------------------------------------
+
+
+def send_failure(exc: BaseException) -> SendFailure:
+    """Classify a sending error: transient (worth retrying) or permanent, with a reason."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return SendFailure(True, "The send took too long (soft time limit).")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refusals = {
+            recipient.lower(): f"{code} {_text(message)}"
+            for recipient, (code, message) in exc.recipients.items()
+        }
+        transient = all(400 <= code < 500 for code, _message in exc.recipients.values())
+        refused = {} if transient else refusals
+        reason = "Recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refusals.items())
+        return SendFailure(transient, reason, refused)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        # The account, not the letter, is at fault: retry while someone fixes the settings.
+        return SendFailure(
+            True, f"SMTP authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}"
+        )
+    if isinstance(exc, smtplib.SMTPConnectError):
+        return SendFailure(
+            True, f"SMTP connection refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        transient = 400 <= exc.smtp_code < 500
+        return SendFailure(transient, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return SendFailure(False, f"Refused by the email provider: {exc}")
+    if isinstance(exc, AnymailAPIError):
+        code = exc.status_code
+        transient = code is None or code == 429 or code >= 500
+        return SendFailure(transient, f"Email provider error {code or ''}: {exc}".strip())
+    if isinstance(exc, OSError):
+        # Connection refused or reset, timeouts, TLS errors, a dropped SMTP connection.
+        return SendFailure(True, f"{type(exc).__name__}: {exc}")
+    return SendFailure(False, f"{type(exc).__name__}: {exc}")
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """How long after a transient failure the next try is due: DELIVERY_RETRY_BACKOFF, then
+    four times longer each time, capped at DELIVERY_RETRY_BACKOFF_MAX."""
+    seconds = settings.DELIVERY_RETRY_BACKOFF * 4 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.DELIVERY_RETRY_BACKOFF_MAX))
+
+
+# --- Recording outcomes -----------------------------------------------------------------------
+
+
+def _record(write) -> None:
+    """Run write() in a transaction, on a fresh database connection if the old one died.
+
+    The mail server's answer must not be lost to a database that went away during the
+    conversation: the row would stay "sending" and be sent a second time by the sweep.
+    """
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                write()
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            logger.warning("Recording an email's outcome failed; retrying", exc_info=True)
+            db_connection.close()
+            time.sleep(min(0.5 * 2**attempt, 8))
+
+
+def _mark_sent(mail: OutgoingMail, message) -> None:
+    """Record the server's acceptance. Recipients it refused while accepting the others
+    (several on one message), or the ESP rejected, fail on their own."""
+    now = timezone.now()
+    OutgoingMail.objects.filter(pk=mail.pk).update(
+        status=OutgoingMail.Status.SENT, sent_at=now, last_error="", to_email="", updated_at=now
+    )
+    refused = {
+        recipient.lower(): (code, _text(reply))
+        for recipient, (code, reply) in (getattr(message, "refused_recipients", None) or {}).items()
+    }
+    status = getattr(message, "anymail_status", None)
+    esp = {}
+    if status is not None and status.recipients:
+        esp = {email.lower(): value for email, value in status.recipients.items()}
+    for delivery in mail.deliveries.filter(status=Delivery.Status.SENDING):
+        recipient = delivery.recipient_email.lower()
+        recipient_status = esp.get(recipient)
+        if recipient in refused or (
+            recipient_status is not None and recipient_status.status in ("rejected", "invalid")
+        ):
+            if recipient in refused:
+                code, reply = refused[recipient]
+                reason = f"Refused by the receiving server: {code} {reply}"
+                if code >= 500 and delivery.representative_id:
+                    Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
+            else:
+                reason = f"Refused by the email provider ({recipient_status.status})."
+            _deliveries_fail([delivery], reason)
+            continue
+        esp_id = ""
+        if recipient_status is not None:
+            esp_id = recipient_status.message_id or ""
+        elif status is not None and isinstance(status.message_id, str):
+            esp_id = status.message_id
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.SENT, sent_at=now, esp_message_id=str(esp_id)[:300]
+        )
+
+
+def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
+    """Record a failed attempt: queued again after a backoff while attempts remain and the
+    error is transient, else failed for good."""
+    now = timezone.now()
+    deliveries = list(mail.deliveries.filter(status=Delivery.Status.SENDING))
+    if failure.transient and mail.attempts < settings.DELIVERY_MAX_ATTEMPTS:
+        delay = retry_delay(attempts=mail.attempts)
+        logger.info("Email %s deferred %s: %s", mail.pk, delay, failure.reason)
+        OutgoingMail.objects.filter(pk=mail.pk).update(
+            status=OutgoingMail.Status.QUEUED,
+            send_after=now + delay,
+            last_error=failure.reason,
+            updated_at=now,
+        )
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+            status=Delivery.Status.QUEUED, last_error=failure.reason, updated_at=now
+        )
+        return
+    reason = failure.reason
+    if failure.transient:
+        reason = f"Gave up after {mail.attempts} attempts. Last error: {reason}"
+    logger.warning("Email %s (%s) failed: %s", mail.pk, mail.kind, reason)
+    OutgoingMail.objects.filter(pk=mail.pk).update(
+        status=OutgoingMail.Status.FAILED, last_error=reason, to_email="", updated_at=now
+    )
+    _deliveries_fail(deliveries, reason)
+    bounced = [
+        d.representative_id
+        for d in deliveries
+        if d.representative_id and d.recipient_email.lower() in failure.refused
+    ]
+    if mail.kind == OutgoingMail.Kind.LETTER and bounced:
+        Representative.objects.filter(pk__in=bounced).bounce_recorded()
+
+
+def _deliveries_fail(deliveries: list[Delivery], reason: str) -> None:
+    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status=Delivery.Status.FAILED, last_error=reason, updated_at=timezone.now()
+    )
+
+
+def _mark_cancelled(mail: OutgoingMail) -> None:
+    now = timezone.now()
+    OutgoingMail.objects.filter(pk=mail.pk).update(
+        status=OutgoingMail.Status.CANCELLED, to_email="", updated_at=now
+    )
+    mail.deliveries.filter(status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.CANCELLED, updated_at=now
+    )
