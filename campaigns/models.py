@@ -242,6 +242,14 @@ class Campaign(models.Model):
             return False
         return not (self.closes_at and now >= self.closes_at)
 
+    def recipient_rule(self) -> dict:
+        """Who this campaign writes to, as councils.selectors.recipients_for's arguments: the
+        target roles, and whether only the mayor and the resident's ward councillor."""
+        return {
+            "roles": list(self.target_roles or []),
+            "mayor_and_ward_only": self.recipient_scope == self.RecipientScope.MAYOR_AND_WARD,
+        }
+
     def accepts_confirmations(self, now=None) -> bool:
         """True while letters waiting for confirmation may still be confirmed: while the
         campaign accepts letters, and for LETTERS_CONFIRMATION_GRACE_HOURS after it closed at

@@ -1,11 +1,7 @@
-import copy as copy_module
-
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-
-from config.local_cache import LocalCache, cached_locally
 
 from .models import Campaign, Citation, TalkingPoint, render_letter_template, sample_placeholders
 
@@ -18,9 +14,6 @@ def campaign_list_public() -> QuerySet[Campaign]:
 # everyone but staff. Edits in the admin clear it at once (campaigns/caching.py); the letters
 # counter on the page may lag by up to this much, like counts.json.
 CAMPAIGN_CACHE_SECONDS = 60
-# Public campaigns (and their pages, campaigns.caching) as this process last read them from
-# the shared cache; an edit shows in other processes within a second.
-local_cache = LocalCache()
 
 
 def campaign_cache_key(slug: str) -> str:
@@ -37,9 +30,9 @@ def campaign_get_for_viewer(*, slug: str, user: User | AnonymousUser) -> Campaig
     is_staff = user.is_authenticated and user.is_staff
     key = campaign_cache_key(slug)
     if not is_staff:
-        cached = cached_locally(local_cache, key, cache.get)
+        cached = cache.get(key)
         if cached is not None:
-            return _request_copy(cached)
+            return cached
     queryset = Campaign.objects.prefetch_related(
         Prefetch("citations", queryset=Citation.objects.order_by("order", "pk")),
         Prefetch(
@@ -55,19 +48,7 @@ def campaign_get_for_viewer(*, slug: str, user: User | AnonymousUser) -> Campaig
         raise Http404("No such campaign") from exc
     if not is_staff:
         cache.set(key, campaign, CAMPAIGN_CACHE_SECONDS)
-        local_cache.set(key, campaign)
-        return _request_copy(campaign)
     return campaign
-
-
-def _request_copy(campaign: Campaign) -> Campaign:
-    """A copy of a campaign kept in this process, for one request: what the request sets on
-    it (a fresh counter, say) stays in that request. Its talking points and citations, which
-    requests only read, are shared."""
-    copy = Campaign.__new__(Campaign)
-    copy.__dict__ = campaign.__dict__.copy()
-    copy._state = copy_module.copy(campaign._state)
-    return copy
 
 
 def citation_numbers(campaign: Campaign) -> dict[int, int]:

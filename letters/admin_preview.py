@@ -98,11 +98,7 @@ def campaign_letter_preview(request, campaign_id, *, admin_site):
 
 
 def _preview(campaign: Campaign, municipality: Municipality, language: str) -> dict:
-    council = recipients_for(
-        municipality=municipality,
-        roles=list(campaign.target_roles or []),
-        mayor_and_ward_only=False,
-    )
+    council = recipients_for(municipality=municipality, **campaign.recipient_rule())
     addressable = [rep for rep in council if rep.can_email]
     with translation.override(language):
         composed = compose_letter(

@@ -5,26 +5,21 @@ postal_code, province, candidates (picker values), municipality, ward, subject_i
 started (when the letter step was first shown) and data (the letter step's fields as typed).
 """
 
-import hashlib
-import json
 import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import translation
 from django.utils.translation import gettext as _
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
-from config.local_cache import cached_locally
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import LookupResult, municipality_choices, recipients_for
 
 from . import services
-from .caching import COUNCIL_CACHE_SECONDS, council_cache_key
 from .composition import (
     BODY_MAX,
     PERSONAL_MESSAGE_MAX,
@@ -34,7 +29,6 @@ from .composition import (
 )
 from .forms import LetterForm
 from .models import Delivery, Letter
-from .selectors import local_cache
 
 LAST_LETTER_KEY = "letters:last"
 PICKER_LIMIT = 400
@@ -66,46 +60,6 @@ def draft_save(request, campaign: Campaign, draft: dict) -> None:
 
 def draft_clear(request, campaign: Campaign) -> None:
     request.session.pop(_key(campaign), None)
-
-
-@dataclass
-class CheckedLetter:
-    """What a valid LetterForm gives submit(): its cleaned data (see letter_to_send)."""
-
-    cleaned_data: dict
-
-    @property
-    def honeypot_filled(self) -> bool:
-        return bool(self.cleaned_data.get("website"))
-
-
-def _checked_fingerprint(campaign: Campaign, draft: dict) -> str:
-    data = json.dumps(draft.get("data") or {}, sort_keys=True)
-    council = council_cache_key(campaign, draft["municipality"], draft.get("ward"))
-    return hashlib.sha256(f"{council}|{data}".encode()).hexdigest()
-
-
-def checked_store(campaign: Campaign, draft: dict, form: LetterForm) -> None:
-    """Keep the verdict of a valid letter form on the draft, so that Send need not build and
-    validate the form again (the costliest part of a Send)."""
-    draft["checked"] = {
-        "fingerprint": _checked_fingerprint(campaign, draft),
-        "cleaned": form.cleaned_data,
-    }
-
-
-def letter_to_send(
-    campaign: Campaign, state: CouncilState, draft: dict
-) -> "CheckedLetter | LetterForm | None":
-    """What Send submits: the verdict kept at the letter step if nothing it rests on has
-    changed since (the resident's input, the council and its directory entries, the campaign:
-    its last edit is in the council key), else the letter form validated again; None when the
-    draft is not a valid letter."""
-    checked = draft.get("checked")
-    if checked and checked["fingerprint"] == _checked_fingerprint(campaign, draft):
-        return CheckedLetter(checked["cleaned"])
-    form = letter_form(campaign, state, data=draft.get("data"))
-    return form if form.is_valid() else None
 
 
 def draft_set_lookup(draft: dict, result: LookupResult) -> None:
@@ -205,27 +159,10 @@ def picker_choices(draft: dict, *, query: str) -> list:
 
 
 def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:
-    """The council chosen in step 1, with its recipients; None when step 1 is not done.
-
-    Cached briefly (letters.caching): every step of every resident asks for it again. Edits
-    of the directory or the campaign make a new key at once; bulk imports show within
-    COUNCIL_CACHE_SECONDS.
-    """
+    """The council chosen in step 1, with the campaign's recipients there; None when step 1
+    is not done (or its municipality is no longer in the directory)."""
     if not draft.get("municipality"):
         return None
-    key = council_cache_key(campaign, draft["municipality"], draft.get("ward"))
-    found = cached_locally(local_cache, key, cache.get)
-    if found is None:
-        found = _council_load(campaign, draft) or False
-        cache.set(key, found, COUNCIL_CACHE_SECONDS)
-        local_cache.set(key, found)
-    if not found:
-        return None
-    municipality, ward, representatives = found
-    return CouncilState(draft.get("postal_code", ""), municipality, ward, list(representatives))
-
-
-def _council_load(campaign: Campaign, draft: dict):
     municipality = Municipality.objects.filter(pk=draft["municipality"], active=True).first()
     if municipality is None:
         return None
@@ -235,12 +172,9 @@ def _council_load(campaign: Campaign, draft: dict):
         else None
     )
     representatives = recipients_for(
-        municipality=municipality,
-        roles=list(campaign.target_roles or []),
-        ward=ward,
-        mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
+        municipality=municipality, ward=ward, **campaign.recipient_rule()
     )
-    return municipality, ward, list(representatives)
+    return CouncilState(draft.get("postal_code", ""), municipality, ward, list(representatives))
 
 
 def _talking_points(campaign: Campaign):
@@ -348,9 +282,7 @@ def client_ip(request) -> str:
     return value or request.META.get("REMOTE_ADDR", "")
 
 
-def submit(
-    request, campaign, state: CouncilState, form: "LetterForm | CheckedLetter", draft: dict
-) -> Letter:
+def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict) -> Letter:
     cleaned = form.cleaned_data
     return services.letter_submit(
         campaign=campaign,

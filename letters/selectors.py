@@ -8,7 +8,6 @@ from django.utils import timezone
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
-from config.local_cache import LocalCache, cached_locally
 from councils.models import Municipality, Ward
 
 from .models import BlockedSender, Delivery, Letter, canonical_email
@@ -193,10 +192,6 @@ def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) 
 
 
 BLOCKED_CACHE_KEY = "letters:blocked-senders"
-# The block list, the directory version and the councils of letters in progress as this
-# process last read them from the shared cache: a change shows in other processes within a
-# second (config.local_cache).
-local_cache = LocalCache()
 
 
 def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
@@ -206,7 +201,7 @@ def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
     j.ane+x@gmail.com too. The block list is small and read on every letter: it is cached
     whole, and cleared when an entry is added or removed (letters.caching).
     """
-    blocked = cached_locally(local_cache, BLOCKED_CACHE_KEY, cache.get)
+    blocked = cache.get(BLOCKED_CACHE_KEY)
     if blocked is None:
         blocked = {kind: set() for kind in BlockedSender.Kind.values}
         for kind, value in BlockedSender.objects.values_list("kind", "value"):
@@ -214,7 +209,6 @@ def sender_is_blocked(*, email: str = "", ip: str = "") -> bool:
                 value = canonical_email(value)
             blocked.setdefault(kind, set()).add(value.strip().lower())
         cache.set(BLOCKED_CACHE_KEY, blocked, 60 * 60)
-        local_cache.set(BLOCKED_CACHE_KEY, blocked)
     return (bool(email) and canonical_email(email) in blocked[BlockedSender.Kind.EMAIL]) or (
         bool(ip) and ip.strip().lower() in blocked[BlockedSender.Kind.IP]
     )

@@ -176,12 +176,7 @@ def letter_submit(
             raise LetterDuplicate()
 
     if council is None:
-        council = recipients_for(
-            municipality=municipality,
-            roles=list(campaign.target_roles or []),
-            ward=ward,
-            mayor_and_ward_only=campaign.recipient_scope == Campaign.RecipientScope.MAYOR_AND_WARD,
-        )
+        council = recipients_for(municipality=municipality, ward=ward, **campaign.recipient_rule())
     chosen_ids = {int(pk) for pk in representative_ids}
     unknown = chosen_ids - {rep.pk for rep in council}
     if unknown:
@@ -504,11 +499,7 @@ def letter_test_send(
     """
     if not user.email:
         raise ValidationError(_("Add an email address to your account to receive test letters."))
-    council = recipients_for(
-        municipality=municipality,
-        roles=list(campaign.target_roles or []),
-        mayor_and_ward_only=False,
-    )
+    council = recipients_for(municipality=municipality, **campaign.recipient_rule())
     addressable = [rep for rep in council if rep.can_email]
     if not addressable:
         raise ValidationError(_("This council has nobody with an email address to address."))

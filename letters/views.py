@@ -10,15 +10,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
-from campaigns.caching import campaign_page_get, campaign_page_set
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
 from councils.selectors import postcode_lookup
@@ -29,16 +32,11 @@ from .models import Letter
 from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
 
 
-@require_GET
+@require_safe
 def campaign(request, slug):
-    shared = _page_is_shared(request)
-    if shared:
-        html = campaign_page_get(slug=slug, language=translation.get_language())
-        if html is not None:
-            return _page_for_visitor(request, html)
+    """The campaign page with step 1. Its postal-code form is a GET, so for a new visitor the
+    page sets no session and no CSRF cookie; its copy comes from the fragment cache."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    if shared:
-        return _campaign_page_shared(request, campaign)
     draft = journey.draft_get(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
     return _render_campaign(
@@ -46,52 +44,25 @@ def campaign(request, slug):
     )
 
 
-# Stands for the CSRF token in a cached page; each response gets its visitor's own token.
-_CSRF_PLACEHOLDER = "csrf-token-placeholder-0d1f4a"
-
-
-def _page_is_shared(request) -> bool:
-    """True for a first-time visitor, who sees the page everyone sees: no session (so not
-    signed in, no letter started), no message waiting, no query string (the language links
-    repeat it). Everyone else gets the page rendered for them."""
-    return (
-        not request.GET
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and "messages" not in request.COOKIES
-    )
-
-
-def _campaign_page_shared(request, campaign):
-    """Render the shared campaign page once for the cache (campaigns.caching clears it on
-    edit); only the CSRF token differs between visitors."""
-    response = _render_campaign(
-        request, campaign, postal_form=PostalCodeForm(), csrf_token=_CSRF_PLACEHOLDER
-    )
-    html = response.content.decode()
-    campaign_page_set(slug=campaign.slug, language=translation.get_language(), html=html)
-    return _page_for_visitor(request, html)
-
-
-def _page_for_visitor(request, html: str) -> HttpResponse:
-    return HttpResponse(html.replace(_CSRF_PLACEHOLDER, get_token(request)))
-
-
-@require_POST
+@require_http_methods(["GET", "POST"])
 def council(request, slug):
-    """Step 1: postal code, then the municipality picker when the lookup cannot decide."""
+    """Step 1: the postal-code lookup (GET, from the campaign page), then the municipality
+    picker (POST: search, pick) when the lookup cannot decide. The lookup keeps only its
+    result in this visitor's draft."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     if not campaign.is_accepting_letters():
         return redirect(campaign)
+    data = request.POST if request.method == "POST" else request.GET
+    action = data.get("action", "lookup")
+    if request.method == "GET" and (action != "lookup" or "postal_code" not in data):
+        return redirect(campaign)
     draft = journey.draft_get(request, campaign)
-    action = request.POST.get("action", "lookup")
     try:
         services.draft_write_check(ip=journey.client_ip(request))
     except services.RateLimited:
-        return _render_campaign(
-            request, campaign, postal_form=PostalCodeForm(request.POST), status=429
-        )
+        return _render_campaign(request, campaign, postal_form=PostalCodeForm(data), status=429)
     if action == "lookup":
-        postal_form = PostalCodeForm(request.POST)
+        postal_form = PostalCodeForm(data)
         if not postal_form.is_valid():
             return _render_campaign(request, campaign, postal_form=postal_form)
         result = postcode_lookup(postal_code=postal_form.cleaned_data["postal_code"])
@@ -109,10 +80,10 @@ def council(request, slug):
     else:
         if not draft.get("postal_code"):
             return redirect(campaign)
-        search_form = MunicipalitySearchForm(request.POST)
+        search_form = MunicipalitySearchForm(data)
         query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
         choices = journey.picker_choices(draft, query=query)
-        picker = MunicipalityForm(request.POST if action == "pick" else None, choices=choices)
+        picker = MunicipalityForm(data if action == "pick" else None, choices=choices)
         if action == "pick" and picker.is_valid():
             municipality_id, ward_id = picker.cleaned_data["municipality"]
             journey.draft_set_council(draft, municipality_id, ward_id)
@@ -174,11 +145,9 @@ def write(request, slug):
         # Keep what was typed, valid or not and within bounds, so nothing is lost on the way
         # back here.
         draft["data"] = journey.form_data(request.POST, form)
-        if form.is_valid():
-            journey.checked_store(campaign, draft, form)
-            journey.draft_save(request, campaign, draft)
-            return redirect("letters:preview", slug=campaign.slug)
         journey.draft_save(request, campaign, draft)
+        if form.is_valid():
+            return redirect("letters:preview", slug=campaign.slug)
     else:
         form = journey.letter_form(campaign, state, data=draft.get("data"))
     context = journey.write_context(campaign, state, form, draft)
@@ -191,34 +160,27 @@ def preview(request, slug):
     campaign, draft, state = _journey_step(request, slug)
     if state is None:
         return redirect(campaign)
+    form = journey.letter_form(campaign, state, data=draft.get("data"))
+    if not form.is_valid():
+        return redirect("letters:write", slug=campaign.slug)
     if request.method == "GET":
-        form = journey.letter_form(campaign, state, data=draft.get("data"))
-        if not form.is_valid():
-            return redirect("letters:write", slug=campaign.slug)
         return render(
             request, "letters/preview.html", journey.preview_context(campaign, state, form, draft)
         )
-    checked = journey.letter_to_send(campaign, state, draft)
-    if checked is None:
-        return redirect("letters:write", slug=campaign.slug)
 
     def again(notice: str, status: int = 200) -> HttpResponse:
-        # The preview once more, with a notice; the letter is composed only on this path, so
-        # a successful Send composes it once (in letter_submit).
-        shown = journey.letter_form(campaign, state, data=draft.get("data"))
-        shown.is_valid()
-        context = journey.preview_context(campaign, state, shown, draft)
+        context = journey.preview_context(campaign, state, form, draft)
         context["notice"] = notice
         return render(request, "letters/preview.html", context, status=status)
 
-    if checked.honeypot_filled:
+    if form.honeypot_filled:
         # A bot: look like success, save and send nothing.
         journey.draft_clear(request, campaign)
         return redirect("letters:thanks", slug=campaign.slug)
     if time.time() - draft.get("started", 0) < settings.LETTERS_MIN_FILL_SECONDS:
         return again(_("That was quick! Please read your letter once more, then press Send again."))
     try:
-        letter = journey.submit(request, campaign, state, checked, draft)
+        letter = journey.submit(request, campaign, state, form, draft)
     except services.SenderBlocked:
         journey.draft_clear(request, campaign)
         return render(request, "letters/refused.html", {"campaign": campaign})
@@ -244,7 +206,7 @@ def preview(request, slug):
         journey.inbox_set(
             request,
             campaign,
-            email=checked.cleaned_data["email"],
+            email=form.cleaned_data["email"],
             municipality_id=state.municipality.pk,
         )
     return redirect("letters:thanks", slug=campaign.slug)

@@ -75,16 +75,13 @@ def _test_defaults(settings):
     from django.core.cache import cache
 
     from config.celery_app import app
-    from config.local_cache import LocalCache
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tasks run in-process unless a test starts a real worker (those tests flip this back).
     app.conf.task_always_eager = True
     cache.clear()
-    LocalCache.clear_all()
     yield
     cache.clear()
-    LocalCache.clear_all()
 
 
 @pytest.fixture

@@ -105,10 +105,8 @@ def letter_data(**overrides) -> dict:
 
 
 def choose_council(client, campaign, postal_code=POSTAL_CODE, prefix=""):
-    return client.post(
-        f"{prefix}/campaigns/{campaign.slug}/council/",
-        {"postal_code": postal_code, "action": "lookup"},
-    )
+    """Step 1 as the campaign page's form sends it (a GET)."""
+    return client.get(f"{prefix}/campaigns/{campaign.slug}/council/", {"postal_code": postal_code})
 
 
 def fill_letter(client, campaign, data, prefix=""):
