@@ -1,6 +1,7 @@
 """The resident's letter form, in three steps: council, letter, preview."""
 
 import re
+import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -22,6 +23,38 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 def validate_single_line(value: str) -> None:
     if _CONTROL.search(value or ""):
         raise ValidationError(_("Use a single line, without line breaks."), code="single_line")
+
+
+def strip_format_characters(value: str) -> str:
+    """Drop Unicode format characters (category Cf): direction overrides and isolates,
+    zero-width spaces and joiners, byte-order marks. Invisible on screen, in a name they only
+    serve to disguise one: "\u202eroyaM" shows as "Mayor"."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf").strip()
+
+
+# What turns a display name into something else in a mail client: an address (@ < >), a
+# comment or group ("Mayor (Office of the Mayor)", "[City Hall]"), a quoted phrase, or an
+# RFC 2047 encoded word ("=?utf-8?b?...?="), which a mail client decodes into any text. The
+# checks run on the NFKC form, so full-width lookalikes (＜＠＞) count as well; apostrophes
+# (O'Brien, O’Brien) stay allowed.
+_NAME_ENCODED_WORD = "=?"
+_NAME_BRACKETS = re.compile(r"[@<>()\[\]{}]")
+_NAME_QUOTES = re.compile(r'["“”„‟«»‹›〝〞〟]')
+
+
+def validate_person_name(value: str) -> None:
+    folded = unicodedata.normalize("NFKC", value)
+    if _NAME_ENCODED_WORD in folded:
+        raise ValidationError(_("Enter your name without “=?”."), code="encoded_word")
+    if _NAME_BRACKETS.search(folded):
+        raise ValidationError(
+            _("Enter your name without @, <, > or brackets."), code="name_brackets"
+        )
+    if _NAME_QUOTES.search(folded):
+        raise ValidationError(
+            _("Enter your name without quotation marks (apostrophes are fine)."),
+            code="name_quotes",
+        )
 
 
 def _talking_point_label(point: TalkingPoint) -> str:
@@ -189,6 +222,22 @@ class LetterForm(forms.Form):
         for name, field in self.fields.items():
             if name in ("personal_message", "body"):
                 field.widget.attrs["maxlength"] = field.max_length
+
+    def _clean_name(self, name: str) -> str:
+        value = strip_format_characters(self.cleaned_data[name])
+        if not value:
+            raise ValidationError(self.fields[name].error_messages["required"], code="required")
+        validate_person_name(value)
+        return value
+
+    def clean_first_name(self):
+        return self._clean_name("first_name")
+
+    def clean_last_name(self):
+        return self._clean_name("last_name")
+
+    def clean_street_address(self):
+        return strip_format_characters(self.cleaned_data["street_address"])
 
     def clean(self):
         cleaned = super().clean()
