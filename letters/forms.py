@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.html import escape
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TalkingPoint
@@ -40,6 +41,14 @@ def strip_format_characters(value: str) -> str:
 _NAME_ENCODED_WORD = "=?"
 _NAME_BRACKETS = re.compile(r"[@<>()\[\]{}]")
 _NAME_QUOTES = re.compile(r'["“”„‟«»‹›〝〞〟]')
+# A name is no place for sentences (a locked letter's slogans would go there): no ! ? ; : or
+# ellipsis, and no full stop after a word of four letters or more with more text after it.
+# Initials and abbreviations keep theirs: "J. R.", "St. John", "Ste. Anne", "Jr.".
+_NAME_SENTENCE = re.compile(r"[!?;:¡¿]|\.\.|[^\W\d_]{4,}\.\s+\S")
+# Bounds on the sender's fields, which every letter carries even when the campaign locks its
+# text: room for real names and an address, not for a slogan.
+NAME_MAX = 50
+STREET_ADDRESS_MAX = 100
 
 
 def validate_person_name(value: str) -> None:
@@ -54,6 +63,16 @@ def validate_person_name(value: str) -> None:
         raise ValidationError(
             _("Enter your name without quotation marks (apostrophes are fine)."),
             code="name_quotes",
+        )
+    if _NAME_SENTENCE.search(folded):
+        raise ValidationError(_("Enter only your name here, not sentences."), code="name_sentence")
+
+
+def validate_street_address(value: str) -> None:
+    if value and not re.search(r"\d", unicodedata.normalize("NFKC", value)):
+        raise ValidationError(
+            _("Enter your street address with its number, e.g. 12 Main Street."),
+            code="street_number",
         )
 
 
@@ -145,13 +164,13 @@ class LetterForm(forms.Form):
     )
     first_name = forms.CharField(
         label=_("First name"),
-        max_length=100,
+        max_length=NAME_MAX,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         label=_("Last name"),
-        max_length=100,
+        max_length=NAME_MAX,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
@@ -162,11 +181,16 @@ class LetterForm(forms.Form):
     )
     street_address = forms.CharField(
         label=_("Street address (optional)"),
-        max_length=200,
+        max_length=STREET_ADDRESS_MAX,
         required=False,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
-        help_text=_("Some councillors answer only residents who give an address."),
+        # Two messages, so the first keeps its translation.
+        help_text=format_lazy(
+            "{} {}",
+            _("Some councillors answer only residents who give an address."),
+            _("Include the civic number, e.g. 12 Main Street."),
+        ),
     )
     send_copy = forms.BooleanField(label=_("Send me a copy"), required=False, initial=True)
     keep_updated = forms.BooleanField(
@@ -237,7 +261,9 @@ class LetterForm(forms.Form):
         return self._clean_name("last_name")
 
     def clean_street_address(self):
-        return strip_format_characters(self.cleaned_data["street_address"])
+        value = strip_format_characters(self.cleaned_data["street_address"])
+        validate_street_address(value)
+        return value
 
     def clean(self):
         cleaned = super().clean()

@@ -80,11 +80,11 @@ def test_a_huge_postal_code_gives_a_clear_message(client, campaign):
 
 
 def test_overlong_names_give_a_clear_message(client, campaign, council):
-    response = _write(client, campaign, council, first_name="A" * 101, street_address="B" * 5000)
+    response = _write(client, campaign, council, first_name="A" * 51, street_address="1" * 5000)
     html = response.content.decode()
     assert response.status_code == 200
+    assert "at most 50 characters" in html
     assert "at most 100 characters" in html
-    assert "at most 200 characters" in html
 
 
 def test_a_10000_character_message_gives_a_clear_message(client, campaign, council):

@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
-"""Names used as disguises in the letter's From header ("First Last via Organization"), through
-the real letter step: impersonation, encoded words and invisible direction overrides."""
+"""The sender's fields through the real letter step: names used as disguises in the letter's
+From header ("First Last via Organization"), and a locked letter's only free fields used for
+slogans."""
 
 import base64
 import unicodedata
@@ -8,6 +9,7 @@ import unicodedata
 import pytest
 from django.core import mail
 
+from campaigns.models import Campaign
 from letters.models import Letter
 from tests.letters.journey_helpers import (  # noqa: F401
     campaign,
@@ -128,3 +130,81 @@ def test_a_name_of_only_invisible_characters_is_required_again(client, campaign,
     response = _write(client, campaign, council, first_name="\u200b\u202e\u200d")
     assert response.status_code == 200
     assert _field_error(response.content.decode(), "first_name", "This field is required.")
+
+
+# --- A locked letter carries no slogans -----------------------------------------------------
+
+SLOGAN = "BAN FACIAL RECOGNITION NOW. NO CAMERAS IN OUR PARKS. VOTE THEM OUT IN OCTOBER. "
+
+
+@pytest.fixture
+def locked(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(editing_mode=Campaign.EditingMode.LOCKED)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_a_locked_letter_refuses_slogans_in_the_sender_fields(client, locked, council):
+    # ~400 characters over the three fields the locked letter leaves free.
+    response = _write(
+        client,
+        locked,
+        council,
+        first_name=SLOGAN[:100],
+        last_name=SLOGAN[:100],
+        street_address=(SLOGAN * 3)[:200].replace("0", ""),
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _field_error(html, "first_name", "Ensure this value has at most 50 characters")
+    assert _field_error(html, "last_name", "Ensure this value has at most 50 characters")
+    assert _field_error(html, "street_address", "Ensure this value has at most 100 characters")
+    assert not Letter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ban facial recognition. Protect us",
+        "Ban it now! Jane",
+        "Jane? Ban it",
+        "Jane; ban cameras",
+        "Jane: ban cameras",
+        "Jane… ban cameras",
+    ],
+)
+def test_a_name_of_sentences_is_refused(client, locked, council, value):
+    response = _write(client, locked, council, last_name=value)
+    assert response.status_code == 200
+    assert _field_error(
+        response.content.decode(), "last_name", "Enter only your name here, not sentences."
+    )
+
+
+@pytest.mark.parametrize("value", ["Ban facial recognition", "No cameras in our parks"])
+def test_a_street_address_needs_a_number(client, locked, council, value):
+    response = _write(client, locked, council, street_address=value)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _field_error(
+        html, "street_address", "Enter your street address with its number, e.g. 12 Main Street."
+    )
+    assert "Include the civic number" in html  # the help text says so before any error
+
+
+@pytest.mark.parametrize(
+    "value", ["12 Elm Street", "4-1020 rue Saint-Denis", "Apt. 5, 200 Queen St. W", "RR 2"]
+)
+def test_a_locked_letter_with_a_real_address_is_sent(client, locked, council, value):
+    response = _write(
+        client, locked, council, first_name="J. R.", last_name="St. John", street_address=value
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert send(client, locked).status_code == 302
+    letter = Letter.objects.get()
+    assert (letter.first_name, letter.last_name, letter.street_address) == (
+        "J. R.",
+        "St. John",
+        value,
+    )
