@@ -361,8 +361,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Admin login rate limiting (django-axes) ----------------------------------------------------
 # After AXES_FAILURE_LIMIT failed logins from one IP address, that address is locked out of the
-# admin login for AXES_COOLOFF_MINUTES. A success resets the count. AxesStandaloneBackend comes
-# first: it refuses a locked-out request before the password is even checked.
+# admin login for AXES_COOLOFF_MINUTES; after AXES_FAILURE_LIMIT failed logins as one username,
+# from any number of addresses, that username is (manage.py axes_reset_username unlocks it
+# sooner). A success resets the count. AxesStandaloneBackend comes first: it refuses a
+# locked-out request before the password is even checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -370,7 +372,7 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 # No start-up banner on every manage.py command; lockouts are still logged.
 AXES_VERBOSE = False
