@@ -272,6 +272,15 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_ESP"
 }
+# With an ESP, /anymail/<esp>/tracking/ is mounted (config/urls.py): without a secret it would
+# take bounces from anyone, and three flag a representative's address. (Under SMTP there is no
+# webhook at all.)
+if ANYMAIL_ESP and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured(
+        "ANYMAIL_ESP is set but ANYMAIL_WEBHOOK_SECRET is not: the tracking webhooks would "
+        "accept anyone's events. Set ANYMAIL_WEBHOOK_SECRET to 'user:long-random-password' and "
+        "use it in the ESP's webhook URL (https://user:password@host/anymail/<esp>/tracking/)."
+    )
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
 if os.environ.get("EMAIL_BACKEND"):
     EMAIL_BACKEND = os.environ["EMAIL_BACKEND"]
