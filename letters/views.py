@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaigns.caching import campaign_page_get, campaign_page_set
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
@@ -30,7 +30,7 @@ from .models import Letter
 from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
 
 
-@require_GET
+@require_safe
 def campaign(request, slug):
     shared = _page_is_shared(request)
     if shared:
@@ -278,7 +278,7 @@ def resend(request, slug):
 # never_cache here and on confirm, status and delete: these pages are the resident's own
 # (their letter, their private links), to be kept by no browser or shared cache.
 @never_cache
-@require_GET
+@require_safe
 def thanks(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     letter = journey.last_letter(request, campaign)
@@ -360,7 +360,7 @@ def confirm_resend(request, token):
 
 
 @never_cache
-@require_GET
+@require_safe
 def status(request, token):
     letter = letter_get_by_token(token=token)
     return render(request, "letters/status.html", {"letter": letter, "campaign": letter.campaign})
