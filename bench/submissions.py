@@ -19,7 +19,8 @@ Two figures:
 
 Every letter must be saved and no response may be a 5xx. Rate limits stay on: each simulated
 resident comes from its own address (X-Forwarded-For, read through
-LETTERS_CLIENT_IP_HEADER), as on a real day; the minimum fill time is 0.
+LETTERS_CLIENT_IP_HEADER from the trusted 127.0.0.1), as on a real day; the minimum fill time
+is 0.
 """
 
 import argparse
@@ -168,6 +169,7 @@ def main() -> None:
         REDIS_URL=REDIS_URL,
         LETTERS_MIN_FILL_SECONDS="0",
         LETTERS_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
+        LETTERS_TRUSTED_PROXIES="127.0.0.1",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )
     flush_redis(REDIS_URL)

@@ -3,14 +3,14 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import health
 from .models import Campaign
 from .selectors import campaign_list_public
 
 
-@require_GET
+@require_safe
 def home(request):
     campaigns = list(campaign_list_public())
     if len(campaigns) == 1:
@@ -41,7 +41,7 @@ def mail_processor() -> str:
     return ESP_NAMES.get(esp, esp.replace("_", " ").title()) if esp else "SMTP"
 
 
-@require_GET
+@require_safe
 def privacy(request):
     """The privacy notice, generated from the settings and each public campaign."""
     context = {
@@ -54,7 +54,7 @@ def privacy(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     report = {"database": health.database_status(connection), "broker": health.broker_status()}
     healthy = all(value in ("ok", "eager") for value in report.values())

@@ -6,6 +6,7 @@ Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS, DEBUG=false 
 transport (ANYMAIL_ESP or EMAIL_URL). Every variable is listed in README.md ("Configuration").
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +52,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or CIDR networks, each checked (an address is a /32 or
+    /128 network)."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network."
+            ) from exc
+    return networks
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -258,6 +273,15 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_ESP"
 }
+# With an ESP, /anymail/<esp>/tracking/ is mounted (config/urls.py): without a secret it would
+# take bounces from anyone, and three flag a representative's address. (Under SMTP there is no
+# webhook at all.)
+if ANYMAIL_ESP and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured(
+        "ANYMAIL_ESP is set but ANYMAIL_WEBHOOK_SECRET is not: the tracking webhooks would "
+        "accept anyone's events. Set ANYMAIL_WEBHOOK_SECRET to 'user:long-random-password' and "
+        "use it in the ESP's webhook URL (https://user:password@host/anymail/<esp>/tracking/)."
+    )
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
 if os.environ.get("EMAIL_BACKEND"):
     EMAIL_BACKEND = os.environ["EMAIL_BACKEND"]
@@ -349,8 +373,10 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Admin login rate limiting (django-axes) ----------------------------------------------------
 # After AXES_FAILURE_LIMIT failed logins from one IP address, that address is locked out of the
-# admin login for AXES_COOLOFF_MINUTES. A success resets the count. AxesStandaloneBackend comes
-# first: it refuses a locked-out request before the password is even checked.
+# admin login for AXES_COOLOFF_MINUTES; after AXES_FAILURE_LIMIT failed logins as one username,
+# from any number of addresses, that username is (manage.py axes_reset_username unlocks it
+# sooner). A success resets the count. AxesStandaloneBackend comes first: it refuses a
+# locked-out request before the password is even checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -358,12 +384,13 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 # No start-up banner on every manage.py command; lockouts are still logged.
 AXES_VERBOSE = False
-# The same client address as the letter form's limits (LETTERS_CLIENT_IP_HEADER).
-AXES_CLIENT_IP_CALLABLE = "letters.journey.client_ip"
+# The same client address as the letter form's limits (LETTERS_CLIENT_IP_HEADER, trusted
+# only from LETTERS_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "letters.client_address.client_ip"
 
 # --- Privacy ------------------------------------------------------------------------------------
 # purge_personal_data runs daily from Celery beat (at this hour, in TIME_ZONE). A letter's
@@ -398,8 +425,16 @@ LETTERS_CONFIRMATION_DAYS = env_int("LETTERS_CONFIRMATION_DAYS", 7)
 # confirmed (0: none; a campaign closed by hand takes no confirmation at all).
 LETTERS_CONFIRMATION_GRACE_HOURS = env_int("LETTERS_CONFIRMATION_GRACE_HOURS", 0)
 # Behind a reverse proxy, the request header that carries the client's address, as Django
-# names it (e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR.
+# names it (e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR. It counts
+# only on requests from LETTERS_TRUSTED_PROXIES (addresses or networks): from anyone else it
+# is whatever the client wrote (letters.client_address).
 LETTERS_CLIENT_IP_HEADER = os.environ.get("LETTERS_CLIENT_IP_HEADER", "")
+LETTERS_TRUSTED_PROXIES = env_networks("LETTERS_TRUSTED_PROXIES")
+if LETTERS_CLIENT_IP_HEADER and not LETTERS_TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "LETTERS_CLIENT_IP_HEADER is set but LETTERS_TRUSTED_PROXIES is not: list the proxy "
+        "addresses (or networks) whose header to believe, e.g. LETTERS_TRUSTED_PROXIES=10.0.0.2."
+    )
 
 # --- Councils ---------------------------------------------------------------------------------
 

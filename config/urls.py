@@ -1,3 +1,4 @@
+from anymail.urls import urlpatterns as anymail_every_esp
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
@@ -6,13 +7,30 @@ from django.urls import include, path
 from campaigns.views import healthz
 from letters.views_counts import counts_json
 
+
+def anymail_urlpatterns(esp: str) -> list:
+    """The tracking webhooks of the ESP that sends the mail, /anymail/<esp>/tracking/
+    (authenticated by ANYMAIL_WEBHOOK_SECRET, which settings require with an ESP).
+
+    Nothing under SMTP, where no ESP posts events and anyone could forge bounces; nor other
+    ESPs' endpoints, which without their keys answer 500; nor inbound mail, which has no use.
+    """
+    if not esp:
+        return []
+    own = [
+        pattern
+        for pattern in anymail_every_esp
+        if str(pattern.pattern).startswith(f"{esp}/") and "inbound" not in str(pattern.pattern)
+    ]
+    return [path("anymail/", include((own, "anymail")))]
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # No language prefix: one address for the embeddable counter, whatever the language.
     path("campaigns/<slug:slug>/counts.json", counts_json, name="counts_json"),
     path(settings.ADMIN_URL, admin.site.urls),
-    # ESP webhooks: /anymail/<esp>/tracking/, authenticated by ANYMAIL_WEBHOOK_SECRET.
-    path("anymail/", include("anymail.urls")),
+    *anymail_urlpatterns(settings.ANYMAIL_ESP),
 ]
 
 # English at /campaigns/<slug>/, French at /fr/campaigns/<slug>/.

@@ -7,6 +7,6 @@ class LettersConfig(AppConfig):
     verbose_name = _("Letters")
 
     def ready(self):
-        # Connects the anymail tracking receiver (ESP webhooks -> delivery status), registers
-        # the delivery settings checks, and clears the cached counts.json on campaign edits.
-        from . import caching, checks, webhooks  # noqa: F401
+        # Connects the anymail tracking receiver (ESP webhooks -> delivery status) and clears
+        # the cached counts.json on campaign edits.
+        from . import caching, webhooks  # noqa: F401

@@ -1,11 +1,13 @@
 """The resident's letter form, in three steps: council, letter, preview."""
 
 import re
+import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.html import escape
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TalkingPoint
@@ -22,6 +24,56 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 def validate_single_line(value: str) -> None:
     if _CONTROL.search(value or ""):
         raise ValidationError(_("Use a single line, without line breaks."), code="single_line")
+
+
+def strip_format_characters(value: str) -> str:
+    """Drop Unicode format characters (category Cf): direction overrides and isolates,
+    zero-width spaces and joiners, byte-order marks. Invisible on screen, in a name they only
+    serve to disguise one: "\u202eroyaM" shows as "Mayor"."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf").strip()
+
+
+# What turns a display name into something else in a mail client: an address (@ < >), a
+# comment or group ("Mayor (Office of the Mayor)", "[City Hall]"), a quoted phrase, or an
+# RFC 2047 encoded word ("=?utf-8?b?...?="), which a mail client decodes into any text. The
+# checks run on the NFKC form, so full-width lookalikes (＜＠＞) count as well; apostrophes
+# (O'Brien, O’Brien) stay allowed.
+_NAME_ENCODED_WORD = "=?"
+_NAME_BRACKETS = re.compile(r"[@<>()\[\]{}]")
+_NAME_QUOTES = re.compile(r'["“”„‟«»‹›〝〞〟]')
+# A name is no place for sentences (a locked letter's slogans would go there): no ! ? ; : or
+# ellipsis, and no full stop after a word of four letters or more with more text after it.
+# Initials and abbreviations keep theirs: "J. R.", "St. John", "Ste. Anne", "Jr.".
+_NAME_SENTENCE = re.compile(r"[!?;:¡¿]|\.\.|[^\W\d_]{4,}\.\s+\S")
+# Bounds on the sender's fields, which every letter carries even when the campaign locks its
+# text: room for real names and an address, not for a slogan.
+NAME_MAX = 50
+STREET_ADDRESS_MAX = 100
+
+
+def validate_person_name(value: str) -> None:
+    folded = unicodedata.normalize("NFKC", value)
+    if _NAME_ENCODED_WORD in folded:
+        raise ValidationError(_("Enter your name without “=?”."), code="encoded_word")
+    if _NAME_BRACKETS.search(folded):
+        raise ValidationError(
+            _("Enter your name without @, <, > or brackets."), code="name_brackets"
+        )
+    if _NAME_QUOTES.search(folded):
+        raise ValidationError(
+            _("Enter your name without quotation marks (apostrophes are fine)."),
+            code="name_quotes",
+        )
+    if _NAME_SENTENCE.search(folded):
+        raise ValidationError(_("Enter only your name here, not sentences."), code="name_sentence")
+
+
+def validate_street_address(value: str) -> None:
+    if value and not re.search(r"\d", unicodedata.normalize("NFKC", value)):
+        raise ValidationError(
+            _("Enter your street address with its number, e.g. 12 Main Street."),
+            code="street_number",
+        )
 
 
 def _talking_point_label(point: TalkingPoint) -> str:
@@ -112,13 +164,13 @@ class LetterForm(forms.Form):
     )
     first_name = forms.CharField(
         label=_("First name"),
-        max_length=100,
+        max_length=NAME_MAX,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         label=_("Last name"),
-        max_length=100,
+        max_length=NAME_MAX,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
@@ -129,11 +181,16 @@ class LetterForm(forms.Form):
     )
     street_address = forms.CharField(
         label=_("Street address (optional)"),
-        max_length=200,
+        max_length=STREET_ADDRESS_MAX,
         required=False,
         validators=[validate_single_line],
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
-        help_text=_("Some councillors answer only residents who give an address."),
+        # Two messages, so the first keeps its translation.
+        help_text=format_lazy(
+            "{} {}",
+            _("Some councillors answer only residents who give an address."),
+            _("Include the civic number, e.g. 12 Main Street."),
+        ),
     )
     send_copy = forms.BooleanField(label=_("Send me a copy"), required=False, initial=True)
     keep_updated = forms.BooleanField(
@@ -188,6 +245,24 @@ class LetterForm(forms.Form):
         for name, field in self.fields.items():
             if name in ("personal_message", "body"):
                 field.widget.attrs["maxlength"] = field.max_length
+
+    def _clean_name(self, name: str) -> str:
+        value = strip_format_characters(self.cleaned_data[name])
+        if not value:
+            raise ValidationError(self.fields[name].error_messages["required"], code="required")
+        validate_person_name(value)
+        return value
+
+    def clean_first_name(self):
+        return self._clean_name("first_name")
+
+    def clean_last_name(self):
+        return self._clean_name("last_name")
+
+    def clean_street_address(self):
+        value = strip_format_characters(self.cleaned_data["street_address"])
+        validate_street_address(value)
+        return value
 
     def clean(self):
         cleaned = super().clean()

@@ -20,6 +20,7 @@ from councils.models import Municipality, Representative, Ward
 from councils.selectors import LookupResult, municipality_choices, recipients_for
 
 from . import services
+from .client_address import client_ip
 from .composition import (
     BODY_MAX,
     PERSONAL_MESSAGE_MAX,
@@ -272,14 +273,6 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "keep_updated": cleaned.get("keep_updated"),
         "municipality_name": state.municipality.display_name(language),
     }
-
-
-def client_ip(request) -> str:
-    header = settings.LETTERS_CLIENT_IP_HEADER
-    value = request.META.get(header, "") if header else ""
-    # With X-Forwarded-For the last address is the one the trusted proxy saw.
-    value = value.split(",")[-1].strip() if value else ""
-    return value or request.META.get("REMOTE_ADDR", "")
 
 
 def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict) -> Letter:

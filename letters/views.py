@@ -15,12 +15,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import (
-    require_GET,
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
@@ -236,7 +232,10 @@ def resend(request, slug):
     return redirect("letters:thanks", slug=campaign.slug)
 
 
-@require_GET
+# never_cache here and on confirm, status and delete: these pages are the resident's own
+# (their letter, their private links), to be kept by no browser or shared cache.
+@never_cache
+@require_safe
 def thanks(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     letter = journey.last_letter(request, campaign)
@@ -245,6 +244,7 @@ def thanks(request, slug):
     return render(request, "letters/thanks.html", context)
 
 
+@never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
     """The link in the confirmation email. GET shows the letter and a Send button; only the
@@ -316,12 +316,14 @@ def confirm_resend(request, token):
     return redirect(letter.status_url())
 
 
-@require_GET
+@never_cache
+@require_safe
 def status(request, token):
     letter = letter_get_by_token(token=token)
     return render(request, "letters/status.html", {"letter": letter, "campaign": letter.campaign})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def delete(request, token):
     """Delete-my-data: GET asks to confirm, POST erases at once (letters.erasure) and emails

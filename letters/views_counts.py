@@ -2,7 +2,7 @@ from django.core.cache import cache
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from campaigns.models import Campaign
 
@@ -17,7 +17,7 @@ def counts_cache_key(slug: str) -> str:
     return f"letters:counts-json:{slug}"
 
 
-@require_GET
+@require_safe
 def counts_json(request, slug):
     """Public, embeddable counts of a live or closed campaign: total, goal, per province."""
     data = cache.get(counts_cache_key(slug))

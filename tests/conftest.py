@@ -4,6 +4,7 @@ Tests that need a real service carry a marker (redis, postgres, browser). Outsid
 service skips them with a message saying what to start; under CI=true they fail instead.
 """
 
+import importlib
 import os
 import shutil
 import socket
@@ -11,6 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
+from django.urls import clear_url_caches
 
 from tests.factories import UserFactory
 
@@ -98,3 +101,20 @@ def user(db):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def reload_urls(settings):
+    """Reload config/urls.py, which reads ANYMAIL_ESP and ADMIN_URL once at import, under the
+    settings the test has set; afterwards it is reloaded under the original ones."""
+    import config.urls
+
+    original = {"ANYMAIL_ESP": settings.ANYMAIL_ESP, "ADMIN_URL": settings.ADMIN_URL}
+
+    def reload():
+        clear_url_caches()
+        importlib.reload(config.urls)
+
+    yield reload
+    with override_settings(**original):
+        reload()

@@ -1,7 +1,11 @@
 # ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
 """The letter form's fields follow the campaign, and refuse what would break an email."""
 
+import unicodedata
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaigns.models import Campaign
 from letters.forms import LetterForm, MunicipalityForm, PostalCodeForm
@@ -96,6 +100,82 @@ def test_it_refuses_line_breaks_in_single_line_fields(campaign, council, field):
     form = make_form(campaign, council, valid_data(council, **{field: "A\nBcc: x@example.org"}))
     assert not form.is_valid()
     assert field in form.errors
+
+
+REAL_NAMES = [
+    ("O'Brien", "O’Brien"),
+    ("Jean-François", "Côté-Lévesque"),
+    ("Nguyễn", "Thị Minh Khai"),
+    ("Guðrún", "Ólafsdóttir"),
+    ("Siobhán", "Ní Bhriain"),
+    ("J. R. R.", "St. John"),
+    ("Zoë", "d'Arcy Jr."),
+    ("María de los Ángeles", "García de la Fuente"),
+    ("Saoirse-Ana", "Mac Giolla Phádraig"),
+    ("Łukasz", "Wąsowski"),
+    ("Kaʻiulani", "Kawānanakoa"),
+    ("سارة", "العلي"),
+    ("美咲", "山田"),
+    ("Дмитрий", "Шостакович"),
+]
+
+
+@pytest.mark.parametrize(("first", "last"), REAL_NAMES)
+def test_real_names_pass_unchanged(campaign, council, first, last):
+    form = make_form(campaign, council, valid_data(council, first_name=first, last_name=last))
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["first_name"], form.cleaned_data["last_name"]) == (first, last)
+
+
+# Words of letters and combining accents (decomposed "é" as well as "é"), joined the ways
+# names are: spaces, hyphens, apostrophes.
+_WORD = st.text(
+    st.characters(categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Mn")), min_size=1, max_size=10
+).filter(lambda word: not unicodedata.category(word[0]).startswith("M"))
+_NAME = st.builds(
+    lambda first, rest: first + "".join(sep + word for sep, word in rest),
+    _WORD,
+    st.lists(st.tuples(st.sampled_from([" ", "-", "'", "’"]), _WORD), max_size=3),
+).filter(lambda name: len(name) <= 50)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=_NAME, last=_NAME)
+def test_names_of_letters_hyphens_and_apostrophes_always_pass(campaign, council, first, last):
+    form = make_form(campaign, council, valid_data(council, first_name=first, last_name=last))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["first_name"] == first
+    assert form.cleaned_data["last_name"] == last
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("Mayor (Office of the Mayor)", "name_brackets"),
+        ("<mayor@toronto.ca>", "name_brackets"),
+        ("Mayor﹙Office﹚", "name_brackets"),  # small parentheses, NFKC "(" and ")"
+        ('"The Mayor"', "name_quotes"),
+        ("=?utf-8?b?TWF5b3I=?=", "encoded_word"),
+        ("=\u2060?utf-8?b?TWF5b3I=?=", "encoded_word"),
+    ],
+)
+def test_it_refuses_names_that_make_display_name_tricks(campaign, council, value, code):
+    form = make_form(campaign, council, valid_data(council, last_name=value))
+    assert not form.is_valid()
+    assert form.has_error("last_name", code)
+
+
+def test_it_removes_format_characters_from_names_and_street_address(campaign, council):
+    data = valid_data(
+        council, first_name="\u202eJane", last_name="D\u200doe", street_address="1\u200b Elm St"
+    )
+    form = make_form(campaign, council, data)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["first_name"] == "Jane"
+    assert form.cleaned_data["last_name"] == "Doe"
+    assert form.cleaned_data["street_address"] == "1 Elm St"
 
 
 def test_it_refuses_a_line_break_in_an_editable_subject(campaign, council):

@@ -421,6 +421,7 @@ def test_a_blocked_sender_sees_a_neutral_message(client, campaign, council):
 
 def test_the_client_ip_header_is_configurable(client, campaign, council, journey_settings):
     journey_settings.LETTERS_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    journey_settings.LETTERS_TRUSTED_PROXIES = ["127.0.0.1"]  # the test client's REMOTE_ADDR
     BlockedSender.objects.create(kind=BlockedSender.Kind.IP, value="198.51.100.7")
     response = write_and_send(
         client,

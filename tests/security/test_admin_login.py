@@ -37,12 +37,24 @@ def test_it_locks_an_address_out_after_the_failure_limit(client, staff_user, lim
 
 
 def test_a_lockout_does_not_touch_other_addresses(client, staff_user, limited):
-    for _ in range(3):
-        _login(client, "wrong", ip="203.0.113.7")
+    for n in range(3):
+        # Other usernames each time: only the address reaches the limit.
+        _login(client, "wrong", username=f"guess{n}", ip="203.0.113.7")
     other = Client()
     response = _login(other, PASSWORD, ip="198.51.100.9")
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+
+
+def test_a_username_is_locked_after_failures_from_many_addresses(staff_user, limited):
+    for n in range(3):
+        assert _login(Client(), "wrong", ip=f"198.51.100.{n}").status_code in (200, 429)
+    # The right password, from an address that never failed, is refused too.
+    response = _login(Client(), PASSWORD, ip="192.0.2.200")
+    assert response.status_code == 429
+    # Other accounts, from fresh addresses, are not affected.
+    UserFactory(username="colleague", is_staff=True)
+    assert _login(Client(), PASSWORD, username="colleague", ip="192.0.2.201").status_code == 302
 
 
 def test_a_success_resets_the_count(client, staff_user, limited):

@@ -18,6 +18,9 @@ from tests.letters.journey_helpers import (  # noqa: F401
 )
 from tests.security.helpers import XSS, XSS_EMAIL, assert_inert, assert_mail_inert
 
+# What a name may still hold (apostrophes, =, &) arranged to break out of an attribute.
+NAME_XSS = "x' autofocus onfocus='alert`1`' &amp"
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("journey_settings")]
 
 
@@ -57,20 +60,32 @@ def test_resident_fields_are_inert_in_pages_and_emails(
     client, campaign, council, django_capture_on_commit_callbacks
 ):
     data = letter_data(
-        first_name=XSS[:100],
-        last_name=XSS,
+        # Names refuse < > and quotation marks (test_names.py); apostrophes and = remain.
+        first_name=NAME_XSS,
+        last_name="O'Brien & d'Arcy",
         email=XSS_EMAIL,
         street_address=XSS,
         personal_message=XSS * 3,
         recipients=[rep.pk for rep in council["emailable"]],
     )
     letter = _walk_the_journey(client, campaign, council, data, django_capture_on_commit_callbacks)
-    assert letter.first_name == XSS  # stored as typed; escaped on the way out
+    assert letter.first_name == NAME_XSS  # stored as typed; escaped on the way out
+    assert letter.street_address == XSS
     assert letter.email == XSS_EMAIL
     kinds = {m.to[0] for m in mail.outbox}
     assert any("council" not in to and "example.org" in to for to in kinds)
     assert len(mail.outbox) >= 4  # confirmation, three letters, the copy
     assert_mail_inert()
+
+
+def test_markup_in_names_is_refused_and_echoed_inertly(client, campaign, council):
+    choose_council(client, campaign)
+    response = fill_letter(client, campaign, letter_data(first_name=XSS[:50], last_name=XSS[:50]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert_inert(html, "the name errors")
+    # Next to each field, and in the summary above the form.
+    assert html.count("Enter your name without @, &lt;, &gt; or brackets.") == 4
 
 
 def test_editable_subject_and_body_are_inert(
