@@ -100,7 +100,7 @@ def rate_limit_check(*, ip: str = "", email: str = "") -> None:
 
 def draft_write_check(*, ip: str) -> None:
     """Take a token from the IP's hourly bucket of draft writes: each step of a letter in
-    progress stores what was typed in the session (bounded, letters.journey), and this bounds
+    progress stores what was typed in the session (bounded, letters.drafts), and this bounds
     how much one address can make the servers store. Raises RateLimited."""
     per_hour = settings.LETTERS_DRAFT_WRITES_PER_IP
     key = TokenBucket.hash_key("draft", ip)
@@ -156,7 +156,7 @@ def letter_submit(
     Raises SenderBlocked, RateLimited, LetterDuplicate, or ValidationError (campaign not
     accepting letters, recipients not on this council, invalid fields). council: the
     representatives recipients_for() gives for this campaign and council, when the caller has
-    just loaded them (the journey has); else they are loaded here.
+    just loaded them (letters.pages has); else they are loaded here.
     """
     email = email.strip()
     first_name, last_name = single_line(first_name), single_line(last_name)

@@ -22,7 +22,7 @@ from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
 from councils.selectors import postcode_lookup
 
-from . import journey, services
+from . import drafts, pages, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
@@ -33,7 +33,7 @@ def campaign(request, slug):
     """The campaign page with step 1. Its postal-code form is a GET, so for a new visitor the
     page sets no session and no CSRF cookie; its copy comes from the fragment cache."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    draft = journey.draft_get(request, campaign)
+    draft = drafts.draft_get(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
     return _render_campaign(
         request, campaign, postal_form=postal_form, resume=bool(draft.get("municipality"))
@@ -52,9 +52,9 @@ def council(request, slug):
     action = data.get("action", "lookup")
     if request.method == "GET" and (action != "lookup" or "postal_code" not in data):
         return redirect(campaign)
-    draft = journey.draft_get(request, campaign)
+    draft = drafts.draft_get(request, campaign)
     try:
-        services.draft_write_check(ip=journey.client_ip(request))
+        services.draft_write_check(ip=pages.client_ip(request))
     except services.RateLimited:
         return _render_campaign(request, campaign, postal_form=PostalCodeForm(data), status=429)
     if action == "lookup":
@@ -62,28 +62,28 @@ def council(request, slug):
         if not postal_form.is_valid():
             return _render_campaign(request, campaign, postal_form=postal_form)
         result = postcode_lookup(postal_code=postal_form.cleaned_data["postal_code"])
-        journey.draft_set_lookup(draft, result)
+        drafts.draft_set_lookup(draft, result)
         if result.is_decided:
             candidate = result.candidates[0]
-            journey.draft_set_council(
+            drafts.draft_set_council(
                 draft, candidate.municipality.pk, candidate.ward.pk if candidate.ward else None
             )
-            journey.draft_save(request, campaign, draft)
+            drafts.draft_save(request, campaign, draft)
             return redirect("letters:write", slug=campaign.slug)
-        journey.draft_save(request, campaign, draft)
+        drafts.draft_save(request, campaign, draft)
         search_form = MunicipalitySearchForm()
-        picker = MunicipalityForm(choices=journey.picker_choices(draft, query=""))
+        picker = MunicipalityForm(choices=pages.picker_choices(draft, query=""))
     else:
         if not draft.get("postal_code"):
             return redirect(campaign)
         search_form = MunicipalitySearchForm(data)
         query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-        choices = journey.picker_choices(draft, query=query)
+        choices = pages.picker_choices(draft, query=query)
         picker = MunicipalityForm(data if action == "pick" else None, choices=choices)
         if action == "pick" and picker.is_valid():
             municipality_id, ward_id = picker.cleaned_data["municipality"]
-            journey.draft_set_council(draft, municipality_id, ward_id)
-            journey.draft_save(request, campaign, draft)
+            drafts.draft_set_council(draft, municipality_id, ward_id)
+            drafts.draft_save(request, campaign, draft)
             return redirect("letters:write", slug=campaign.slug)
     postal_form = PostalCodeForm(initial={"postal_code": draft["postal_code"]})
     return _render_campaign(
@@ -110,8 +110,8 @@ def _journey_step(request, slug):
     """The campaign, the resident's draft and their council for steps 2 and 3; the council is
     None when the step cannot be shown (no council chosen yet, or the campaign not open)."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    draft = journey.draft_get(request, campaign)
-    state = journey.council_state(campaign, draft)
+    draft = drafts.draft_get(request, campaign)
+    state = pages.council_state(campaign, draft)
     if not campaign.is_accepting_letters():
         state = None
     return campaign, draft, state
@@ -127,26 +127,26 @@ def write(request, slug):
         # The minimum fill time counts from the first view of this step; the subject is
         # picked once, so the preview shows the subject that is sent.
         draft["started"] = time.time()
-        journey.subject_index(campaign, draft)
-        journey.draft_save(request, campaign, draft)
+        drafts.subject_index(campaign, draft)
+        drafts.draft_save(request, campaign, draft)
     if request.method == "POST":
-        form = journey.letter_form(campaign, state, data=request.POST)
+        form = pages.letter_form(campaign, state, data=request.POST)
         try:
-            services.draft_write_check(ip=journey.client_ip(request))
+            services.draft_write_check(ip=pages.client_ip(request))
         except services.RateLimited:
             form.is_valid()
-            context = journey.write_context(campaign, state, form, draft)
+            context = pages.write_context(campaign, state, form, draft)
             context["notice"] = _TOO_MANY_STEPS
             return render(request, "letters/write.html", context, status=429)
         # Keep what was typed, valid or not and within bounds, so nothing is lost on the way
         # back here.
-        draft["data"] = journey.form_data(request.POST, form)
-        journey.draft_save(request, campaign, draft)
+        draft["data"] = drafts.form_data(request.POST, form)
+        drafts.draft_save(request, campaign, draft)
         if form.is_valid():
             return redirect("letters:preview", slug=campaign.slug)
     else:
-        form = journey.letter_form(campaign, state, data=draft.get("data"))
-    context = journey.write_context(campaign, state, form, draft)
+        form = pages.letter_form(campaign, state, data=draft.get("data"))
+    context = pages.write_context(campaign, state, form, draft)
     return render(request, "letters/write.html", context)
 
 
@@ -156,29 +156,29 @@ def preview(request, slug):
     campaign, draft, state = _journey_step(request, slug)
     if state is None:
         return redirect(campaign)
-    form = journey.letter_form(campaign, state, data=draft.get("data"))
+    form = pages.letter_form(campaign, state, data=draft.get("data"))
     if not form.is_valid():
         return redirect("letters:write", slug=campaign.slug)
     if request.method == "GET":
         return render(
-            request, "letters/preview.html", journey.preview_context(campaign, state, form, draft)
+            request, "letters/preview.html", pages.preview_context(campaign, state, form, draft)
         )
 
     def again(notice: str, status: int = 200) -> HttpResponse:
-        context = journey.preview_context(campaign, state, form, draft)
+        context = pages.preview_context(campaign, state, form, draft)
         context["notice"] = notice
         return render(request, "letters/preview.html", context, status=status)
 
     if form.honeypot_filled:
         # A bot: look like success, save and send nothing.
-        journey.draft_clear(request, campaign)
+        drafts.draft_clear(request, campaign)
         return redirect("letters:thanks", slug=campaign.slug)
     if time.time() - draft.get("started", 0) < settings.LETTERS_MIN_FILL_SECONDS:
         return again(_("That was quick! Please read your letter once more, then press Send again."))
     try:
-        letter = journey.submit(request, campaign, state, form, draft)
+        letter = pages.submit(request, campaign, state, form, draft)
     except services.SenderBlocked:
-        journey.draft_clear(request, campaign)
+        drafts.draft_clear(request, campaign)
         return render(request, "letters/refused.html", {"campaign": campaign})
     except services.RateLimited:
         return again(
@@ -195,11 +195,11 @@ def preview(request, slug):
         letter = None
     except ValidationError as exc:
         return again(" ".join(exc.messages), status=400)
-    journey.draft_clear(request, campaign)
+    drafts.draft_clear(request, campaign)
     if letter is not None and letter.status == Letter.Status.CONFIRMED:
-        journey.last_letter_set(request, letter)
+        drafts.last_letter_set(request, letter)
     else:
-        journey.inbox_set(
+        drafts.inbox_set(
             request,
             campaign,
             email=form.cleaned_data["email"],
@@ -214,7 +214,7 @@ def resend(request, slug):
     address on file gets what it needs (letters.services.sender_links_resend); the page says
     the same whatever the state of that address's letters."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    inbox = journey.inbox_get(request, campaign)
+    inbox = drafts.inbox_get(request, campaign)
     if inbox is None:
         return redirect(campaign)
     try:
@@ -238,9 +238,9 @@ def resend(request, slug):
 @require_safe
 def thanks(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
-    letter = journey.last_letter(request, campaign)
-    context = journey.thanks_context(request, campaign, letter)
-    context["inbox"] = journey.inbox_get(request, campaign) if letter is None else None
+    letter = pages.last_letter(request, campaign)
+    context = pages.thanks_context(request, campaign, letter)
+    context["inbox"] = drafts.inbox_get(request, campaign) if letter is None else None
     return render(request, "letters/thanks.html", context)
 
 
@@ -281,7 +281,7 @@ def confirm(request, token):
             messages.info(request, _("This letter will not be sent."))
         return redirect(letter.status_url())
     if request.method == "POST":
-        journey.last_letter_set(request, letter)
+        drafts.last_letter_set(request, letter)
         with translation.override(letter.language):
             return redirect(reverse("letters:thanks", kwargs={"slug": letter.campaign.slug}))
     context = {

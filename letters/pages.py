@@ -1,11 +1,9 @@
-"""The state of one resident's letter between steps, and the data each step's page shows.
+"""What each step of the resident's journey shows: the council chosen, the letter form, the
+picker's choices, the preview, the thank-you page; and Send, handed to letters.services.
 
-The draft lives in the session under one key per campaign:
-postal_code, province, candidates (picker values), municipality, ward, subject_index,
-started (when the letter step was first shown) and data (the letter step's fields as typed).
+Views call these with the draft (letters.drafts); nothing here writes the session.
 """
 
-import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,9 +15,9 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
 from councils.models import Municipality, Representative, Ward
-from councils.selectors import LookupResult, municipality_choices, recipients_for
+from councils.selectors import municipality_choices, recipients_for
 
-from . import services
+from . import drafts, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -31,12 +29,7 @@ from .composition import (
 from .forms import LetterForm
 from .models import Delivery, Letter
 
-LAST_LETTER_KEY = "letters:last"
 PICKER_LIMIT = 400
-LIST_FIELDS = ("recipients", "talking_points")
-# What a text field keeps in the draft when typed past its limit: enough to show the text
-# and its error, never the megabytes a crafted POST can carry.
-DRAFT_OVERFLOW = 2
 
 
 @dataclass
@@ -45,79 +38,6 @@ class CouncilState:
     municipality: Municipality
     ward: Ward | None
     representatives: list[Representative]
-
-
-def _key(campaign: Campaign) -> str:
-    return f"letters:draft:{campaign.pk}"
-
-
-def draft_get(request, campaign: Campaign) -> dict:
-    return dict(request.session.get(_key(campaign), {}))
-
-
-def draft_save(request, campaign: Campaign, draft: dict) -> None:
-    request.session[_key(campaign)] = draft
-
-
-def draft_clear(request, campaign: Campaign) -> None:
-    request.session.pop(_key(campaign), None)
-
-
-def draft_set_lookup(draft: dict, result: LookupResult) -> None:
-    draft["postal_code"] = result.postal_code
-    draft["province"] = result.province
-    draft["candidates"] = [
-        f"{c.municipality.pk}:{c.ward.pk}" if c.ward else str(c.municipality.pk)
-        for c in result.candidates
-    ]
-    draft.pop("municipality", None)
-    draft.pop("ward", None)
-
-
-def draft_set_council(draft: dict, municipality_id: int, ward_id: int | None) -> None:
-    if draft.get("municipality") != municipality_id:
-        # Another council has other recipients: the old ticks no longer apply.
-        data = draft.get("data") or {}
-        data.pop("recipients", None)
-    draft["municipality"] = municipality_id
-    draft["ward"] = ward_id
-
-
-def form_data(post, form: LetterForm) -> dict:
-    """The letter step's fields as typed, for the draft, so nothing is lost on the way back
-    to the step: only the form's own fields, each text cut at DRAFT_OVERFLOW times its
-    limit, and list fields only their offered choices."""
-    data = {}
-    for name, field in form.fields.items():
-        if name in LIST_FIELDS:
-            offered = {str(value) for value, _label in field.choices}
-            data[name] = [value for value in dict.fromkeys(post.getlist(name)) if value in offered]
-        elif name in post:
-            limit = DRAFT_OVERFLOW * (getattr(field, "max_length", None) or 100)
-            data[name] = post.get(name)[:limit]
-    return data
-
-
-def _inbox_key(campaign: Campaign) -> str:
-    return f"letters:inbox:{campaign.pk}"
-
-
-def inbox_set(request, campaign: Campaign, *, email: str, municipality_id: int) -> None:
-    """After Send, when the next step is the resident's inbox: remember the address they typed
-    (never anything read from the database), for the thank-you page and "send it again"."""
-    request.session.pop(LAST_LETTER_KEY, None)
-    request.session[_inbox_key(campaign)] = {"email": email, "municipality": municipality_id}
-
-
-def inbox_get(request, campaign: Campaign) -> dict | None:
-    return request.session.get(_inbox_key(campaign))
-
-
-def last_letter_set(request, letter: Letter) -> None:
-    """After a letter went out (confirmed): the thank-you page may show it. Only its writer
-    gets here: from the link in their own inbox, or from Send when no confirmation is asked."""
-    request.session.pop(f"letters:inbox:{letter.campaign_id}", None)
-    request.session[LAST_LETTER_KEY] = letter.token
 
 
 def picker_choices(draft: dict, *, query: str) -> list:
@@ -231,14 +151,6 @@ def _compose(campaign, state, form, language, *, subject_index):
     )
 
 
-def subject_index(campaign: Campaign, draft: dict) -> int:
-    if "subject_index" not in draft:
-        # Each letter picks one of the campaign's subjects, so a council does not receive a
-        # pile of identical ones.
-        draft["subject_index"] = random.randrange(max(1, len(campaign.subject_list())))
-    return draft["subject_index"]
-
-
 def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
     return {
         "campaign": campaign,
@@ -256,7 +168,7 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
 def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
     language = translation.get_language()
     composed = _compose(
-        campaign, state, form, language, subject_index=subject_index(campaign, draft)
+        campaign, state, form, language, subject_index=drafts.subject_index(campaign, draft)
     )
     cleaned = form.cleaned_data
     sender_name = f"{cleaned['first_name']} {cleaned['last_name']}"
@@ -294,14 +206,14 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         talking_point_ids=list(cleaned.get("talking_points") or []),
         subject=cleaned.get("subject", ""),
         body=cleaned.get("body", ""),
-        subject_index=subject_index(campaign, draft),
+        subject_index=drafts.subject_index(campaign, draft),
         ip=client_ip(request),
         council=state.representatives,
     )
 
 
 def last_letter(request, campaign: Campaign) -> Letter | None:
-    token = request.session.get(LAST_LETTER_KEY)
+    token = request.session.get(drafts.LAST_LETTER_KEY)
     if not token:
         return None
     return (
