@@ -11,16 +11,20 @@ from django.utils.translation import gettext_lazy as _
 
 from councils.models import Role
 
-# Placeholders an organizer may use in a letter subject or body, with what they become.
+# Placeholders an organizer may use in a letter subject or body: what each becomes, and the
+# stand-in the campaign page shows before a resident has filled in the form.
 LETTER_PLACEHOLDERS = {
-    "municipality": _("the municipality's name, e.g. Toronto"),
-    "council": _("the council's name, e.g. City of Toronto"),
-    "province": _("the province or territory"),
-    "recipient_name": _("the representative's name, or 'Mayor and Council' for the whole council"),
-    "recipient_title": _("the representative's title, e.g. Councillor"),
-    "sender_name": _("the resident's first and last name"),
-    "sender_first_name": _("the resident's first name"),
-    "postal_code": _("the resident's postal code"),
+    "municipality": (_("the municipality's name, e.g. Toronto"), _("[your municipality]")),
+    "council": (_("the council's name, e.g. City of Toronto"), _("[your council]")),
+    "province": (_("the province or territory"), _("[your province]")),
+    "recipient_name": (
+        _("the representative's name, or 'Mayor and Council' for the whole council"),
+        _("[your representative]"),
+    ),
+    "recipient_title": (_("the representative's title, e.g. Councillor"), _("[Councillor]")),
+    "sender_name": (_("the resident's first and last name"), _("[your name]")),
+    "sender_first_name": (_("the resident's first name"), _("[your first name]")),
+    "postal_code": (_("the resident's postal code"), _("[your postal code]")),
 }
 
 
@@ -63,16 +67,7 @@ def render_letter_template(text: str, context: dict[str, str]) -> str:
 
 def sample_placeholders() -> dict[str, str]:
     """Bracketed stand-ins for showing a letter before a resident has filled in the form."""
-    return {
-        "municipality": str(_("[your municipality]")),
-        "council": str(_("[your council]")),
-        "province": str(_("[your province]")),
-        "recipient_name": str(_("[your representative]")),
-        "recipient_title": str(_("[Councillor]")),
-        "sender_name": str(_("[your name]")),
-        "sender_first_name": str(_("[your first name]")),
-        "postal_code": str(_("[your postal code]")),
-    }
+    return {name: str(sample) for name, (_meaning, sample) in LETTER_PLACEHOLDERS.items()}
 
 
 class _Missing(dict):

@@ -122,10 +122,6 @@ def _add_names(rows: list[dict], by: str) -> None:
             row["ward_name"] = ward.name if ward else ""
 
 
-def letter_total(*, campaign: Campaign) -> int:
-    return Letter.objects.counted().filter(campaign=campaign).count()
-
-
 def letters_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
     """Counted letters per day in the site's time zone, every day from the first to the last."""
     counts = {

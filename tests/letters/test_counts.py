@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from letters.selectors import delivery_health, letter_counts, letter_total, letters_per_day
+from letters.selectors import delivery_health, letter_counts, letters_per_day
 from tests.factories import CampaignFactory
 from tests.letters.counts_data import build_counts_data, local, make_letter
 
@@ -71,7 +71,6 @@ def test_it_does_not_multiply_letters_by_their_recipients(data):
         rows = letter_counts(campaign=data.campaign, by=by)
         assert sum(row["letters"] for row in rows) == 8, by
         assert sum(row["deliveries_sent"] for row in rows) == 8, by
-    assert letter_total(campaign=data.campaign) == 8
 
 
 def test_it_can_leave_deliveries_out(data):
