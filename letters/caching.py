@@ -12,8 +12,7 @@ from django.dispatch import receiver
 from campaigns.models import Campaign
 
 from .models import BlockedSender
-from .selectors import BLOCKED_CACHE_KEY
-from .views_counts import counts_cache_key
+from .selectors import BLOCKED_CACHE_KEY, counts_cache_key
 
 
 @receiver(post_save, sender=Campaign, dispatch_uid="letters_counts_cache_clear_save")

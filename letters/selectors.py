@@ -122,6 +122,37 @@ def _add_names(rows: list[dict], by: str) -> None:
             row["ward_name"] = ward.name if ward else ""
 
 
+# Long enough that a busy campaign page does not count a million rows per visitor, short
+# enough that a resident sees their letter counted within a minute.
+COUNTS_CACHE_SECONDS = 60
+
+
+def counts_cache_key(slug: str) -> str:
+    return f"letters:counts-json:{slug}"
+
+
+def public_counts(*, slug: str) -> dict | None:
+    """A live or closed campaign's counts for counts.json (total, goal, per province), cached
+    for COUNTS_CACHE_SECONDS; None when there is no such public campaign."""
+    data = cache.get(counts_cache_key(slug))
+    if data is None:
+        campaign = Campaign.objects.public().filter(slug=slug).first()
+        if campaign is None:
+            return None
+        provinces = letter_counts(campaign=campaign, by="province", with_deliveries=False)
+        data = {
+            "campaign": campaign.slug,
+            "total": sum(row["letters"] for row in provinces),
+            "goal": campaign.goal,
+            "provinces": {
+                row["province"]: row["letters"]
+                for row in sorted(provinces, key=lambda row: row["province"])
+            },
+        }
+        cache.set(counts_cache_key(slug), data, COUNTS_CACHE_SECONDS)
+    return data
+
+
 def letters_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
     """Counted letters per day in the site's time zone, every day from the first to the last."""
     counts = {

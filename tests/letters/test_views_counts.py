@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 
 from campaigns.models import Campaign
-from letters.views_counts import counts_cache_key
+from letters.selectors import counts_cache_key
 from tests.letters.counts_data import build_counts_data, local, make_letter
 
 pytestmark = pytest.mark.django_db
