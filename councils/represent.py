@@ -50,7 +50,8 @@ def _wait_for_slot(*, max_wait: float | None) -> bool:
     while True:
         last = getattr(_local, "last_request", None)
         local_ready = last is None or time.monotonic() - last >= interval
-        if local_ready and cache.add(THROTTLE_KEY, 1, timeout=timeout):
+        # add() answers None when the cache is down: then this process's own pace holds.
+        if local_ready and cache.add(THROTTLE_KEY, 1, timeout=timeout) is not False:
             _local.last_request = time.monotonic()
             return True
         if max_wait is not None and time.monotonic() - started >= max_wait:
