@@ -447,6 +447,11 @@ REPRESENT_TIMEOUT = env_int("REPRESENT_TIMEOUT", 5)
 # Seconds between two requests to Represent, shared by all processes through the cache
 # (Represent asks for fewer than one request per second).
 REPRESENT_MIN_INTERVAL = 1.5
+# The admin's representatives upload. A larger file is refused before it is read (a 60 MB file
+# once grew a web process by 730 MB); so is one with more rows, whose import would take too
+# long.
+DIRECTORY_UPLOAD_MAX_BYTES = env_int("DIRECTORY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+DIRECTORY_UPLOAD_MAX_ROWS = env_int("DIRECTORY_UPLOAD_MAX_ROWS", 100_000)
 
 # --- Logging ----------------------------------------------------------------------------------
 

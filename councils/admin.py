@@ -1,12 +1,16 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -18,7 +22,7 @@ from .models import (
     search_key,
 )
 from .services import representatives_import_file, representatives_reset_bounces
-from .sources import SourceError
+from .sources import CheckedUpload, SourceError, upload_check
 
 STALE_DAYS = 365
 
@@ -210,6 +214,52 @@ class RepresentativeUploadForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["file"]
+        field.help_text = format_lazy(
+            "{} {}",
+            field.help_text,
+            gettext("At most %(size)s.")
+            % {"size": filesizeformat(settings.DIRECTORY_UPLOAD_MAX_BYTES)},
+        )
+
+    def clean_file(self) -> CheckedUpload:
+        """The upload, checked and counted: too large, unreadable or not a representatives
+        file is a message on the field, and nothing is imported."""
+        upload = self.cleaned_data["file"]
+        limit = settings.DIRECTORY_UPLOAD_MAX_BYTES
+        # The size is known before anything is read; reading one byte past the limit covers
+        # an upload whose size was not.
+        data = b"" if upload.size > limit else upload.read(limit + 1)
+        if upload.size > limit or len(data) > limit:
+            raise ValidationError(
+                gettext(
+                    "This file is %(size)s; the limit is %(limit)s. Split it into smaller "
+                    "files, by province for example."
+                ),
+                code="too_large",
+                params={
+                    "size": filesizeformat(max(upload.size, len(data))),
+                    "limit": filesizeformat(limit),
+                },
+            )
+        try:
+            checked = upload_check(name=upload.name, data=data)
+        except SourceError as exc:
+            raise ValidationError(str(exc), code="unreadable") from exc
+        max_rows = settings.DIRECTORY_UPLOAD_MAX_ROWS
+        if checked.records > max_rows:
+            raise ValidationError(
+                gettext(
+                    "This file has %(rows)s rows; at most %(limit)s can be imported at once. "
+                    "Split it into smaller files, by province for example."
+                ),
+                code="too_many_rows",
+                params={"rows": checked.records, "limit": max_rows},
+            )
+        return checked
+
 
 @admin.register(Representative)
 class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
@@ -282,7 +332,7 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             try:
                 summary = representatives_import_file(
                     path_or_url=upload.name,
-                    data=upload.read(),
+                    data=upload.data,
                     municipality=form.cleaned_data["municipality"],
                 )
             except SourceError as exc:

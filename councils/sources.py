@@ -4,8 +4,10 @@ Everything here turns bytes into plain dicts; services.py decides what to write.
 """
 
 import csv
+import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,11 +348,134 @@ def _json_text(value) -> str:
 
 
 def load_json(data: bytes):
+    return _parse_json(decode(data))
+
+
+def _parse_json(text: str):
     try:
-        return json.loads(decode(data))
+        return json.loads(text)
     except ValueError as exc:
         raise SourceError(f"not valid JSON: {exc}") from exc
 
 
 def looks_like_json(data: bytes) -> bool:
     return decode(data[:200]).lstrip()[:1] in ("[", "{")
+
+
+# --- Uploaded files ---------------------------------------------------------------------------
+
+# Signatures of files that are not text, in the order they are tested.
+_ARCHIVE_SIGNATURES = (b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"BZh")
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass
+class CheckedUpload:
+    """An uploaded representatives file that can be imported: its bytes, its text and how many
+    records it holds (rows of a CSV, people of a JSON file)."""
+
+    name: str
+    data: bytes
+    text: str
+    records: int
+
+
+def upload_check(*, name: str, data: bytes) -> CheckedUpload:
+    """Read an uploaded representatives file through once, before anything is imported.
+
+    Raises SourceError with a message for the person who uploaded it when the file is an
+    archive or a spreadsheet, is binary, is neither UTF-8 nor Windows-1252, is not CSV or JSON,
+    or lacks the name column.
+    """
+    _refuse_binary(data)
+    text = _decode_strictly(data)
+    records, _notes, _is_json = representatives_from_text(text)
+    return CheckedUpload(name=name, data=data, text=text, records=sum(1 for _record in records))
+
+
+def representatives_from_text(text: str) -> tuple[Iterator[RawRepresentative], list[str], bool]:
+    """The records of an uploaded file's text, a CSV's read one row at a time.
+
+    Returns (records, notes, is_json); raises SourceError as representatives_csv_records does,
+    or when the JSON is not Represent's.
+    """
+    if text[:200].lstrip()[:1] not in ("[", "{"):
+        records, warnings = representatives_csv_records(text)
+        return records, warnings, False
+    payload = _parse_json(text)
+    notes = []
+    if next_url := next_page_url(payload):
+        notes.append(f"more pages at {next_url} were not read (not a URL source)")
+    return iter(representatives_from_json(payload)), notes, True
+
+
+def _refuse_binary(data: bytes) -> None:
+    if data.startswith(_ZIP_SIGNATURES):
+        if _is_workbook(data):
+            raise SourceError(_spreadsheet_message())
+        raise SourceError(
+            _("This is a zip archive, not a CSV file. Extract it and upload the CSV file inside.")
+        )
+    if data.startswith(_OLE_SIGNATURE):
+        raise SourceError(_spreadsheet_message())
+    if data.startswith(_ARCHIVE_SIGNATURES):
+        raise SourceError(
+            _(
+                "This is a compressed archive, not a CSV file. Extract it and upload the CSV "
+                "file inside."
+            )
+        )
+    if data.startswith(_UTF16_BOMS):
+        raise SourceError(
+            _(
+                'This file is saved as UTF-16 ("Unicode text"). Save it as "CSV UTF-8" '
+                "and upload it again."
+            )
+        )
+    nul = data.find(b"\x00")
+    if nul != -1:
+        raise SourceError(
+            _(
+                "Line %(line)s holds a NUL byte, which a CSV file never has: this is a binary "
+                'file or a damaged export. Save it as "CSV UTF-8" and upload it again.'
+            )
+            % {"line": data.count(b"\n", 0, nul) + 1}
+        )
+
+
+def _is_workbook(data: bytes) -> bool:
+    """An .xlsx or .ods file: a zip holding a workbook (its names are read, nothing unpacked)."""
+    try:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return False
+    return any(n.startswith("xl/") or n in ("content.xml", "mimetype") for n in names)
+
+
+def _spreadsheet_message() -> str:
+    return _(
+        "This is a spreadsheet workbook, not a CSV file. In your spreadsheet, save it as "
+        '"CSV UTF-8" and upload that file.'
+    )
+
+
+def _decode_strictly(data: bytes) -> str:
+    """decode(), but refusing bytes that are neither UTF-8 nor Windows-1252 instead of
+    replacing them: such a file is binary, or in an encoding the importer would garble."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        position = exc.start
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
+    raise SourceError(
+        _(
+            "Line %(line)s is neither UTF-8 nor Windows-1252 text. Save the file as "
+            '"CSV UTF-8" and upload it again.'
+        )
+        % {"line": data.count(b"\n", 0, position) + 1}
+    )
