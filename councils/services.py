@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -433,7 +434,7 @@ _GENERIC_ROLE_TEXTS = {"", "member", "membre", "elected", "elu", "elue"}
 @transaction.atomic
 def representatives_import(
     *,
-    records: list[RawRepresentative],
+    records: Iterable[RawRepresentative],
     municipality: Municipality | None = None,
     source: str = Representative.Source.CSV,
     source_url: str = "",
@@ -444,62 +445,94 @@ def representatives_import(
 
     A bad row is skipped with its line number and reason; it never aborts the file.
     """
-    summary = summary or ImportSummary()
-    now = timezone.now()
-    by_set: dict[str, Municipality] = {}
-    by_name: dict[str, list[Municipality]] = {}
-    if municipality is None:
-        for m in Municipality.objects.active():
-            if m.represent_set:
-                by_set[m.represent_set] = m
-            by_name.setdefault(search_key(m.name), []).append(m)
+    run = RepresentativesImport(
+        municipality=municipality, source=source, source_url=source_url, summary=summary
+    )
+    run.add(records)
+    return run.finish()
 
-    touched: dict[int, Municipality] = {}
-    existing: dict[int, dict[str, Representative]] = {}
-    matchers: dict[int, WardMatcher] = {}
-    seen: dict[int, set[int]] = {}
 
-    for raw in records:
-        if vacancy := _vacancy(raw):
-            summary.skipped.append((raw.line, vacancy))
-            continue
-        target = municipality or _resolve_municipality(raw, by_set=by_set, by_name=by_name)
-        if target is None:
-            summary.skipped.append(
-                (raw.line, "no municipality (pass --municipality or a Locality column)")
+class RepresentativesImport:
+    """One import of representatives, fed records in one go (representatives_import) or in
+    batches (directory_import_run), which changes nothing in the result: the people already
+    seen and the municipalities touched are kept across batches, and those no longer listed
+    are marked inactive only by finish(), once every record is in."""
+
+    def __init__(
+        self,
+        *,
+        municipality: Municipality | None = None,
+        source: str = Representative.Source.CSV,
+        source_url: str = "",
+        summary: ImportSummary | None = None,
+    ):
+        self.municipality = municipality
+        self.source = source
+        self.source_url = source_url
+        self.summary = summary or ImportSummary()
+        self.now = timezone.now()
+        self.by_set: dict[str, Municipality] = {}
+        self.by_name: dict[str, list[Municipality]] = {}
+        if municipality is None:
+            for m in Municipality.objects.active():
+                if m.represent_set:
+                    self.by_set[m.represent_set] = m
+                self.by_name.setdefault(search_key(m.name), []).append(m)
+        self.touched: dict[int, Municipality] = {}
+        self.existing: dict[int, dict[str, Representative]] = {}
+        self.matchers: dict[int, WardMatcher] = {}
+        self.seen: dict[int, set[int]] = {}
+
+    def add(self, records: Iterable[RawRepresentative]) -> None:
+        summary = self.summary
+        for raw in records:
+            if vacancy := _vacancy(raw):
+                summary.skipped.append((raw.line, vacancy))
+                continue
+            target = self.municipality or _resolve_municipality(
+                raw, by_set=self.by_set, by_name=self.by_name
             )
-            continue
-        if target.pk not in touched:
-            touched[target.pk] = target
-            existing[target.pk] = {
-                rep.search_name: rep for rep in Representative.objects.filter(municipality=target)
-            }
-            matchers[target.pk] = WardMatcher(list(Ward.objects.filter(municipality=target)))
-            seen[target.pk] = set()
-        reason = _representative_upsert(
-            raw=raw,
-            municipality=target,
-            existing=existing[target.pk],
-            matcher=matchers[target.pk],
-            seen=seen[target.pk],
-            source=source,
-            source_url=source_url,
-            now=now,
-            summary=summary,
-        )
-        if reason:
-            summary.skipped.append((raw.line, reason))
+            if target is None:
+                summary.skipped.append(
+                    (raw.line, "no municipality (pass --municipality or a Locality column)")
+                )
+                continue
+            if target.pk not in self.touched:
+                self.touched[target.pk] = target
+                self.existing[target.pk] = {
+                    rep.search_name: rep
+                    for rep in Representative.objects.filter(municipality=target)
+                }
+                self.matchers[target.pk] = WardMatcher(
+                    list(Ward.objects.filter(municipality=target))
+                )
+                self.seen[target.pk] = set()
+            reason = _representative_upsert(
+                raw=raw,
+                municipality=target,
+                existing=self.existing[target.pk],
+                matcher=self.matchers[target.pk],
+                seen=self.seen[target.pk],
+                source=self.source,
+                source_url=self.source_url,
+                now=self.now,
+                summary=summary,
+            )
+            if reason:
+                summary.skipped.append((raw.line, reason))
 
-    for pk, target in touched.items():
-        if not seen[pk]:
-            continue
-        stale = (
-            Representative.objects.filter(municipality=target, active=True)
-            .exclude(pk__in=seen[pk])
-            .exclude(source=Representative.Source.MANUAL)
-        )
-        summary.deactivated += stale.update(active=False)
-    return summary
+    def finish(self) -> ImportSummary:
+        """Mark inactive whoever the file no longer lists, in the municipalities it named."""
+        for pk, target in self.touched.items():
+            if not self.seen[pk]:
+                continue
+            stale = (
+                Representative.objects.filter(municipality=target, active=True)
+                .exclude(pk__in=self.seen[pk])
+                .exclude(source=Representative.Source.MANUAL)
+            )
+            self.summary.deactivated += stale.update(active=False)
+        return self.summary
 
 
 def _vacancy(raw: RawRepresentative) -> str:
