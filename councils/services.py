@@ -1,19 +1,23 @@
 """Writes to the council directory: imports, the demo data, the postal-code answer cache."""
 
 import json
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from urllib.parse import urljoin
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from . import represent
 from .cleaning import (
@@ -34,6 +38,7 @@ from .cleaning import (
     ward_number_from_type_id,
 )
 from .models import (
+    DirectoryImport,
     Municipality,
     PostcodeAnswer,
     PostcodePrefix,
@@ -55,7 +60,13 @@ from .sources import (
     read_bytes,
     representatives_from_csv,
     representatives_from_json,
+    representatives_from_text,
 )
+
+logger = logging.getLogger(__name__)
+
+# Rows a directory import job writes per transaction, with its progress.
+DIRECTORY_IMPORT_BATCH_ROWS = 500
 
 DEMO_FILE = Path(__file__).resolve().parent / "seed" / "demo.json"
 
@@ -120,6 +131,10 @@ class ImportSummary:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     label: str = "representatives"
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
 
     @property
     def changed(self) -> bool:
@@ -663,6 +678,59 @@ def representatives_import_file(
         source_url=path_or_url if is_url(path_or_url) else "",
         summary=summary,
     )
+
+
+def directory_import_run(*, job_id: int) -> DirectoryImport | None:
+    """Import a queued directory file (an upload too large for the request) in batches.
+
+    Each batch commits with the job's progress, so the progress page shows it as it goes.
+    People no longer listed are marked inactive only after the last batch. When the job
+    fails, the rows of the batches before stay imported and nobody is marked inactive;
+    importing the file again is safe, as people are matched by name. Failures are recorded on
+    the job (FAILED and a message), not raised; a finished job is left alone.
+    """
+    job = DirectoryImport.objects.select_related("municipality").filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return job
+    # A RUNNING job here is one whose worker died (Celery hands the task to another worker
+    # only then): it starts again from the first row.
+    job.mark_running()
+    summary = ImportSummary()
+    try:
+        records, notes, is_json = representatives_from_text(job.text)
+        summary.notes += notes
+        run = RepresentativesImport(
+            municipality=job.municipality,
+            source=Representative.Source.REPRESENT if is_json else Representative.Source.CSV,
+            summary=summary,
+        )
+        for batch in _batches(records, DIRECTORY_IMPORT_BATCH_ROWS):
+            with transaction.atomic():
+                run.add(batch)
+                job.record_progress(rows=len(batch), summary=summary)
+        with transaction.atomic():
+            run.finish()
+            job.mark_done(summary=summary)
+    except SourceError as exc:
+        job.mark_failed(message=str(exc), summary=summary)
+    except SoftTimeLimitExceeded:
+        job.mark_failed(
+            message=_("The import took longer than the time a task may run, and was stopped."),
+            summary=summary,
+        )
+    except Exception as exc:
+        logger.exception("Directory import %s failed", job.pk)
+        job.mark_failed(
+            message=_("The import stopped on an unexpected error: %(error)s") % {"error": exc},
+            summary=summary,
+        )
+    return job
+
+
+def _batches(records: Iterable[RawRepresentative], size: int) -> Iterator[list]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _is_represent_url(url: str) -> bool:
