@@ -447,6 +447,13 @@ REPRESENT_TIMEOUT = env_int("REPRESENT_TIMEOUT", 5)
 # Seconds between two requests to Represent, shared by all processes through the cache
 # (Represent asks for fewer than one request per second).
 REPRESENT_MIN_INTERVAL = 1.5
+# The admin's representatives upload. A larger file is refused before it is read (a 60 MB file
+# once grew a web process by 730 MB); so is one with more rows, whose import would hold a
+# worker for too long. A file with more rows than DIRECTORY_UPLOAD_TASK_ROWS (about 5 s of
+# work) is imported by a Celery task while the organizer watches its progress page.
+DIRECTORY_UPLOAD_MAX_BYTES = env_int("DIRECTORY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+DIRECTORY_UPLOAD_MAX_ROWS = env_int("DIRECTORY_UPLOAD_MAX_ROWS", 100_000)
+DIRECTORY_UPLOAD_TASK_ROWS = env_int("DIRECTORY_UPLOAD_TASK_ROWS", 2000)
 
 # --- Logging ----------------------------------------------------------------------------------
 

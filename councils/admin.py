@@ -1,15 +1,23 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from .models import (
+    DirectoryImport,
     Municipality,
     PostcodeAnswer,
     PostcodePrefix,
@@ -17,8 +25,9 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import representatives_import_file, representatives_reset_bounces
-from .sources import SourceError
+from .services import representatives_reset_bounces
+from .sources import CheckedUpload, SourceError, upload_check
+from .uploads import directory_upload_import
 
 STALE_DAYS = 365
 
@@ -210,6 +219,52 @@ class RepresentativeUploadForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["file"]
+        field.help_text = format_lazy(
+            "{} {}",
+            field.help_text,
+            gettext("At most %(size)s.")
+            % {"size": filesizeformat(settings.DIRECTORY_UPLOAD_MAX_BYTES)},
+        )
+
+    def clean_file(self) -> CheckedUpload:
+        """The upload, checked and counted: too large, unreadable or not a representatives
+        file is a message on the field, and nothing is imported."""
+        upload = self.cleaned_data["file"]
+        limit = settings.DIRECTORY_UPLOAD_MAX_BYTES
+        # The size is known before anything is read; reading one byte past the limit covers
+        # an upload whose size was not.
+        data = b"" if upload.size > limit else upload.read(limit + 1)
+        if upload.size > limit or len(data) > limit:
+            raise ValidationError(
+                gettext(
+                    "This file is %(size)s; the limit is %(limit)s. Split it into smaller "
+                    "files, by province for example."
+                ),
+                code="too_large",
+                params={
+                    "size": filesizeformat(max(upload.size, len(data))),
+                    "limit": filesizeformat(limit),
+                },
+            )
+        try:
+            checked = upload_check(name=upload.name, data=data)
+        except SourceError as exc:
+            raise ValidationError(str(exc), code="unreadable") from exc
+        max_rows = settings.DIRECTORY_UPLOAD_MAX_ROWS
+        if checked.records > max_rows:
+            raise ValidationError(
+                gettext(
+                    "This file has %(rows)s rows; at most %(limit)s can be imported at once. "
+                    "Split it into smaller files, by province for example."
+                ),
+                code="too_many_rows",
+                params={"rows": checked.records, "limit": max_rows},
+            )
+        return checked
+
 
 @admin.register(Representative)
 class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
@@ -269,24 +324,35 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
                 "upload/",
                 self.admin_site.admin_view(self.upload_view),
                 name="councils_representative_upload",
-            )
+            ),
+            path(
+                "upload/<int:job_id>/",
+                self.admin_site.admin_view(require_GET(self.upload_job_view)),
+                name="councils_representative_upload_job",
+            ),
         ] + super().get_urls()
 
+    def _may_import(self, request) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
     def upload_view(self, request):
-        if not self.has_add_permission(request) or not self.has_change_permission(request):
+        if not self._may_import(request):
             raise PermissionDenied
         summary = None
         form = RepresentativeUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                summary = representatives_import_file(
-                    path_or_url=upload.name,
-                    data=upload.read(),
+                result = directory_upload_import(
+                    upload=form.cleaned_data["file"],
                     municipality=form.cleaned_data["municipality"],
+                    uploaded_by=request.user,
                 )
             except SourceError as exc:
                 form.add_error("file", str(exc))
+            else:
+                if isinstance(result, DirectoryImport):
+                    return redirect("admin:councils_representative_upload_job", job_id=result.pk)
+                summary = result
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -296,6 +362,67 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             "changelist_url": reverse("admin:councils_representative_changelist"),
         }
         return TemplateResponse(request, "councils/admin/representative_upload.html", context)
+
+    def upload_job_view(self, request, job_id: int):
+        """The progress page of a large upload; it reloads itself until the job has finished."""
+        if not self._may_import(request):
+            raise PermissionDenied
+        job = get_object_or_404(
+            DirectoryImport.objects.defer("text").select_related("municipality", "uploaded_by"),
+            pk=job_id,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import of %(name)s") % {"name": job.file_name},
+            "job": job,
+            "changelist_url": reverse("admin:councils_representative_changelist"),
+        }
+        return TemplateResponse(request, "councils/admin/directory_import.html", context)
+
+
+@admin.register(DirectoryImport)
+class DirectoryImportAdmin(admin.ModelAdmin):
+    """The list of large uploads and how they went; the jobs themselves are read-only."""
+
+    list_display = (
+        "file_name",
+        "status",
+        "progress",
+        "municipality",
+        "uploaded_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "created_at")
+    search_fields = ("file_name", "municipality__name", "uploaded_by__username", "message")
+    list_select_related = ("municipality", "uploaded_by")
+    exclude = ("text",)
+
+    def get_queryset(self, request):
+        # The file itself (up to DIRECTORY_UPLOAD_MAX_BYTES) is never needed here.
+        return super().get_queryset(request).defer("text")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The task of a queued or running job still reads and writes its row.
+        if obj is not None and not obj.is_finished:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:councils_representative_upload_job", args=[obj.pk]),
+            gettext("%(done)s of %(total)s rows")
+            % {"done": obj.rows_done, "total": obj.rows_total},
+        )
 
 
 @admin.register(PostcodePrefix)

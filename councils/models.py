@@ -1,6 +1,7 @@
 import unicodedata
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -269,3 +270,128 @@ class PostcodeAnswer(models.Model):
 
     def is_fresh(self) -> bool:
         return self.fetched_at >= timezone.now() - self.MAX_AGE
+
+
+class DirectoryImport(models.Model):
+    """A representatives file uploaded in the admin and too large to import during the request:
+    councils.tasks imports it in batches, and the admin's progress page reads this row."""
+
+    # Skipped rows and notes kept for the result page; a file can have thousands.
+    DETAILS_LIMIT = 1000
+    _PROGRESS_FIELDS = [
+        "rows_done",
+        "created",
+        "updated",
+        "unchanged",
+        "deactivated",
+        "skipped_count",
+        "skipped",
+        "notes",
+        "updated_at",
+    ]
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("municipality"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    # The decoded file, in the database rather than on a disk, so a worker on another machine
+    # reads it; emptied once the job has finished. Load it only where needed (defer("text")).
+    text = models.TextField(_("file contents"), blank=True)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows read"), default=0)
+    created = models.PositiveIntegerField(_("people created"), default=0)
+    updated = models.PositiveIntegerField(_("people updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("people unchanged"), default=0)
+    deactivated = models.PositiveIntegerField(_("people marked inactive"), default=0)
+    skipped_count = models.PositiveIntegerField(_("rows skipped"), default=0)
+    skipped = models.JSONField(_("skipped rows and reasons"), default=list, blank=True)
+    notes = models.JSONField(_("notes"), default=list, blank=True)
+    message = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("last progress"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("directory import")
+        verbose_name_plural = _("directory imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.file_name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    def percent_done(self) -> int:
+        if not self.rows_total:
+            return 100 if self.is_finished else 0
+        return min(100, self.rows_done * 100 // self.rows_total)
+
+    def mark_running(self) -> None:
+        """Start from the first row (again, after a run that was lost with its worker)."""
+        self.status = self.Status.RUNNING
+        self.started_at = timezone.now()
+        self.rows_done = self.created = self.updated = self.unchanged = 0
+        self.deactivated = self.skipped_count = 0
+        self.skipped, self.notes = [], []
+        self.save(update_fields=[*self._PROGRESS_FIELDS, "status", "started_at"])
+
+    def record_progress(self, *, rows: int, summary) -> None:
+        """Count a batch of rows as read, with the import's counts so far (an ImportSummary)."""
+        self.rows_done += rows
+        self._take_counts(summary)
+        self.save(update_fields=self._PROGRESS_FIELDS)
+
+    def mark_done(self, *, summary) -> None:
+        self.status = self.Status.DONE
+        self.rows_done = self.rows_total
+        self._take_counts(summary)
+        self._finish()
+
+    def mark_failed(self, *, message: str, summary=None) -> None:
+        """Record why the job stopped; the counts say what was imported before it did."""
+        self.status = self.Status.FAILED
+        self.message = message
+        if summary is not None:
+            self._take_counts(summary)
+        self._finish()
+
+    def _finish(self) -> None:
+        self.text = ""
+        self.finished_at = timezone.now()
+        self.save(
+            update_fields=[*self._PROGRESS_FIELDS, "status", "message", "text", "finished_at"]
+        )
+
+    def _take_counts(self, summary) -> None:
+        self.created = summary.created
+        self.updated = summary.updated
+        self.unchanged = summary.unchanged
+        self.deactivated = summary.deactivated
+        self.skipped_count = len(summary.skipped)
+        self.skipped = [list(item) for item in summary.skipped[: self.DETAILS_LIMIT]]
+        self.notes = summary.notes[: self.DETAILS_LIMIT]

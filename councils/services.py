@@ -1,18 +1,23 @@
 """Writes to the council directory: imports, the demo data, the postal-code answer cache."""
 
 import json
+import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from urllib.parse import urljoin
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from . import represent
 from .cleaning import (
@@ -33,6 +38,7 @@ from .cleaning import (
     ward_number_from_type_id,
 )
 from .models import (
+    DirectoryImport,
     Municipality,
     PostcodeAnswer,
     PostcodePrefix,
@@ -54,7 +60,13 @@ from .sources import (
     read_bytes,
     representatives_from_csv,
     representatives_from_json,
+    representatives_from_text,
 )
+
+logger = logging.getLogger(__name__)
+
+# Rows a directory import job writes per transaction, with its progress.
+DIRECTORY_IMPORT_BATCH_ROWS = 500
 
 DEMO_FILE = Path(__file__).resolve().parent / "seed" / "demo.json"
 
@@ -119,6 +131,10 @@ class ImportSummary:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     label: str = "representatives"
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
 
     @property
     def changed(self) -> bool:
@@ -433,7 +449,7 @@ _GENERIC_ROLE_TEXTS = {"", "member", "membre", "elected", "elu", "elue"}
 @transaction.atomic
 def representatives_import(
     *,
-    records: list[RawRepresentative],
+    records: Iterable[RawRepresentative],
     municipality: Municipality | None = None,
     source: str = Representative.Source.CSV,
     source_url: str = "",
@@ -444,62 +460,94 @@ def representatives_import(
 
     A bad row is skipped with its line number and reason; it never aborts the file.
     """
-    summary = summary or ImportSummary()
-    now = timezone.now()
-    by_set: dict[str, Municipality] = {}
-    by_name: dict[str, list[Municipality]] = {}
-    if municipality is None:
-        for m in Municipality.objects.active():
-            if m.represent_set:
-                by_set[m.represent_set] = m
-            by_name.setdefault(search_key(m.name), []).append(m)
+    run = RepresentativesImport(
+        municipality=municipality, source=source, source_url=source_url, summary=summary
+    )
+    run.add(records)
+    return run.finish()
 
-    touched: dict[int, Municipality] = {}
-    existing: dict[int, dict[str, Representative]] = {}
-    matchers: dict[int, WardMatcher] = {}
-    seen: dict[int, set[int]] = {}
 
-    for raw in records:
-        if vacancy := _vacancy(raw):
-            summary.skipped.append((raw.line, vacancy))
-            continue
-        target = municipality or _resolve_municipality(raw, by_set=by_set, by_name=by_name)
-        if target is None:
-            summary.skipped.append(
-                (raw.line, "no municipality (pass --municipality or a Locality column)")
+class RepresentativesImport:
+    """One import of representatives, fed records in one go (representatives_import) or in
+    batches (directory_import_run), which changes nothing in the result: the people already
+    seen and the municipalities touched are kept across batches, and those no longer listed
+    are marked inactive only by finish(), once every record is in."""
+
+    def __init__(
+        self,
+        *,
+        municipality: Municipality | None = None,
+        source: str = Representative.Source.CSV,
+        source_url: str = "",
+        summary: ImportSummary | None = None,
+    ):
+        self.municipality = municipality
+        self.source = source
+        self.source_url = source_url
+        self.summary = summary or ImportSummary()
+        self.now = timezone.now()
+        self.by_set: dict[str, Municipality] = {}
+        self.by_name: dict[str, list[Municipality]] = {}
+        if municipality is None:
+            for m in Municipality.objects.active():
+                if m.represent_set:
+                    self.by_set[m.represent_set] = m
+                self.by_name.setdefault(search_key(m.name), []).append(m)
+        self.touched: dict[int, Municipality] = {}
+        self.existing: dict[int, dict[str, Representative]] = {}
+        self.matchers: dict[int, WardMatcher] = {}
+        self.seen: dict[int, set[int]] = {}
+
+    def add(self, records: Iterable[RawRepresentative]) -> None:
+        summary = self.summary
+        for raw in records:
+            if vacancy := _vacancy(raw):
+                summary.skipped.append((raw.line, vacancy))
+                continue
+            target = self.municipality or _resolve_municipality(
+                raw, by_set=self.by_set, by_name=self.by_name
             )
-            continue
-        if target.pk not in touched:
-            touched[target.pk] = target
-            existing[target.pk] = {
-                rep.search_name: rep for rep in Representative.objects.filter(municipality=target)
-            }
-            matchers[target.pk] = WardMatcher(list(Ward.objects.filter(municipality=target)))
-            seen[target.pk] = set()
-        reason = _representative_upsert(
-            raw=raw,
-            municipality=target,
-            existing=existing[target.pk],
-            matcher=matchers[target.pk],
-            seen=seen[target.pk],
-            source=source,
-            source_url=source_url,
-            now=now,
-            summary=summary,
-        )
-        if reason:
-            summary.skipped.append((raw.line, reason))
+            if target is None:
+                summary.skipped.append(
+                    (raw.line, "no municipality (pass --municipality or a Locality column)")
+                )
+                continue
+            if target.pk not in self.touched:
+                self.touched[target.pk] = target
+                self.existing[target.pk] = {
+                    rep.search_name: rep
+                    for rep in Representative.objects.filter(municipality=target)
+                }
+                self.matchers[target.pk] = WardMatcher(
+                    list(Ward.objects.filter(municipality=target))
+                )
+                self.seen[target.pk] = set()
+            reason = _representative_upsert(
+                raw=raw,
+                municipality=target,
+                existing=self.existing[target.pk],
+                matcher=self.matchers[target.pk],
+                seen=self.seen[target.pk],
+                source=self.source,
+                source_url=self.source_url,
+                now=self.now,
+                summary=summary,
+            )
+            if reason:
+                summary.skipped.append((raw.line, reason))
 
-    for pk, target in touched.items():
-        if not seen[pk]:
-            continue
-        stale = (
-            Representative.objects.filter(municipality=target, active=True)
-            .exclude(pk__in=seen[pk])
-            .exclude(source=Representative.Source.MANUAL)
-        )
-        summary.deactivated += stale.update(active=False)
-    return summary
+    def finish(self) -> ImportSummary:
+        """Mark inactive whoever the file no longer lists, in the municipalities it named."""
+        for pk, target in self.touched.items():
+            if not self.seen[pk]:
+                continue
+            stale = (
+                Representative.objects.filter(municipality=target, active=True)
+                .exclude(pk__in=self.seen[pk])
+                .exclude(source=Representative.Source.MANUAL)
+            )
+            self.summary.deactivated += stale.update(active=False)
+        return self.summary
 
 
 def _vacancy(raw: RawRepresentative) -> str:
@@ -630,6 +678,59 @@ def representatives_import_file(
         source_url=path_or_url if is_url(path_or_url) else "",
         summary=summary,
     )
+
+
+def directory_import_run(*, job_id: int) -> DirectoryImport | None:
+    """Import a queued directory file (an upload too large for the request) in batches.
+
+    Each batch commits with the job's progress, so the progress page shows it as it goes.
+    People no longer listed are marked inactive only after the last batch. When the job
+    fails, the rows of the batches before stay imported and nobody is marked inactive;
+    importing the file again is safe, as people are matched by name. Failures are recorded on
+    the job (FAILED and a message), not raised; a finished job is left alone.
+    """
+    job = DirectoryImport.objects.select_related("municipality").filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return job
+    # A RUNNING job here is one whose worker died (Celery hands the task to another worker
+    # only then): it starts again from the first row.
+    job.mark_running()
+    summary = ImportSummary()
+    try:
+        records, notes, is_json = representatives_from_text(job.text)
+        summary.notes += notes
+        run = RepresentativesImport(
+            municipality=job.municipality,
+            source=Representative.Source.REPRESENT if is_json else Representative.Source.CSV,
+            summary=summary,
+        )
+        for batch in _batches(records, DIRECTORY_IMPORT_BATCH_ROWS):
+            with transaction.atomic():
+                run.add(batch)
+                job.record_progress(rows=len(batch), summary=summary)
+        with transaction.atomic():
+            run.finish()
+            job.mark_done(summary=summary)
+    except SourceError as exc:
+        job.mark_failed(message=str(exc), summary=summary)
+    except SoftTimeLimitExceeded:
+        job.mark_failed(
+            message=_("The import took longer than the time a task may run, and was stopped."),
+            summary=summary,
+        )
+    except Exception as exc:
+        logger.exception("Directory import %s failed", job.pk)
+        job.mark_failed(
+            message=_("The import stopped on an unexpected error: %(error)s") % {"error": exc},
+            summary=summary,
+        )
+    return job
+
+
+def _batches(records: Iterable[RawRepresentative], size: int) -> Iterator[list]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _is_represent_url(url: str) -> bool:

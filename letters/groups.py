@@ -41,6 +41,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
             )
             for action in _CRUD
         ),
+        # Large directory uploads: organizers follow them and clear old ones.
+        "councils.view_directoryimport",
+        "councils.delete_directoryimport",
         *(f"letters.{action}_blockedsender" for action in _CRUD),
         "letters.view_letter",
         "letters.view_personal_data",

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Citation, TalkingPoint
-from councils.models import Municipality, Representative, Role, Ward
+from councils.models import DirectoryImport, Municipality, Representative, Role, Ward
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -80,6 +80,16 @@ class WardFactory(factory.django.DjangoModelFactory):
     ocd_id = factory.LazyAttributeSequence(lambda o, n: f"{o.municipality.ocd_id}/ward:{n}")
     name = factory.Sequence(lambda n: f"Ward {n}")
     number = factory.Sequence(str)
+
+
+class DirectoryImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DirectoryImport
+
+    file_name = factory.Sequence(lambda n: f"representatives-{n}.csv")
+    municipality = factory.SubFactory(MunicipalityFactory)
+    text = "Primary role,First name,Last name\nMayor,Marie,Tremblay\nCouncillor,Julie,Bouchard\n"
+    rows_total = 2
 
 
 class RepresentativeFactory(factory.django.DjangoModelFactory):
