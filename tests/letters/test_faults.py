@@ -31,6 +31,8 @@ from tests.letters.fault_helpers import (  # noqa: F401 (fixtures; test_redis_ou
     app,
     assert_clean_log,
     broker,
+    council_of,
+    letter_to,
     mail_statuses,
     mails_final,
     private_redis,
@@ -337,4 +339,76 @@ def test_confirmation_links_for_30_letters_each_arrive_once(
         Delivery.Status.PENDING_CONFIRMATION,
         Delivery.Status.NO_EMAIL,
     }
+    assert_clean_log(worker)
+
+
+# --- The faults the new path must not have -------------------------------------------------------
+
+
+def test_whole_council_mode_fails_only_the_refused_recipients(smtp, broker, workers):
+    together = CampaignFactory(send_mode=Campaign.SendMode.TOGETHER)
+    reps = council_of(5)
+    refused = reps[2]
+    smtp.recorder.reject[refused.email] = "550 5.1.1 Mailbox unavailable"
+    letters = [
+        letter_to(reps, campaign=together, email=f"resident{n}@example.net") for n in range(3)
+    ]
+    worker = workers.start(broker_url=broker, smtp_port=smtp.port)
+
+    for letter in letters:
+        letter_queue(letter=letter)
+    wait_until(lambda: all_final(15), timeout=60, what="15 deliveries to finish")
+
+    assert statuses() == Counter({Delivery.Status.SENT: 12, Delivery.Status.FAILED: 3})
+    # What the database calls sent is what the server took.
+    assert sum(len(arrived.rcpt_tos) for arrived in smtp.recorder.received) == 12
+    received = smtp.recorder.by_message_id()
+    assert len(smtp.recorder.received) == len(received) == 3
+    for letter in letters:
+        (mail,) = letter.mails.all()
+        assert (mail.status, mail.attempts) == (OutgoingMail.Status.SENT, 1)
+        (arrived,) = received[mail.message_id]
+        sent = letter.deliveries.filter(status=Delivery.Status.SENT)
+        assert sorted(arrived.rcpt_tos) == sorted(d.recipient_email for d in sent)
+        (failed,) = letter.deliveries.filter(status=Delivery.Status.FAILED)
+        assert failed.representative == refused
+        assert failed.mail == mail
+        assert failed.sent_at is None
+        assert "550" in failed.last_error
+        assert "5.1.1 Mailbox unavailable" in failed.last_error
+    refused.refresh_from_db()
+    assert refused.bounce_count == 3  # one per refused letter
+    assert {rep.bounce_count for rep in reps if rep != refused} == {0}
+    assert_clean_log(worker)
+
+
+def test_smtp_refusals_count_as_bounces_and_flag_the_address(smtp, broker, workers):
+    (rep,) = council_of(1)
+    smtp.recorder.reject[rep.email] = "550 5.1.1 No such user here"
+    worker = workers.start(broker_url=broker, smtp_port=smtp.port)
+
+    first = letter_to([rep], email="resident0@example.net")
+    letter_queue(letter=first)
+    wait_until(lambda: all_final(1), timeout=60, what="the first delivery to fail")
+    delivery = first.deliveries.get()
+    assert delivery.status == Delivery.Status.FAILED
+    assert "550" in delivery.last_error
+    assert "No such user here" in delivery.last_error
+    assert delivery.mail.status == OutgoingMail.Status.FAILED
+    assert delivery.mail.attempts == 1  # permanent: not retried
+    rep.refresh_from_db()
+    assert (rep.bounce_count, rep.email_flagged) == (1, False)
+
+    for n in (1, 2):
+        letter_queue(letter=letter_to([rep], email=f"resident{n}@example.net"))
+    wait_until(lambda: all_final(3), timeout=60, what="three deliveries to fail")
+    assert statuses() == Counter({Delivery.Status.FAILED: 3})
+    rep.refresh_from_db()
+    assert (rep.bounce_count, rep.email_flagged) == (3, True)
+
+    later = letter_to([rep], email="resident3@example.net")
+    letter_queue(letter=later)
+    assert later.deliveries.get().status == Delivery.Status.NO_EMAIL
+    assert not later.mails.exists()
+    assert smtp.recorder.received == []
     assert_clean_log(worker)
