@@ -15,6 +15,7 @@ play beat with fault_helpers.sweep_until, on the worker.
 import re
 import time
 from collections import Counter
+from io import StringIO
 
 import pytest
 import redis
@@ -23,6 +24,7 @@ from django.core.management import call_command
 from campaigns.models import Campaign
 from letters.models import Delivery, Letter, OutgoingMail
 from letters.services import letter_queue, letter_submit
+from letters.tasks import mails_send_due as mails_send_due_task
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter
 from tests.letters.fault_helpers import (  # noqa: F401 (fixtures; test_redis_outage imports some)
@@ -40,6 +42,7 @@ from tests.letters.fault_helpers import (  # noqa: F401 (fixtures; test_redis_ou
     statuses,
     sweep_here,
     sweep_until,
+    terminate_other_connections,
     wait_until,
     workers,
 )
@@ -380,6 +383,68 @@ def test_whole_council_mode_fails_only_the_refused_recipients(smtp, broker, work
     assert refused.bounce_count == 3  # one per refused letter
     assert {rep.bounce_count for rep in reps if rep != refused} == {0}
     assert_clean_log(worker)
+
+
+def test_sent_is_recorded_on_a_fresh_connection_when_the_database_drops_mid_send(
+    smtp, sweep_here, broker, workers
+):
+    reps = council_of(4)
+    letters = [letter_to(reps, email=f"resident{n}@example.net") for n in range(4)]
+    # The server takes 2 s to answer DATA: long enough to kill the worker's database
+    # connections while each message is in the SMTP conversation.
+    smtp.recorder.data_delay = 2
+    worker = workers.start(
+        broker_url=broker,
+        smtp_port=smtp.port,
+        # A task that the lost connection stopped between claim and send leaves its row
+        # "sending"; the sweep sends it after 25 s rather than the default 150 s.
+        extra_env={
+            "CELERY_TASK_TIME_LIMIT": "20",
+            "CELERY_TASK_SOFT_TIME_LIMIT": "15",
+            "DELIVERY_STUCK_AFTER": "25",
+        },
+    )
+
+    for letter in letters:
+        letter_queue(letter=letter)
+    assert OutgoingMail.objects.count() == 16
+
+    seen, kills, swept = 0, 0, time.monotonic()
+    deadline = time.monotonic() + 120
+    while Delivery.objects.filter(status=Delivery.Status.SENT).count() < 16:
+        assert time.monotonic() < deadline, f"Timed out: {statuses()}, {kills} kills"
+        if smtp.recorder.data_started > seen:
+            # A message entered DATA: every worker connection dies while it waits for "250".
+            seen = smtp.recorder.data_started
+            time.sleep(0.2)
+            terminate_other_connections()
+            kills += 1
+        elif time.monotonic() - swept > 2:
+            # Tasks the lost connection stopped before their claim wait for beat's sweep.
+            mails_send_due_task.delay()
+            swept = time.monotonic()
+        else:
+            time.sleep(0.05)
+    assert kills >= 8  # the two worker processes send side by side
+
+    assert statuses() == Counter({Delivery.Status.SENT: 16})
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 16})
+    received = smtp.recorder.by_message_id()
+    assert set(received) == set(OutgoingMail.objects.values_list("message_id", flat=True))
+    assert all(len(copies) == 1 for copies in received.values())
+    log = worker.text()
+    # Each of the 16 lost its connection while the server had its message.
+    assert log.count("Recording an email's outcome failed; retrying") >= 16
+    assert "UnpickleableExceptionWrapper" not in log
+
+    # A sweep that takes every row left "sending", however young, finds none: nothing was
+    # left behind to be sent a second time.
+    out = StringIO()
+    call_command("requeue_deliveries", "--older-than", "0", stdout=out)
+    assert out.getvalue().startswith("Sent 0 due emails")
+    time.sleep(3)
+    assert len(smtp.recorder.received) == 16
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 16})
 
 
 def test_smtp_refusals_count_as_bounces_and_flag_the_address(smtp, broker, workers):
