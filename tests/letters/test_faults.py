@@ -20,10 +20,11 @@ from io import StringIO
 import pytest
 import redis
 from django.core.management import call_command
+from django.db import transaction
 
 from campaigns.models import Campaign
 from letters.models import Delivery, Letter, OutgoingMail
-from letters.services import letter_queue, letter_submit
+from letters.services import letter_queue, letter_submit, mails_queue
 from letters.tasks import mails_send_due as mails_send_due_task
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter
@@ -445,6 +446,40 @@ def test_sent_is_recorded_on_a_fresh_connection_when_the_database_drops_mid_send
     time.sleep(3)
     assert len(smtp.recorder.received) == 16
     assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 16})
+
+
+def test_a_letter_a_copy_and_a_confirmation_outlast_a_server_answering_451(smtp, broker, workers):
+    reps = council_of(1)
+    letter = letter_to(reps, email="jane@example.net", send_copy=True)
+    pending = letter_to(reps, email="joe@example.net", confirmed=False)
+    # Every message is answered 451 for the next 5 s; retries come after 1 s, then 2 s.
+    smtp.recorder.tempfail_until = time.monotonic() + 5
+    worker = workers.start(broker_url=broker, smtp_port=smtp.port)
+
+    letter_queue(letter=letter)
+    with transaction.atomic():
+        mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=pending)])
+    mails = list(OutgoingMail.objects.order_by("pk"))
+    assert [mail.kind for mail in mails] == [
+        OutgoingMail.Kind.LETTER,
+        OutgoingMail.Kind.COPY,
+        OutgoingMail.Kind.CONFIRMATION,
+    ]
+    sweep_until(mails_final, timeout=90, what="the three emails to go out")
+
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 3})
+    received = smtp.recorder.by_message_id()
+    assert len(smtp.recorder.received) == 3
+    for mail in mails:
+        mail.refresh_from_db()
+        assert len(received[mail.message_id]) == 1
+        assert mail.attempts >= 2
+        assert mail.last_error == ""
+    assert received[mails[0].message_id][0].rcpt_tos == [reps[0].email]
+    assert received[mails[1].message_id][0].rcpt_tos == ["jane@example.net"]
+    assert received[mails[2].message_id][0].rcpt_tos == ["joe@example.net"]
+    assert letter.deliveries.get().status == Delivery.Status.SENT
+    assert_clean_log(worker)
 
 
 def test_smtp_refusals_count_as_bounces_and_flag_the_address(smtp, broker, workers):
