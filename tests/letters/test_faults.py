@@ -512,3 +512,61 @@ def test_smtp_refusals_count_as_bounces_and_flag_the_address(smtp, broker, worke
     assert not later.mails.exists()
     assert smtp.recorder.received == []
     assert_clean_log(worker)
+
+
+STUCK_AFTER = 10  # seconds; the worker's task time limit is 6 s
+
+
+def test_rows_left_sending_by_a_killed_worker_go_out_after_delivery_stuck_after(
+    smtp, sweep_here, broker, workers
+):
+    sweep_here.DELIVERY_STUCK_AFTER = STUCK_AFTER
+    quick = {
+        "CELERY_TASK_TIME_LIMIT": "6",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "5",
+        "DELIVERY_STUCK_AFTER": str(STUCK_AFTER),
+    }
+    reps = council_of(3)
+    letters = [letter_to(reps, email=f"resident{n}@example.net") for n in range(2)]
+    smtp.recorder.holding = True
+    first = workers.start(broker_url=broker, smtp_port=smtp.port, extra_env=quick)
+    for letter in letters:
+        letter_queue(letter=letter)
+
+    # Both of the worker's processes are in the middle of a message: kill them there.
+    wait_until(lambda: smtp.recorder.held >= 2, timeout=60, what="two messages held mid-send")
+    first.kill()
+    wait_until(lambda: smtp.recorder.held == 0, timeout=30, what="held conversations to drop")
+    smtp.recorder.holding = False
+    stuck = OutgoingMail.objects.filter(status=OutgoingMail.Status.SENDING)
+    interrupted = {mail.pk: mail for mail in stuck}
+    assert len(interrupted) == 2
+    assert smtp.recorder.received == []
+
+    # A sweep right away sends what was queued, and leaves alone what may still be in the
+    # middle of a conversation.
+    call_command("requeue_deliveries")
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 4, OutgoingMail.Status.SENDING: 2})
+    assert set(stuck.values_list("pk", flat=True)) == set(interrupted)
+
+    # Beat's sweep on a new worker sends them once they are old enough, not before.
+    second = workers.start(broker_url=broker, smtp_port=smtp.port, extra_env=quick)
+    sweep_until(mails_final, timeout=60, every=0.5, what="the stuck emails to go out")
+
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 6})
+    assert statuses() == Counter({Delivery.Status.SENT: 6})
+    received = smtp.recorder.by_message_id()
+    assert len(smtp.recorder.received) == 6
+    assert set(received) == set(OutgoingMail.objects.values_list("message_id", flat=True))
+    for pk, before in interrupted.items():
+        mail = OutgoingMail.objects.get(pk=pk)
+        (arrived,) = received[mail.message_id]
+        assert mail.message_id == before.message_id
+        assert mail.attempts == 2
+        claimed = before.updated_at.timestamp()
+        assert arrived.arrived_at >= claimed + STUCK_AFTER
+        assert arrived.arrived_at < claimed + STUCK_AFTER + 30
+    log = second.text()
+    for pk in interrupted:
+        assert f"Email {pk} was left sending; sending it again" in log
+    assert "UnpickleableExceptionWrapper" not in log
