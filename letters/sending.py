@@ -30,6 +30,7 @@ import smtplib
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -193,7 +194,7 @@ def send_failure(exc: BaseException) -> SendFailure:
         return SendFailure(True, "The send took too long (soft time limit).")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refusals = {
-            recipient.lower(): f"{code} {_text(message)}"
+            _mailbox(recipient): f"{code} {_text(message)}"
             for recipient, (code, message) in exc.recipients.items()
         }
         transient = all(400 <= code < 500 for code, _message in exc.recipients.values())
@@ -222,6 +223,12 @@ def send_failure(exc: BaseException) -> SendFailure:
         # Connection refused or reset, timeouts, TLS errors, a dropped SMTP connection.
         return SendFailure(True, f"{type(exc).__name__}: {exc}")
     return SendFailure(False, f"{type(exc).__name__}: {exc}")
+
+
+def _mailbox(recipient: str) -> str:
+    """The address alone, lower case. smtplib names refused recipients as they were passed to
+    sendmail(), which Django's SMTP backend does with their display names ("Name <a@b>")."""
+    return (parseaddr(recipient)[1] or recipient).lower()
 
 
 def _text(value) -> str:
@@ -265,7 +272,7 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
         status=OutgoingMail.Status.SENT, sent_at=now, last_error="", to_email="", updated_at=now
     )
     refused = {
-        recipient.lower(): (code, _text(reply))
+        _mailbox(recipient): (code, _text(reply))
         for recipient, (code, reply) in (getattr(message, "refused_recipients", None) or {}).items()
     }
     status = getattr(message, "anymail_status", None)

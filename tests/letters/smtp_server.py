@@ -1,5 +1,6 @@
 """A real SMTP server on a loopback port (aiosmtpd) that tests can tell to accept, defer (4xx)
-or reject (5xx), per recipient, and to hold messages mid-conversation.
+or reject (5xx), per recipient, to answer 451 to every message for a while, to take its time
+before answering DATA, and to hold messages mid-conversation.
 
 A message counts as received only once the server answers "250" to its DATA. When the client
 goes away first (a killed worker), aiosmtpd cancels the handler and the message is dropped,
@@ -12,6 +13,7 @@ import email.policy
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -25,6 +27,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: email.message.EmailMessage
+    # When the server answered "250" to DATA (time.time(), comparable with database times).
+    arrived_at: float = field(default_factory=time.time)
 
     @property
     def message_id(self) -> str:
@@ -38,9 +42,22 @@ class SMTPRecorder:
     reject: dict[str, str] = field(default_factory=dict)
     # recipient -> how many more times to answer 451 before accepting
     defer: dict[str, int] = field(default_factory=dict)
+    # Until this time.monotonic(), every MAIL FROM is answered 451 (a server that is busy).
+    tempfail_until: float = 0.0
+    # Seconds to wait before answering DATA (a slow server).
+    data_delay: float = 0.0
+    # How many messages reached DATA so far (whatever became of them).
+    data_started: int = 0
     holding: bool = False
     held: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if time.monotonic() < self.tempfail_until:
+            return "451 4.3.2 System busy, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         address_key = address.lower()
@@ -55,6 +72,10 @@ class SMTPRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.data_started += 1
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.holding:
             # Counts conversations waiting here now; a client that dies while held cancels
             # this handler (aiosmtpd), which drops the message and the count.
