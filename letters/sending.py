@@ -30,6 +30,7 @@ import smtplib
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -193,11 +194,16 @@ def send_failure(exc: BaseException) -> SendFailure:
         return SendFailure(True, "The send took too long (soft time limit).")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refusals = {
-            recipient.lower(): f"{code} {_text(message)}"
+            _bare(recipient): f"{code} {_text(message)}"
             for recipient, (code, message) in exc.recipients.items()
         }
         transient = all(400 <= code < 500 for code, _message in exc.recipients.values())
-        refused = {} if transient else refusals
+        # Only a 5xx refusal is a hard bounce, even when others on the message got one.
+        refused = {
+            _bare(recipient): refusals[_bare(recipient)]
+            for recipient, (code, _message) in exc.recipients.items()
+            if code >= 500
+        }
         reason = "Recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refusals.items())
         return SendFailure(transient, reason, refused)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -226,6 +232,12 @@ def send_failure(exc: BaseException) -> SendFailure:
 
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _bare(recipient: str) -> str:
+    """The address alone, lower case: smtplib names a refused recipient as Django passed it,
+    with its display name ('"Jane Doe" <jane@example.org>')."""
+    return (parseaddr(recipient)[1] or recipient).lower()
 
 
 def retry_delay(*, attempts: int) -> timedelta:
@@ -265,7 +277,7 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
         status=OutgoingMail.Status.SENT, sent_at=now, last_error="", to_email="", updated_at=now
     )
     refused = {
-        recipient.lower(): (code, _text(reply))
+        _bare(recipient): (code, _text(reply))
         for recipient, (code, reply) in (getattr(message, "refused_recipients", None) or {}).items()
     }
     status = getattr(message, "anymail_status", None)
