@@ -148,6 +148,9 @@ def _send(mail: OutgoingMail, connection) -> bool:
         return False
     try:
         message = emails.message_for(mail)
+        # Opened here rather than by send_messages(), which closes a connection it opened
+        # itself after each call: the sweep would make one SMTP connection per email.
+        connection.open()
         if not connection.send_messages([message]):
             raise ValueError("The message has no recipients.")
     except Exception as exc:  # noqa: BLE001 (every error is classified and recorded on the row)
