@@ -304,7 +304,8 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
             continue
         esp_id = ""
         if recipient_status is not None:
-            esp_id = recipient_status.message_id or ""
+            # Not "or": anymail's test backend numbers messages from 0.
+            esp_id = "" if recipient_status.message_id is None else recipient_status.message_id
         elif status is not None and isinstance(status.message_id, str):
             esp_id = status.message_id
         Delivery.objects.filter(pk=delivery.pk).update(
