@@ -4,7 +4,7 @@ deliveries whose email failed, and Django's SMTP backend pointed at a local serv
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from letters.models import Delivery, Letter, OutgoingMail
+from letters.models import Delivery, Letter, OutgoingMail, canonical_email
 from tests.factories import CampaignFactory, MunicipalityFactory, RepresentativeFactory
 
 
@@ -27,6 +27,7 @@ def make_letter(
         first_name="Jane",
         last_name="Resident",
         email=email,
+        email_canonical=canonical_email(email),
         postal_code="K1A 0B1",
         send_copy=send_copy,
         subject=f"Please act in {municipality.name}",

@@ -25,6 +25,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: email.message.EmailMessage
+    # The client's (host, port): messages with the same peer came over one connection.
+    peer: tuple | None = None
 
     @property
     def message_id(self) -> str:
@@ -68,7 +70,9 @@ class SMTPRecorder:
                     self.held -= 1
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)
+            )
         return "250 2.0.0 Message accepted"
 
     def by_message_id(self) -> dict[str, list[Received]]:
