@@ -414,6 +414,35 @@ def test_a_user_with_the_personal_data_permission_reads_the_outbox(client, kept_
     assert RESIDENT["subject"] in page.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("codenames", "shown"),
+    [
+        (["view_outgoingmail"], False),
+        (["view_outgoingmail", "view_personal_data"], True),
+    ],
+    ids=["without personal data", "with personal data"],
+)
+def test_the_erasure_notices_address_shows_only_with_the_personal_data_permission(
+    client, letter, codenames, shown
+):
+    notice = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.ERASED, letter=letter, to_email=RESIDENT["email"]
+    )
+    user = UserFactory(is_staff=True, username="mail-reader")
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="letters", codename__in=codenames)
+    )
+    client.force_login(user)
+
+    listing = client.get(reverse("admin:letters_outgoingmail_changelist"))
+    page = client.get(reverse("admin:letters_outgoingmail_change", args=[notice.pk]))
+
+    assert listing.status_code == page.status_code == 200
+    assert RESIDENT["email"] not in listing.content.decode()
+    assert (RESIDENT["email"] in page.content.decode()) is shown
+    assert notice.get_kind_display() in listing.content.decode()
+
+
 # --- the organizer's tools -----------------------------------------------------------------------
 
 
