@@ -148,6 +148,9 @@ def _send(mail: OutgoingMail, connection) -> bool:
         return False
     try:
         message = emails.message_for(mail)
+        # Opened here rather than by send_messages(), which closes a connection it opened
+        # itself after each call: the sweep would make one SMTP connection per email.
+        connection.open()
         if not connection.send_messages([message]):
             raise ValueError("The message has no recipients.")
     except Exception as exc:  # noqa: BLE001 (every error is classified and recorded on the row)
@@ -198,7 +201,12 @@ def send_failure(exc: BaseException) -> SendFailure:
             for recipient, (code, message) in exc.recipients.items()
         }
         transient = all(400 <= code < 500 for code, _message in exc.recipients.values())
-        refused = {} if transient else refusals
+        # Only a 5xx refusal is a hard bounce, even when others on the message got one.
+        refused = {
+            _mailbox(recipient): refusals[_mailbox(recipient)]
+            for recipient, (code, _message) in exc.recipients.items()
+            if code >= 500
+        }
         reason = "Recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refusals.items())
         return SendFailure(transient, reason, refused)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -296,7 +304,8 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
             continue
         esp_id = ""
         if recipient_status is not None:
-            esp_id = recipient_status.message_id or ""
+            # Not "or": anymail's test backend numbers messages from 0.
+            esp_id = "" if recipient_status.message_id is None else recipient_status.message_id
         elif status is not None and isinstance(status.message_id, str):
             esp_id = status.message_id
         Delivery.objects.filter(pk=delivery.pk).update(

@@ -1,9 +1,10 @@
-"""Helpers for the delivery tests: a confirmed letter with one delivery per representative."""
+"""Helpers for the delivery tests: a confirmed letter with one delivery per representative,
+deliveries whose email failed, and Django's SMTP backend pointed at a local server."""
 
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from letters.models import Delivery, Letter
+from letters.models import Delivery, Letter, OutgoingMail, canonical_email
 from tests.factories import CampaignFactory, MunicipalityFactory, RepresentativeFactory
 
 
@@ -26,6 +27,7 @@ def make_letter(
         first_name="Jane",
         last_name="Resident",
         email=email,
+        email_canonical=canonical_email(email),
         postal_code="K1A 0B1",
         send_copy=send_copy,
         subject=f"Please act in {municipality.name}",
@@ -51,9 +53,32 @@ def make_letter(
     return letter
 
 
+def fail_deliveries(
+    deliveries, *, attempts: int = 6, error: str = "Gave up after 6 attempts. Last error: 451"
+) -> list[OutgoingMail]:
+    """Leave these deliveries as the sender leaves a letter that failed for good: each on its
+    own email, FAILED after its attempts, with the error on both rows."""
+    mails = []
+    for delivery in deliveries:
+        mail = OutgoingMail.objects.create(
+            kind=OutgoingMail.Kind.TEST if delivery.letter.is_test else OutgoingMail.Kind.LETTER,
+            letter=delivery.letter,
+            status=OutgoingMail.Status.FAILED,
+            attempts=attempts,
+            last_error=error,
+            message_id=f"<letter.failed.{delivery.pk}@example.org>",
+        )
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.FAILED, mail=mail, last_error=error
+        )
+        mails.append(mail)
+    return mails
+
+
 def use_smtp(settings, port: int) -> None:
-    """Send through Django's real SMTP backend to a local server."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    """Send through the app's SMTP backend (Django's, keeping refused recipients) to a local
+    server."""
+    settings.EMAIL_BACKEND = "letters.mail_backends.SMTPBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
     settings.EMAIL_USE_TLS = False

@@ -29,6 +29,8 @@ class Received:
     message: email.message.EmailMessage
     # When the server answered "250" to DATA (time.time(), comparable with database times).
     arrived_at: float = field(default_factory=time.time)
+    # The client's (host, port): messages with the same peer came over one connection.
+    peer: tuple | None = None
 
     @property
     def message_id(self) -> str:
@@ -89,7 +91,9 @@ class SMTPRecorder:
                     self.held -= 1
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, peer=session.peer)
+            )
         return "250 2.0.0 Message accepted"
 
     def by_message_id(self) -> dict[str, list[Received]]:

@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from letters.models import Delivery, OutboxMessage
-from tests.letters.delivery_helpers import make_letter
+from letters.models import Delivery, OutboxMessage, OutgoingMail
+from tests.letters.delivery_helpers import fail_deliveries, make_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_the_resend_action_retries_failed_deliveries_only(
 ):
     letter = make_letter(recipients=2)
     failed, sent = letter.deliveries.order_by("pk")
-    Delivery.objects.filter(pk=failed.pk).update(status=Delivery.Status.FAILED, attempts=6)
+    (failed_mail,) = fail_deliveries([failed])
     Delivery.objects.filter(pk=sent.pk).update(status=Delivery.Status.SENT)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -51,13 +51,19 @@ def test_the_resend_action_retries_failed_deliveries_only(
     failed.refresh_from_db()
     assert failed.status == Delivery.Status.SENT
     assert len(mail.outbox) == 1
+    assert failed.recipient_email in mail.outbox[0].to[0]
+    # A new email, never the failed one again.
+    assert failed.mail_id != failed_mail.pk
+    assert failed.mail.status == OutgoingMail.Status.SENT and failed.mail.attempts == 1
+    failed_mail.refresh_from_db()
+    assert failed_mail.status == OutgoingMail.Status.FAILED
 
 
 def test_the_letter_action_resends_its_failed_deliveries(
     staff_client, django_capture_on_commit_callbacks
 ):
     letter = make_letter(recipients=2)
-    letter.deliveries.update(status=Delivery.Status.FAILED)
+    fail_deliveries(letter.deliveries.all())
 
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(

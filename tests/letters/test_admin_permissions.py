@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from letters.groups import ORGANIZERS, STAFF, groups_ensure
-from letters.models import BlockedSender, Delivery, Letter, OutboxMessage
+from letters.models import BlockedSender, Delivery, Letter, OutboxMessage, OutgoingMail
 from tests.factories import UserFactory
-from tests.letters.delivery_helpers import make_letter
+from tests.letters.delivery_helpers import fail_deliveries, make_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def letter():
 
 
 def failed(letter: Letter) -> Letter:
-    letter.deliveries.update(status=Delivery.Status.FAILED, attempts=6)
+    fail_deliveries(letter.deliveries.all())
     return letter
 
 
@@ -116,6 +116,7 @@ def test_staff_cannot_resend_failed_deliveries_from_the_letters_list(
     assert response.status_code == 200
     assert b"queued for a new attempt" not in response.content
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.FAILED}
+    assert set(letter.mails.values_list("status", flat=True)) == {OutgoingMail.Status.FAILED}
     assert mail.outbox == []
 
 
@@ -134,6 +135,7 @@ def test_staff_cannot_resend_failed_deliveries_from_the_deliveries_list(
     assert response.status_code == 200
     assert b"queued for a new attempt" not in response.content
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.FAILED}
+    assert set(letter.mails.values_list("status", flat=True)) == {OutgoingMail.Status.FAILED}
     assert mail.outbox == []
 
 
@@ -158,6 +160,10 @@ def test_organizers_resend_failed_deliveries(organizer, letter, django_capture_o
 
     assert b"2 failed deliveries queued for a new attempt." in response.content
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert len(mail.outbox) == 2
+    # New emails: the failed ones stay as they were.
+    assert letter.mails.filter(status=OutgoingMail.Status.FAILED, attempts=6).count() == 2
+    assert letter.mails.filter(status=OutgoingMail.Status.SENT, attempts=1).count() == 2
 
 
 def test_organizers_resend_from_the_deliveries_list(
@@ -174,6 +180,9 @@ def test_organizers_resend_from_the_deliveries_list(
 
     first.refresh_from_db()
     assert first.status == Delivery.Status.SENT
+    assert first.mail.attempts == 1
+    assert len(mail.outbox) == 1
+    assert letter.deliveries.exclude(pk=first.pk).get().status == Delivery.Status.FAILED
 
 
 # --- the letter page -----------------------------------------------------------------------------
@@ -403,6 +412,35 @@ def test_a_user_with_the_personal_data_permission_reads_the_outbox(client, kept_
 
     assert page.status_code == 200
     assert RESIDENT["subject"] in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("codenames", "shown"),
+    [
+        (["view_outgoingmail"], False),
+        (["view_outgoingmail", "view_personal_data"], True),
+    ],
+    ids=["without personal data", "with personal data"],
+)
+def test_the_erasure_notices_address_shows_only_with_the_personal_data_permission(
+    client, letter, codenames, shown
+):
+    notice = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.ERASED, letter=letter, to_email=RESIDENT["email"]
+    )
+    user = UserFactory(is_staff=True, username="mail-reader")
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="letters", codename__in=codenames)
+    )
+    client.force_login(user)
+
+    listing = client.get(reverse("admin:letters_outgoingmail_changelist"))
+    page = client.get(reverse("admin:letters_outgoingmail_change", args=[notice.pk]))
+
+    assert listing.status_code == page.status_code == 200
+    assert RESIDENT["email"] not in listing.content.decode()
+    assert (RESIDENT["email"] in page.content.decode()) is shown
+    assert notice.get_kind_display() in listing.content.decode()
 
 
 # --- the organizer's tools -----------------------------------------------------------------------

@@ -11,11 +11,12 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from letters.models import Delivery, Letter, OutboxMessage
-from letters.privacy import personal_data_purge, purge_due_at
+from letters.erasure import personal_data_purge
+from letters.models import Delivery, Letter, OutboxMessage, OutgoingMail
 from letters.selectors import letter_counts
+from letters.services import letter_delete_request, letter_queue
 from tests.factories import CampaignFactory
-from tests.letters.delivery_helpers import make_letter
+from tests.letters.delivery_helpers import make_letter, use_smtp
 from tests.letters.journey_helpers import (  # noqa: F401
     campaign,
     council,
@@ -23,6 +24,7 @@ from tests.letters.journey_helpers import (  # noqa: F401
     letter_data,
     write_and_send,
 )
+from tests.letters.smtp_server import SMTPServer
 
 pytestmark = pytest.mark.django_db
 
@@ -94,25 +96,41 @@ def test_without_a_closing_time_it_counts_from_each_letters_creation():
     assert recent.purged_at is None and recent.first_name == "Jane"
 
 
-def test_purge_due_at_takes_the_later_of_creation_and_close():
+def test_it_counts_from_the_later_of_a_letters_creation_and_the_close():
     campaign = CampaignFactory(closes_at=T0, retention_days=7)
-    assert purge_due_at(campaign=campaign, created_at=T0 - timedelta(days=3)) == T0 + timedelta(
-        days=7
-    )
-    assert purge_due_at(campaign=campaign, created_at=T0 + timedelta(days=1)) == T0 + timedelta(
-        days=8
-    )
+    with time_machine.travel(T0 - timedelta(days=3), tick=False):
+        before_close = _letter(campaign)
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        after_close = _letter(campaign, email="late@example.net")  # in the grace period
+    with time_machine.travel(T0 + timedelta(days=7, seconds=1), tick=False):
+        assert personal_data_purge() == 1
+    _assert_erased(before_close)
+    after_close.refresh_from_db()
+    assert after_close.purged_at is None
+    with time_machine.travel(T0 + timedelta(days=8), tick=False):
+        assert personal_data_purge() == 1
+    _assert_erased(after_close)
 
 
-def test_it_cancels_deliveries_still_waiting_and_keeps_sent_ones():
+def test_it_cancels_deliveries_and_emails_still_waiting_and_keeps_sent_ones(
+    django_capture_on_commit_callbacks,
+):
     campaign = CampaignFactory(retention_days=1)
     with time_machine.travel(T0, tick=False):
-        letter = _letter(campaign, status=Delivery.Status.QUEUED)
-        sent = _letter(campaign, email="sent@example.net", status=Delivery.Status.SENT)
+        waiting = _letter(campaign, send_copy=True)
+        letter_queue(letter=waiting)  # queued; their tasks never ran
+        sent = _letter(campaign, email="sent@example.net", send_copy=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            letter_queue(letter=sent)
+    assert len(mail.outbox) == 3
     with time_machine.travel(T0 + timedelta(days=2), tick=False):
-        personal_data_purge()
-    assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.CANCELLED}
+        assert personal_data_purge() == 2
+    assert set(waiting.deliveries.values_list("status", flat=True)) == {Delivery.Status.CANCELLED}
+    assert list(waiting.mails.values_list("status", flat=True)) == ["cancelled"] * 3
     assert set(sent.deliveries.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert list(sent.mails.values_list("status", flat=True)) == ["sent"] * 3
+    # Nothing is left for the sweep to send.
+    assert OutgoingMail.objects.due(now=T0 + timedelta(days=3)).count() == 0
 
 
 def test_it_forgets_the_local_outbox_copies_of_the_residents_mail():
@@ -157,8 +175,8 @@ def test_the_command_prints_a_summary():
 def test_the_daily_beat_job_runs_the_purge():
     entry = settings.CELERY_BEAT_SCHEDULE["purge-personal-data"]
     assert entry["task"] == "letters.tasks.personal_data_purge"
-    # The delivery requeue sweep is still scheduled beside it.
-    assert "requeue-deliveries" in settings.CELERY_BEAT_SCHEDULE
+    # The sender's sweep is still scheduled beside it.
+    assert "send-due-mail" in settings.CELERY_BEAT_SCHEDULE
     from letters.tasks import personal_data_purge as task
 
     campaign = CampaignFactory(retention_days=1)
@@ -190,22 +208,65 @@ def test_post_erases_at_once_and_emails_the_address_it_erased(
     client, django_capture_on_commit_callbacks
 ):
     campaign = CampaignFactory(title_en="Stop the cameras")
-    letter = _letter(campaign, status=Delivery.Status.QUEUED)
+    letter = _letter(campaign, send_copy=True)
+    letter_queue(letter=letter)  # the letter and its copy wait for their turn
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(_delete_url(letter))
     assert response.status_code == 302
     assert response["Location"] == _delete_url(letter)
     _assert_erased(letter)
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.CANCELLED}
+    assert set(letter.mails.exclude(kind="erased").values_list("status", flat=True)) == {
+        OutgoingMail.Status.CANCELLED
+    }
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert message.to == ['"Jane Resident" <jane.resident@example.net>']
+    # The notice has only the address: the name went with the rest of the letter.
+    assert message.to == ["jane.resident@example.net"]
     assert "Stop the cameras" in message.subject
     assert "deleted your personal data" in message.body
+    assert "Jane" not in message.body
     html = message.alternatives[0][0]
     assert "deleted your personal data" in html
+    notice = letter.mails.get(kind=OutgoingMail.Kind.ERASED)
+    assert notice.status == OutgoingMail.Status.SENT
+    assert notice.attempts == 1
+    assert message.extra_headers["Message-ID"] == notice.message_id
+    # Sent: the address is gone from the row too.
+    assert notice.to_email == ""
     page = client.get(_delete_url(letter))
     assert b"Your personal data is deleted" in page.content
+
+
+def test_the_erasure_notice_holds_the_address_until_it_is_sent():
+    letter = _letter(CampaignFactory())
+
+    letter_delete_request(letter=letter)  # its task waits for a commit
+
+    _assert_erased(letter)
+    notice = OutgoingMail.objects.get(letter=letter)
+    assert notice.kind == OutgoingMail.Kind.ERASED
+    assert notice.status == OutgoingMail.Status.QUEUED
+    assert notice.to_email == "jane.resident@example.net"
+
+
+def test_the_erasure_notice_forgets_the_address_when_it_fails_for_good(
+    django_capture_on_commit_callbacks, settings
+):
+    server = SMTPServer().start()
+    try:
+        use_smtp(settings, server.port)
+        server.recorder.reject["jane.resident@example.net"] = "550 5.1.1 No such user here"
+        letter = _letter(CampaignFactory())
+        with django_capture_on_commit_callbacks(execute=True):
+            letter_delete_request(letter=letter)
+    finally:
+        server.stop()
+
+    notice = OutgoingMail.objects.get(letter=letter)
+    assert notice.status == OutgoingMail.Status.FAILED
+    assert "550" in notice.last_error
+    assert notice.to_email == ""
 
 
 def test_delete_keeps_the_letter_counted():
@@ -223,6 +284,7 @@ def test_a_second_post_sends_no_second_email(client, django_capture_on_commit_ca
         client.post(_delete_url(letter))
         client.post(_delete_url(letter))
     assert len(mail.outbox) == 1
+    assert letter.mails.filter(kind=OutgoingMail.Kind.ERASED).count() == 1
 
 
 def test_french_page_and_french_email(client, django_capture_on_commit_callbacks):

@@ -1,8 +1,14 @@
-"""The Celery tasks: thin wrappers around the delivery services, and the beat entry."""
+"""The Celery tasks: thin wrappers around the sender and the purge, and the beat's entries.
 
+No task retries through Celery: a failed send is recorded on its OutgoingMail row, and the
+beat's sweep sends it when it is due.
+"""
+
+import logging
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core import mail
 from django.utils import timezone
@@ -10,91 +16,134 @@ from kombu import pools as kombu_pools
 
 from config.celery_app import app
 from letters import tasks
-from letters.delivery import letter_queue
-from letters.models import Delivery
+from letters.models import Delivery, OutgoingMail
+from letters.services import letter_queue
 from tests.letters.delivery_helpers import make_letter, use_smtp
 from tests.letters.smtp_server import SMTPServer, free_port
 
 pytestmark = pytest.mark.django_db
 
 
-def queued_delivery(**letter_fields) -> Delivery:
+def queued_mail(**letter_fields) -> OutgoingMail:
+    """A letter's email, saved and queued; its task waits for a commit that never comes."""
     letter = make_letter(recipients=1, **letter_fields)
-    delivery = letter.deliveries.get()
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.QUEUED)
-    return delivery
+    letter_queue(letter=letter)
+    return letter.deliveries.get().mail
 
 
 def test_the_send_task_takes_an_id_and_sends():
-    delivery = queued_delivery()
+    queued = queued_mail()
 
-    tasks.delivery_send.delay(delivery.pk)
+    assert tasks.mail_send.delay(queued.pk).get() is True
 
-    delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.SENT
+    queued.refresh_from_db()
+    assert queued.status == OutgoingMail.Status.SENT
+    assert queued.deliveries.get().status == Delivery.Status.SENT
     assert len(mail.outbox) == 1
 
 
-def test_the_send_task_does_nothing_for_a_deleted_delivery():
-    delivery = queued_delivery()
-    Delivery.objects.filter(pk=delivery.pk).delete()
+def test_the_send_task_does_nothing_for_a_missing_mail():
+    queued = queued_mail()
+    OutgoingMail.objects.filter(pk=queued.pk).delete()
 
-    tasks.delivery_send.delay(delivery.pk)
+    assert tasks.mail_send.delay(queued.pk).get() is False
 
     assert mail.outbox == []
 
 
-def test_an_eager_transient_failure_leaves_the_row_for_the_requeue(settings):
-    use_smtp(settings, free_port())
-    delivery = queued_delivery()
+def test_the_send_task_does_nothing_for_a_mail_already_sent():
+    queued = queued_mail()
+    tasks.mail_send.delay(queued.pk)
 
-    tasks.delivery_send.delay(delivery.pk)  # does not raise in the web request
+    assert tasks.mail_send.delay(queued.pk).get() is False  # Celery delivered it twice
 
-    delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.QUEUED
-    assert delivery.next_attempt_at is not None
+    queued.refresh_from_db()
+    assert queued.attempts == 1
+    assert len(mail.outbox) == 1
 
 
-def test_the_requeue_task_restarts_stuck_deliveries(settings):
+def test_an_eager_transient_failure_leaves_the_row_for_the_sweep(settings):
+    use_smtp(settings, free_port())  # nothing listens there
+    queued = queued_mail()
+
+    tasks.mail_send.delay(queued.pk)  # does not raise in the web request
+
+    queued.refresh_from_db()
+    assert queued.status == OutgoingMail.Status.QUEUED
+    assert queued.attempts == 1
+    assert queued.send_after > timezone.now()
+    assert "ConnectionRefusedError" in queued.last_error
+    assert queued.deliveries.get().status == Delivery.Status.QUEUED
+
+
+def test_the_sweep_task_sends_due_and_stuck_mail(settings):
     server = SMTPServer().start()
     try:
         use_smtp(settings, server.port)
-        delivery = queued_delivery()
-        Delivery.objects.filter(pk=delivery.pk).update(
-            updated_at=timezone.now() - timedelta(hours=1)
+        due = queued_mail()
+        stuck = queued_mail(email="stuck@example.net")
+        OutgoingMail.objects.filter(pk=stuck.pk).update(
+            status=OutgoingMail.Status.SENDING,
+            attempts=1,
+            updated_at=timezone.now() - timedelta(seconds=settings.DELIVERY_STUCK_AFTER + 1),
         )
-        from django.test import TestCase
 
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            assert tasks.deliveries_requeue.delay().get() == 1
-        delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.SENT
-        assert len(server.recorder.received) == 1
+        assert tasks.mails_send_due.delay().get() == 2
+
+        assert set(OutgoingMail.objects.values_list("status", flat=True)) == {"sent"}
+        assert {r.message_id for r in server.recorder.received} == set(
+            OutgoingMail.objects.filter(pk__in=[due.pk, stuck.pk]).values_list(
+                "message_id", flat=True
+            )
+        )
     finally:
         server.stop()
 
 
-def test_beat_runs_the_requeue_task_periodically():
-    entry = settings.CELERY_BEAT_SCHEDULE["requeue-deliveries"]
-    assert entry["task"] in app.tasks
-    assert entry["task"] == tasks.deliveries_requeue.name
-    assert 0 < entry["schedule"] < settings.DELIVERY_STUCK_AFTER
+def test_the_sweep_task_leaves_mail_that_is_not_due():
+    queued = queued_mail()
+    OutgoingMail.objects.filter(pk=queued.pk).update(
+        send_after=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert tasks.mails_send_due.delay().get() == 0
+
+    assert mail.outbox == []
 
 
-def test_task_settings_suit_the_retry_policy():
+def test_beat_runs_the_sweep_often_and_the_purge_daily():
+    sweep = settings.CELERY_BEAT_SCHEDULE["send-due-mail"]
+    assert sweep["task"] in app.tasks
+    assert sweep["task"] == tasks.mails_send_due.name
+    # A row left sending is sent again within a sweep of becoming stuck.
+    assert 0 < sweep["schedule"] < settings.DELIVERY_STUCK_AFTER
+    purge = settings.CELERY_BEAT_SCHEDULE["purge-personal-data"]
+    assert purge["task"] in app.tasks
+    assert purge["task"] == tasks.personal_data_purge.name
+    # The old Redis-list dispatcher and its requeue are gone.
+    assert set(settings.CELERY_BEAT_SCHEDULE) == {"send-due-mail", "purge-personal-data"}
+
+
+def test_task_settings_suit_the_sender():
     assert app.conf.task_serializer == "json"
     assert app.conf.accept_content == ["json"]
-    assert tasks.delivery_send.acks_late
-    # Redis must not hand a task waiting for its retry to a second worker meanwhile.
+    assert tasks.mail_send.acks_late
+    assert tasks.mails_send_due.acks_late
+    assert tasks.personal_data_purge.acks_late
+    # Redis must not hand a task still running to a second worker.
     assert (
-        settings.DELIVERY_RETRY_BACKOFF_MAX
-        < (settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+        settings.CELERY_TASK_TIME_LIMIT
+        < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     )
+    # No row still being sent is taken by the sweep as stuck.
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_TIME_LIMIT < settings.DELIVERY_STUCK_AFTER
 
 
-def test_queueing_survives_a_broker_that_is_down(django_capture_on_commit_callbacks):
-    letter = make_letter(recipients=2)
+def test_queueing_survives_a_broker_that_is_down_and_the_sweep_sends_later(
+    django_capture_on_commit_callbacks, caplog
+):
+    letter = make_letter(recipients=2, send_copy=True)
     old_url = app.conf.broker_url
     kombu_pools.reset()
     app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
@@ -102,7 +151,10 @@ def test_queueing_survives_a_broker_that_is_down(django_capture_on_commit_callba
     app._pool = None
     app.amqp._producer_pool = None
     try:
-        with django_capture_on_commit_callbacks(execute=True):
+        with (
+            caplog.at_level(logging.WARNING, logger="letters.services"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             letter_queue(letter=letter)  # must not raise
     finally:
         kombu_pools.reset()
@@ -112,4 +164,12 @@ def test_queueing_survives_a_broker_that_is_down(django_capture_on_commit_callba
         app.amqp._producer_pool = None
 
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.QUEUED}
+    assert list(letter.mails.values_list("status", "attempts")) == [("queued", 0)] * 3
     assert mail.outbox == []
+    assert sum("waits for the sweep" in r.getMessage() for r in caplog.records) == 3
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        assert tasks.mails_send_due.delay().get() == 3
+
+    assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert len(mail.outbox) == 3

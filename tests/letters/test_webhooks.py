@@ -5,9 +5,11 @@ import json
 
 import pytest
 from django.utils import timezone
-from letters.delivery import letter_queue
 
-from letters.models import Delivery
+from campaigns.models import Campaign
+from letters.models import Delivery, OutgoingMail
+from letters.services import delivery_track, letter_queue
+from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter
 
 pytestmark = pytest.mark.django_db
@@ -193,5 +195,47 @@ def test_it_ignores_events_for_unknown_messages(client):
     payload = {**delivery_event(delivery), "MessageID": "not-ours"}
 
     assert post(client, payload, **auth()).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+
+
+def test_it_finds_deliveries_by_their_emails_message_id(client):
+    """Without an ESP id (SMTP relays report by Message-ID), the email's own id names them;
+    on a whole-council email only the recipient the event names changes."""
+    letter = make_letter(campaign=CampaignFactory(send_mode=Campaign.SendMode.TOGETHER))
+    mail = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.LETTER,
+        letter=letter,
+        status=OutgoingMail.Status.SENT,
+        message_id="<letter.7.0123abcd@example.org>",
+    )
+    letter.deliveries.update(status=Delivery.Status.SENT, mail=mail)
+    bounced, other = letter.deliveries.order_by("pk")
+
+    changed = delivery_track(
+        event_type="bounced",
+        message_id="<letter.7.0123abcd@example.org>",
+        recipient=bounced.recipient_email.upper(),
+        description="550 no such user",
+        esp_name="Relay",
+    )
+
+    assert changed == [bounced.pk]
+    bounced.refresh_from_db()
+    other.refresh_from_db()
+    assert bounced.status == Delivery.Status.BOUNCED
+    assert bounced.last_error == "Relay bounced: 550 no such user"
+    assert other.status == Delivery.Status.SENT
+    bounced.representative.refresh_from_db()
+    assert bounced.representative.bounce_count == 1
+
+
+def test_it_ignores_events_it_does_not_track_and_events_without_a_message_id():
+    delivery = sent_delivery()
+
+    assert (
+        delivery_track(event_type="opened", message_id=delivery.esp_message_id, recipient="") == []
+    )
+    assert delivery_track(event_type="bounced", message_id="", recipient="") == []
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
