@@ -48,6 +48,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "letters.view_letter",
         "letters.view_personal_data",
         "letters.view_delivery",
+        "letters.view_outgoingmail",
         "letters.change_delivery",
     ],
     STAFF: [
@@ -59,6 +60,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "councils.view_representative",
         "letters.view_letter",
         "letters.view_delivery",
+        "letters.view_outgoingmail",
         "letters.view_signerexportlog",
     ],
     SIGNER_EXPORT: [

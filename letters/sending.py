@@ -36,7 +36,7 @@ from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRe
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 from django.db.models import Q
 from django.utils import timezone
@@ -227,8 +227,9 @@ def send_failure(exc: BaseException) -> SendFailure:
         code = exc.status_code
         transient = code is None or code == 429 or code >= 500
         return SendFailure(transient, f"Email provider error {code or ''}: {exc}".strip())
-    if isinstance(exc, OSError):
-        # Connection refused or reset, timeouts, TLS errors, a dropped SMTP connection.
+    if isinstance(exc, OSError | DatabaseError):
+        # Connection refused or reset, timeouts, TLS errors, a dropped SMTP connection; or the
+        # database gone while the message was being built.
         return SendFailure(True, f"{type(exc).__name__}: {exc}")
     return SendFailure(False, f"{type(exc).__name__}: {exc}")
 
@@ -274,10 +275,12 @@ def _record(write) -> None:
 
 def _mark_sent(mail: OutgoingMail, message) -> None:
     """Record the server's acceptance. Recipients it refused while accepting the others
-    (several on one message), or the ESP rejected, fail on their own."""
+    (several on one message), or the ESP rejected, fail on their own; those it refused for
+    now (4xx) get an email of their own, due after the backoff. The row keeps its last error
+    (a retry's reason, or that a dead worker's send was repeated)."""
     now = timezone.now()
     OutgoingMail.objects.filter(pk=mail.pk).update(
-        status=OutgoingMail.Status.SENT, sent_at=now, last_error="", to_email="", updated_at=now
+        status=OutgoingMail.Status.SENT, sent_at=now, to_email="", updated_at=now
     )
     refused = {
         _mailbox(recipient): (code, _text(reply))
@@ -296,6 +299,9 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
             if recipient in refused:
                 code, reply = refused[recipient]
                 reason = f"Refused by the receiving server: {code} {reply}"
+                if code < 500 and mail.attempts < settings.DELIVERY_MAX_ATTEMPTS:
+                    _delivery_retry_alone(mail, delivery, reason, now=now)
+                    continue
                 if code >= 500 and delivery.representative_id:
                     Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
             else:
@@ -311,6 +317,21 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
         Delivery.objects.filter(pk=delivery.pk).update(
             status=Delivery.Status.SENT, sent_at=now, esp_message_id=str(esp_id)[:300]
         )
+
+
+def _delivery_retry_alone(mail: OutgoingMail, delivery: Delivery, reason: str, *, now) -> None:
+    """A recipient refused for now while the others were accepted: a new email for it alone,
+    counting on from this one's attempts, due after the same backoff as any retry."""
+    retry = OutgoingMail.objects.create(
+        kind=mail.kind,
+        letter_id=mail.letter_id,
+        attempts=mail.attempts,
+        send_after=now + retry_delay(attempts=mail.attempts),
+        last_error=reason,
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.QUEUED, mail=retry, last_error=reason, updated_at=now
+    )
 
 
 def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:

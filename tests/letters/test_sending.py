@@ -777,7 +777,7 @@ def test_a_whole_council_message_fails_only_the_refused_recipient_and_counts_the
     assert (row.status, row.attempts) == (OutgoingMail.Status.SENT, 1)
 
 
-def test_a_4xx_refusal_on_a_whole_council_message_counts_no_bounce(
+def test_a_4xx_refusal_on_a_whole_council_message_is_retried_alone_and_counts_no_bounce(
     django_capture_on_commit_callbacks, smtp
 ):
     campaign = CampaignFactory(send_mode=Campaign.SendMode.TOGETHER)
@@ -787,12 +787,22 @@ def test_a_4xx_refusal_on_a_whole_council_message_counts_no_bounce(
     queue(letter, django_capture_on_commit_callbacks)
 
     deferred.refresh_from_db()
-    assert deferred.status == Delivery.Status.FAILED
-    assert deferred.last_error.startswith("Refused by the receiving server: 451")
-    deferred.representative.refresh_from_db()
-    assert deferred.representative.bounce_count == 0
     accepted.refresh_from_db()
     assert accepted.status == Delivery.Status.SENT
+    assert deferred.status == Delivery.Status.QUEUED
+    assert deferred.last_error.startswith("Refused by the receiving server: 451")
+    retry = deferred.mail
+    assert retry != accepted.mail and retry.status == OutgoingMail.Status.QUEUED
+    assert retry.attempts == 1 and retry.send_after > timezone.now()
+    deferred.representative.refresh_from_db()
+    assert deferred.representative.bounce_count == 0
+
+    with time_machine.travel(retry.send_after):
+        assert mails_send_due() == 1
+    deferred.refresh_from_db()
+    assert deferred.status == Delivery.Status.SENT
+    # The retry went to the refused recipient only.
+    assert [arrived.rcpt_tos for arrived in smtp.received][-1] == [deferred.recipient_email]
 
 
 def test_only_5xx_refusals_count_as_bounces_when_a_whole_council_message_is_refused(
