@@ -111,7 +111,7 @@ def test_a_resident_writes_to_their_council_in_french(site, page):
     page.goto(f"{site}/fr/campaigns/cams/")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     page.locator("#id_postal_code").fill("K1A0B1")
-    page.locator("button[value=lookup]").click()
+    page.get_by_role("button", name="Trouver mon conseil").click()
     expect(page).to_have_url(at(site, "/fr/campaigns/cams/write/"))
     page.get_by_label(re.compile("Quatre villes américaines")).check()
     page.locator("#id_personal_message").fill("Trois caméras surveillent ma rue.")
