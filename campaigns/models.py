@@ -103,6 +103,15 @@ class Campaign(models.Model):
         EACH = "each", _("One email to each recipient")
         TOGETHER = "together", _("One email to the whole council (reply-all reaches everyone)")
 
+    class Schedule(models.TextChoices):
+        AS_THEY_COME = "each", _("Each letter as it comes (paced per recipient)")
+        DAILY_DIGEST = "digest", _("One daily digest per councillor, with every letter in full")
+
+    class ClerkMode(models.TextChoices):
+        OFF = "off", _("No")
+        EACH = "each", _("Each letter, as correspondence for a council meeting")
+        DAILY = "daily", _("A daily bundle of the letters, as correspondence")
+
     LANGUAGE_CHOICES = [("en", _("English")), ("fr", _("French"))]
 
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
@@ -163,6 +172,44 @@ class Campaign(models.Model):
     )
     send_mode = models.CharField(
         _("send mode"), max_length=10, choices=SendMode.choices, default=SendMode.EACH
+    )
+    schedule = models.CharField(
+        _("delivery schedule"),
+        max_length=10,
+        choices=Schedule.choices,
+        default=Schedule.AS_THEY_COME,
+        help_text=_(
+            "A digest sends each councillor at most one email a day: it says how many residents "
+            "wrote and carries every letter in full."
+        ),
+    )
+    office_hours_only = models.BooleanField(
+        _("deliver in office hours only"),
+        default=False,
+        help_text=_("Monday to Friday, 8:00 to 18:00 in the municipality's time zone."),
+    )
+    clerk_mode = models.CharField(
+        _("send to the clerk"),
+        max_length=10,
+        choices=ClerkMode.choices,
+        default=ClerkMode.OFF,
+        help_text=_(
+            "Also send letters whose writers agreed to publication to the municipality's clerk, "
+            "as correspondence for a council meeting (many councils file only these in the "
+            "public record)."
+        ),
+    )
+    clerk_agenda_item = models.CharField(
+        _("agenda item"),
+        max_length=300,
+        blank=True,
+        help_text=_("The council meeting's agenda item the correspondence is about."),
+    )
+    clerk_deadline = models.DateTimeField(
+        _("correspondence deadline"),
+        null=True,
+        blank=True,
+        help_text=_("Letters confirmed after this are not sent to the clerk."),
     )
     requires_confirmation = models.BooleanField(
         _("confirm by email"),

@@ -31,6 +31,24 @@ class MunicipalityQuerySet(models.QuerySet):
         return self.filter(active=True)
 
 
+# Each province's and territory's time zone (the municipality's office hours follow it).
+PROVINCE_TIME_ZONES = {
+    "BC": "America/Vancouver",
+    "AB": "America/Edmonton",
+    "SK": "America/Regina",
+    "MB": "America/Winnipeg",
+    "ON": "America/Toronto",
+    "QC": "America/Toronto",
+    "NB": "America/Moncton",
+    "NS": "America/Halifax",
+    "PE": "America/Halifax",
+    "NL": "America/St_Johns",
+    "YT": "America/Whitehorse",
+    "NT": "America/Yellowknife",
+    "NU": "America/Iqaluit",
+}
+
+
 class Municipality(models.Model):
     ocd_id = models.CharField(_("OCD division id"), max_length=200, unique=True)
     csd_code = models.CharField(
@@ -50,6 +68,16 @@ class Municipality(models.Model):
         related_name="lower_tiers",
     )
     website = models.URLField(_("website"), blank=True)
+    # Where formal correspondence for a council meeting goes (letters to the clerk).
+    clerk_email = models.EmailField(
+        _("clerk's email"),
+        blank=True,
+        help_text=_("Correspondence for council meetings, filed in the public record."),
+    )
+    # Set when this council's mail server refused our mail as a policy block: sending to it
+    # pauses until an organizer resumes it.
+    mail_blocked_at = models.DateTimeField(_("mail blocked since"), null=True, blank=True)
+    mail_block_reason = models.TextField(_("mail block reason"), blank=True)
     council_size = models.PositiveSmallIntegerField(_("council size"), null=True, blank=True)
     represent_set = models.SlugField(_("Represent set slug"), max_length=200, blank=True)
     active = models.BooleanField(
@@ -80,6 +108,12 @@ class Municipality(models.Model):
         if self.name_fr and search_key(self.name_fr) != names[0]:
             names.append(search_key(self.name_fr))
         return " | ".join(names)
+
+    @property
+    def time_zone(self) -> str:
+        """The municipality's time zone, from its province (Canada has six; the few places
+        that keep another province's time are not told apart)."""
+        return PROVINCE_TIME_ZONES.get(self.province, "America/Toronto")
 
     def display_name(self, language: str = "en") -> str:
         if language == "fr" and self.name_fr:

@@ -111,6 +111,13 @@ class Letter(models.Model):
     consent_text = models.TextField(_("consent wording"), blank=True)
     consent_language = models.CharField(_("consent language"), max_length=2, blank=True)
     consent_at = models.DateTimeField(_("consent time"), null=True, blank=True)
+    # Separate consent to the letter's publication in the public record (correspondence to
+    # the clerk), stored with its exact wording and time like the CASL consent.
+    publication_consent = models.BooleanField(_("publication consent"), default=False)
+    publication_consent_text = models.TextField(_("publication consent wording"), blank=True)
+    publication_consent_at = models.DateTimeField(
+        _("publication consent time"), null=True, blank=True
+    )
 
     # The letter exactly as it was sent.
     subject = models.CharField(_("subject"), max_length=300)
@@ -215,6 +222,8 @@ class Delivery(models.Model):
         COMPLAINED = "complained", _("Marked as spam")
         FAILED = "failed", _("Failed")
         NO_EMAIL = "no_email", _("No email address: contact them another way")
+        # The council's mail server refused our mail as a policy block: paused.
+        HELD = "held", _("Held: the council's mail server blocks our mail")
         # Not sent because the sender deleted their data first (letters.erasure).
         CANCELLED = "cancelled", _("Cancelled: the sender deleted their data")
 
@@ -250,8 +259,19 @@ class Delivery(models.Model):
         on_delete=models.SET_NULL,
         related_name="deliveries",
     )
+
+    class Failure(models.TextChoices):
+        MAILBOX_UNKNOWN = "unknown", _("Mailbox unknown")
+        MAILBOX_FULL = "full", _("Mailbox full")
+        POLICY_BLOCK = "blocked", _("Blocked by the receiving server's policy")
+        SPAM_COMPLAINT = "complaint", _("Marked as spam")
+        OTHER = "other", _("Other permanent failure")
+
+    # The municipality's clerk rather than a representative (correspondence for council).
+    to_clerk = models.BooleanField(_("to the clerk"), default=False)
     # What the server or the ESP said last about this recipient (refusal, bounce).
     last_error = models.TextField(_("last error"), blank=True)
+    failure = models.CharField(_("failure"), max_length=10, choices=Failure.choices, blank=True)
     # The ESP's id for the message to this recipient, which its webhooks name.
     esp_message_id = models.CharField(_("ESP message id"), max_length=300, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -299,6 +319,8 @@ class OutgoingMail(models.Model):
 
     class Kind(models.TextChoices):
         LETTER = "letter", _("Letter to council")
+        DIGEST = "digest", _("Daily digest to a councillor")
+        CLERK = "clerk", _("Correspondence to the clerk")
         TEST = "test", _("Test letter")
         COPY = "copy", _("Resident's copy")
         CONFIRMATION = "confirmation", _("Confirmation link")
@@ -310,12 +332,24 @@ class OutgoingMail(models.Model):
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # Paused: the council's mail server blocks our mail (an organizer resumes it).
+        HELD = "held", _("Held")
         # No longer wanted when its turn came (its letter erased, confirmed or replaced).
         CANCELLED = "cancelled", _("Cancelled")
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="mails"
+    )
+    # The letter it carries or concerns; none for a digest or a clerk's bundle, whose letters
+    # are those of its deliveries.
     letter = models.ForeignKey(
-        Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="mails"
+        Letter,
+        verbose_name=_("letter"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="mails",
     )
     # Only the erasure notice: the letter no longer has the address. Cleared once sent.
     to_email = models.EmailField(_("to"), blank=True)
@@ -346,6 +380,24 @@ class OutgoingMail(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}: {self.get_status_display()}"
+
+
+class RecipientPace(models.Model):
+    """When a recipient may next receive a letter from this app, across all campaigns
+    (letters.pacing). One row per address; the lock on it orders letters fairly."""
+
+    address = models.CharField(_("address"), max_length=254)
+    next_slot = models.DateTimeField(_("next free slot"))
+
+    class Meta:
+        verbose_name = _("recipient pace")
+        verbose_name_plural = _("recipient paces")
+        constraints = [
+            models.UniqueConstraint(fields=["address"], name="recipient_pace_address_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.address}: {self.next_slot:%Y-%m-%d %H:%M}"
 
 
 class BlockedSender(models.Model):

@@ -118,7 +118,7 @@ def _claim(
     with transaction.atomic():
         mail = (
             rows.select_for_update(skip_locked=True, of=("self",))
-            .select_related("letter__campaign", "letter__municipality")
+            .select_related("campaign", "letter__campaign", "letter__municipality")
             .order_by("send_after", "pk")
             .first()
         )
@@ -132,7 +132,7 @@ def _claim(
         mail.status = OutgoingMail.Status.SENDING
         mail.attempts += 1
         mail.message_id = mail.message_id or emails.stable_message_id(
-            kind=mail.kind, pk=mail.pk, from_email=mail.letter.campaign.sender_email
+            kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
         )
         mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
         mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
@@ -324,6 +324,7 @@ def _delivery_retry_alone(mail: OutgoingMail, delivery: Delivery, reason: str, *
     counting on from this one's attempts, due after the same backoff as any retry."""
     retry = OutgoingMail.objects.create(
         kind=mail.kind,
+        campaign_id=mail.campaign_id,
         letter_id=mail.letter_id,
         attempts=mail.attempts,
         send_after=now + retry_delay(attempts=mail.attempts),

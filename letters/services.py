@@ -284,6 +284,9 @@ def mails_queue(mails: list[OutgoingMail]) -> list[OutgoingMail]:
     Never raises for the broker: when it is down the rows wait, and the beat's sweep sends
     them (letters.sending.mails_send_due). Rows due later (send_after) are left to the sweep.
     """
+    for mail in mails:
+        if mail.campaign_id is None:
+            mail.campaign_id = mail.letter.campaign_id
     saved = OutgoingMail.objects.bulk_create(mails)
     now = timezone.now()
     due = [mail.pk for mail in saved if mail.send_after <= now]

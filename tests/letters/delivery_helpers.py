@@ -63,6 +63,7 @@ def fail_deliveries(
         mail = OutgoingMail.objects.create(
             kind=OutgoingMail.Kind.TEST if delivery.letter.is_test else OutgoingMail.Kind.LETTER,
             letter=delivery.letter,
+            campaign=delivery.letter.campaign,
             status=OutgoingMail.Status.FAILED,
             attempts=attempts,
             last_error=error,

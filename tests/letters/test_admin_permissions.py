@@ -426,7 +426,10 @@ def test_the_erasure_notices_address_shows_only_with_the_personal_data_permissio
     client, letter, codenames, shown
 ):
     notice = OutgoingMail.objects.create(
-        kind=OutgoingMail.Kind.ERASED, letter=letter, to_email=RESIDENT["email"]
+        kind=OutgoingMail.Kind.ERASED,
+        letter=letter,
+        campaign=letter.campaign,
+        to_email=RESIDENT["email"],
     )
     user = UserFactory(is_staff=True, username="mail-reader")
     user.user_permissions.add(

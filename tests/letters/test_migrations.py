@@ -19,7 +19,7 @@ from letters.models import Delivery, OutgoingMail
 from tests.factories import CampaignFactory, MunicipalityFactory
 
 BEFORE = [("letters", "0006_letter_email_canonical")]
-AFTER = [("letters", "0008_remove_replaced_delivery_fields")]
+AFTER = [("letters", "0010_outgoing_mail_campaign_required")]
 
 
 @pytest.fixture
@@ -126,6 +126,8 @@ def test_0007_moves_emails_under_way_and_sent_into_the_outgoing_mail_table(migra
         return (m.kind, m.status, m.attempts, m.message_id, m.last_error)
 
     assert row(sent) == ("letter", "sent", 1, "<m1>", "")
+    # 0009: each email belongs to its letter's campaign.
+    assert all(m.campaign_id == m.letter.campaign_id for m in OutgoingMail.objects.all())
     assert mail_of(sent).sent_at == now
     assert row(retrying) == ("letter", "queued", 2, "<m2>", "451 try later")
     assert mail_of(retrying).send_after == retry_at

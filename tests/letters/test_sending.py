@@ -931,7 +931,9 @@ def no_sleep(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_recording_an_outcome_is_retried_after_an_operational_error(no_sleep):
     letter = make_letter(recipients=0, send_copy=True)
-    row = OutgoingMail.objects.create(kind=OutgoingMail.Kind.COPY, letter=letter)
+    row = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.COPY, letter=letter, campaign=letter.campaign
+    )
     calls = []
 
     def write():

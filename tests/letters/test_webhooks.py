@@ -206,6 +206,7 @@ def test_it_finds_deliveries_by_their_emails_message_id(client):
     mail = OutgoingMail.objects.create(
         kind=OutgoingMail.Kind.LETTER,
         letter=letter,
+        campaign=letter.campaign,
         status=OutgoingMail.Status.SENT,
         message_id="<letter.7.0123abcd@example.org>",
     )
