@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerError
 
+from .import_representatives import representatives_import_file
+from .import_summary import ImportSummary
 from .models import DirectoryImport, Municipality
-from .services import ImportSummary, representatives_import_file
 from .sources import CheckedUpload
 from .tasks import directory_import_run as directory_import_run_task
 
