@@ -39,7 +39,8 @@ from councils.models import (
     Role,
     Ward,
 )
-from councils.selectors import PROVINCE_BY_LETTER, postcode_lookup, recipients_for
+from councils.selectors import PROVINCE_BY_LETTER, recipients_for
+from councils.services import postcode_lookup
 
 DATA = ROOT.parent / "shared" / "data"
 LOOKUPS = 1000

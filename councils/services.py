@@ -1,9 +1,84 @@
-"""Writes to the council directory that enforce a rule or have a side effect: the postal-code
-lookup's cache of Represent answers, and clearing representatives' bounces."""
+"""Writes to the council directory that enforce a rule or have a side effect: the resident's
+postal-code lookup (which asks Represent and remembers its answer), clearing bounces.
 
+The lookup is a chain that never dead-ends:
+  1. "cache"     an earlier Represent answer for the same full postal code;
+  2. "represent" Represent's /postcodes/<CODE>/ (only when REPRESENT_LOOKUP_ENABLED), boundaries
+                 by concordance before centroid; the answer is cached;
+  3. "fsa"       the organizer-loadable table keyed on the first three characters;
+  4. "province"  the province from the first letter (X0A/X0B/X0C Nunavut, X0E/X0G/X1A NWT),
+                 which narrows the municipality picker;
+  5. "none"      nothing known: the picker shows every municipality.
+"""
+
+import logging
+
+from django.conf import settings
 from django.utils import timezone
 
+from . import represent
 from .models import Municipality, PostcodeAnswer, Ward
+from .selectors import (
+    Candidate,
+    LookupResult,
+    boundary_candidates,
+    postcode_answer_candidates,
+    postcode_normalise,
+    postcode_prefix_candidates,
+    province_from_postcode,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def postcode_lookup(*, postal_code: str) -> LookupResult:
+    """Find the municipality (and ward) for a postal code. Raises ValidationError only for an
+    invalid code; Represent being slow or down just moves on to the next step."""
+    code = postcode_normalise(postal_code)
+    province = province_from_postcode(code)
+
+    candidates = postcode_answer_candidates(postal_code=code)
+    if candidates:
+        return LookupResult(code, "cache", candidates, _province_of(candidates, province))
+
+    if settings.REPRESENT_LOOKUP_ENABLED:
+        candidates = _from_represent(code)
+        if candidates:
+            return LookupResult(code, "represent", candidates, _province_of(candidates, province))
+
+    candidates = postcode_prefix_candidates(postal_code=code)
+    if candidates:
+        return LookupResult(code, "fsa", candidates, _province_of(candidates, province))
+
+    if province:
+        return LookupResult(code, "province", [], province)
+    return LookupResult(code, "none", [], None)
+
+
+def _province_of(candidates: list[Candidate], fallback: str | None) -> str | None:
+    provinces = {c.municipality.province for c in candidates}
+    return provinces.pop() if len(provinces) == 1 else fallback
+
+
+def _from_represent(code: str) -> list[Candidate]:
+    try:
+        data = represent.postcode(code)
+    except represent.RepresentNotFound:
+        return []
+    except represent.RepresentError as exc:
+        logger.warning("Represent lookup for %s failed, falling through: %s", code, exc)
+        return []
+    if not isinstance(data, dict):
+        return []
+    for key in ("boundaries_concordance", "boundaries_centroid"):
+        boundaries = [b for b in data.get(key) or [] if isinstance(b, dict)]
+        pairs = boundary_candidates(boundaries=boundaries)
+        if pairs:
+            postcode_answer_store(
+                postal_code=code, candidates=pairs, province=str(data.get("province") or "")
+            )
+            return [Candidate(m, w) for m, w in pairs]
+    return []
 
 
 def postcode_answer_store(

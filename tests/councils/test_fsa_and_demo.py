@@ -4,7 +4,8 @@ from django.core.management.base import CommandError
 
 from councils.demo_data import demo_data_load
 from councils.models import Municipality, PostcodePrefix, Representative, Role, Ward
-from councils.selectors import postcode_lookup, recipients_for
+from councils.selectors import recipients_for
+from councils.services import postcode_lookup
 from tests.factories import MunicipalityFactory, RepresentativeFactory, WardFactory
 
 pytestmark = pytest.mark.django_db
