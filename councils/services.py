@@ -1,5 +1,6 @@
 """Writes to the council directory that enforce a rule or have a side effect: the resident's
-postal-code lookup (which asks Represent and remembers its answer), clearing bounces.
+postal-code lookup (which asks Represent and remembers its answer), the admin's directory upload
+(imported at once, or queued as a job), clearing bounces.
 
 The lookup is a chain that never dead-ends:
   1. "cache"     an earlier Represent answer for the same full postal code;
@@ -14,10 +15,15 @@ The lookup is a chain that never dead-ends:
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerError
 
 from . import represent
-from .models import Municipality, PostcodeAnswer, Ward
+from .import_representatives import representatives_import_file
+from .import_summary import ImportSummary
+from .models import DirectoryImport, Municipality, PostcodeAnswer, Ward
 from .selectors import (
     Candidate,
     LookupResult,
@@ -27,6 +33,8 @@ from .selectors import (
     postcode_prefix_candidates,
     province_from_postcode,
 )
+from .sources import CheckedUpload
+from .tasks import directory_import_run as directory_import_run_task
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +103,54 @@ def postcode_answer_store(
         },
     )
     return answer
+
+
+def directory_upload_import(
+    *, upload: CheckedUpload, municipality: Municipality | None, uploaded_by
+) -> ImportSummary | DirectoryImport:
+    """Import a checked upload now when it has at most DIRECTORY_UPLOAD_TASK_ROWS records
+    (returns the summary), else queue it as a DirectoryImport job (returns the job).
+
+    Raises SourceError when a small file cannot be imported.
+    """
+    if upload.records <= settings.DIRECTORY_UPLOAD_TASK_ROWS:
+        return representatives_import_file(
+            path_or_url=upload.name, data=upload.data, municipality=municipality
+        )
+    return directory_import_start(upload=upload, municipality=municipality, uploaded_by=uploaded_by)
+
+
+@transaction.atomic
+def directory_import_start(
+    *, upload: CheckedUpload, municipality: Municipality | None, uploaded_by
+) -> DirectoryImport:
+    """Save the upload as a queued DirectoryImport and start its task once that is committed."""
+    job = DirectoryImport(
+        file_name=upload.name[:255],
+        municipality=municipality,
+        uploaded_by=uploaded_by,
+        text=upload.text,
+        rows_total=upload.records,
+    )
+    job.full_clean()
+    job.save()
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    try:
+        directory_import_run_task.delay(job_id)
+    except BrokerError:
+        # Nothing would ever run it: say so on the job rather than leave it queued.
+        logger.warning("Broker unavailable: directory import %s could not be queued", job_id)
+        job = DirectoryImport.objects.defer("text").get(pk=job_id)
+        job.mark_failed(
+            message=_(
+                "The import could not be queued: the task queue is unreachable. Upload the "
+                "file again in a few minutes."
+            )
+        )
 
 
 def representatives_reset_bounces(*, representatives) -> int:

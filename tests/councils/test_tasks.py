@@ -8,9 +8,9 @@ from kombu.exceptions import OperationalError
 
 from councils import import_representatives
 from councils.models import DirectoryImport, Representative
+from councils.services import directory_import_start
 from councils.sources import upload_check
 from councils.tasks import directory_import_run as directory_import_run_task
-from councils.uploads import directory_import_start
 from tests.factories import DirectoryImportFactory, MunicipalityFactory, RepresentativeFactory
 
 pytestmark = pytest.mark.django_db
