@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, reset_queries
 
+from councils.import_municipalities import municipalities_import
 from councils.models import (
     Municipality,
     PostcodeAnswer,
@@ -38,8 +39,8 @@ from councils.models import (
     Role,
     Ward,
 )
-from councils.selectors import PROVINCE_BY_LETTER, postcode_lookup, recipients_for
-from councils.services import municipalities_import
+from councils.selectors import PROVINCE_BY_LETTER, recipients_for
+from councils.services import postcode_lookup
 
 DATA = ROOT.parent / "shared" / "data"
 LOOKUPS = 1000

@@ -25,9 +25,8 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import representatives_reset_bounces
+from .services import directory_upload_import, representatives_reset_bounces
 from .sources import CheckedUpload, SourceError, upload_check
-from .uploads import directory_upload_import
 
 STALE_DAYS = 365
 

@@ -1,24 +1,15 @@
-"""Reads of the council directory: postal-code lookup, the municipality picker, recipients.
+"""Reads of the council directory: postal codes and the municipalities they may belong to, the
+municipality picker, recipients.
 
-The lookup is a chain that never dead-ends:
-  1. "cache"     an earlier Represent answer for the same full postal code;
-  2. "represent" Represent's /postcodes/<CODE>/ (only when REPRESENT_LOOKUP_ENABLED), boundaries
-                 by concordance before centroid; the answer is cached;
-  3. "fsa"       the organizer-loadable table keyed on the first three characters;
-  4. "province"  the province from the first letter (X0A/X0B/X0C Nunavut, X0E/X0G/X1A NWT),
-                 which narrows the municipality picker;
-  5. "none"      nothing known: the picker shows every municipality.
+services.postcode_lookup chains the postal-code reads here with Represent's answer.
 """
 
-import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from localflavor.ca.forms import CAPostalCodeField
 
-from . import represent
 from .cleaning import normalise_district
 from .models import (
     Municipality,
@@ -29,9 +20,6 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import postcode_answer_store
-
-logger = logging.getLogger(__name__)
 
 # First letter of a postal code -> province. "X" is split by the first three characters.
 PROVINCE_BY_LETTER = {
@@ -110,35 +98,6 @@ def province_from_postcode(postal_code: str) -> str | None:
     return PROVINCE_BY_FSA.get(code[:3]) or PROVINCE_BY_LETTER.get(code[0])
 
 
-def postcode_lookup(*, postal_code: str) -> LookupResult:
-    """Find the municipality (and ward) for a postal code. Raises ValidationError only for an
-    invalid code; Represent being slow or down just moves on to the next step."""
-    code = postcode_normalise(postal_code)
-    province = province_from_postcode(code)
-
-    candidates = _from_cache(code)
-    if candidates:
-        return LookupResult(code, "cache", candidates, _province_of(candidates, province))
-
-    if settings.REPRESENT_LOOKUP_ENABLED:
-        candidates = _from_represent(code)
-        if candidates:
-            return LookupResult(code, "represent", candidates, _province_of(candidates, province))
-
-    candidates = _from_fsa(code)
-    if candidates:
-        return LookupResult(code, "fsa", candidates, _province_of(candidates, province))
-
-    if province:
-        return LookupResult(code, "province", [], province)
-    return LookupResult(code, "none", [], None)
-
-
-def _province_of(candidates: list[Candidate], fallback: str | None) -> str | None:
-    provinces = {c.municipality.province for c in candidates}
-    return provinces.pop() if len(provinces) == 1 else fallback
-
-
 def _candidates_from_keys(keys: list[dict]) -> list[Candidate]:
     municipalities = Municipality.objects.active().in_bulk(
         [k["municipality"] for k in keys], field_name="ocd_id"
@@ -153,32 +112,12 @@ def _candidates_from_keys(keys: list[dict]) -> list[Candidate]:
     return sorted(out, key=lambda c: (c.municipality.name, c.municipality.pk))
 
 
-def _from_cache(code: str) -> list[Candidate]:
-    answer = PostcodeAnswer.objects.filter(postal_code=code).first()
+def postcode_answer_candidates(*, postal_code: str) -> list[Candidate]:
+    """The municipalities of a fresh cached Represent answer for postal_code, else []."""
+    answer = PostcodeAnswer.objects.filter(postal_code=postal_code).first()
     if answer is None or not answer.is_fresh():
         return []
     return _candidates_from_keys(answer.candidates)
-
-
-def _from_represent(code: str) -> list[Candidate]:
-    try:
-        data = represent.postcode(code)
-    except represent.RepresentNotFound:
-        return []
-    except represent.RepresentError as exc:
-        logger.warning("Represent lookup for %s failed, falling through: %s", code, exc)
-        return []
-    if not isinstance(data, dict):
-        return []
-    for key in ("boundaries_concordance", "boundaries_centroid"):
-        boundaries = [b for b in data.get(key) or [] if isinstance(b, dict)]
-        pairs = _candidates_from_boundaries(boundaries)
-        if pairs:
-            postcode_answer_store(
-                postal_code=code, candidates=pairs, province=str(data.get("province") or "")
-            )
-            return [Candidate(m, w) for m, w in pairs]
-    return []
 
 
 def _is_csd(boundary: dict) -> bool:
@@ -187,7 +126,9 @@ def _is_csd(boundary: dict) -> bool:
     ).startswith("census subdivision")
 
 
-def _candidates_from_boundaries(boundaries: list[dict]) -> list[tuple[Municipality, Ward | None]]:
+def boundary_candidates(*, boundaries: list[dict]) -> list[tuple[Municipality, Ward | None]]:
+    """The active municipalities (each with its ward, when one matches) among Represent
+    boundaries: census subdivisions by code, wards by name or number."""
     codes = [str(b.get("external_id") or "") for b in boundaries if _is_csd(b)]
     municipalities = list(
         Municipality.objects.active().filter(csd_code__in=[c for c in codes if c]).order_by("name")
@@ -219,9 +160,10 @@ def _ward_for(municipality: Municipality, wards: list[Ward], boundaries: list[di
     return None
 
 
-def _from_fsa(code: str) -> list[Candidate]:
+def postcode_prefix_candidates(*, postal_code: str) -> list[Candidate]:
+    """The active municipalities the organizer-loaded prefix table gives postal_code's FSA."""
     rows = (
-        PostcodePrefix.objects.filter(fsa=code[:3], municipality__active=True)
+        PostcodePrefix.objects.filter(fsa=postal_code[:3], municipality__active=True)
         .select_related("municipality", "ward")
         .order_by("municipality__name")
     )

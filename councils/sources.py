@@ -1,6 +1,7 @@
 """Reading the files the importers take: OCD identifier CSVs, Open North CSVs, Represent JSON.
 
-Everything here turns bytes into plain dicts; services.py decides what to write.
+Everything here turns bytes into plain dicts; the importers (import_*.py, sync_represent.py)
+decide what to write.
 """
 
 import csv

@@ -1,8 +1,8 @@
-"""Celery tasks: thin wrappers that take ids and call a councils service."""
+"""Celery tasks: thin wrappers that take ids and call the councils code that does the work."""
 
 from celery import shared_task
 
-from . import services
+from . import import_representatives
 
 # The importer takes 1 to 2 ms a row on PostgreSQL here, so a file at DIRECTORY_UPLOAD_MAX_ROWS
 # (100,000) takes 2 to 4 minutes; these limits stop a run that hangs, well inside
@@ -17,5 +17,5 @@ DIRECTORY_IMPORT_TIME_LIMIT = DIRECTORY_IMPORT_SOFT_TIME_LIMIT + 60
     time_limit=DIRECTORY_IMPORT_TIME_LIMIT,
 )
 def directory_import_run(job_id: int) -> None:
-    """Import an uploaded directory file; the service records success or failure on the job."""
-    services.directory_import_run(job_id=job_id)
+    """Import an uploaded directory file; the importer records success or failure on the job."""
+    import_representatives.directory_import_run(job_id=job_id)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
-from councils.selectors import postcode_lookup
+from councils.services import postcode_lookup
 
 from . import drafts, pages, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm

@@ -25,7 +25,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def real_directory(shared_data, db):
     """The real municipalities and wards, imported from the shared OCD files (about 2 s)."""
-    from councils.services import municipalities_import
+    from councils.import_municipalities import municipalities_import
 
     return municipalities_import(path_or_url=str(shared_data / "ocd"))
 

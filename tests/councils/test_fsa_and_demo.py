@@ -2,9 +2,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from councils.demo_data import demo_data_load
 from councils.models import Municipality, PostcodePrefix, Representative, Role, Ward
-from councils.selectors import postcode_lookup, recipients_for
-from councils.services import demo_data_load
+from councils.selectors import recipients_for
+from councils.services import postcode_lookup
 from tests.factories import MunicipalityFactory, RepresentativeFactory, WardFactory
 
 pytestmark = pytest.mark.django_db

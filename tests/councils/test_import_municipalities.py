@@ -3,8 +3,8 @@ import datetime
 import pytest
 from django.core.management import call_command
 
+from councils.import_municipalities import municipalities_import
 from councils.models import Municipality, Ward
-from councils.services import municipalities_import
 from councils.sources import OCD_COUNTRY_CA_URL
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from councils.import_representatives import representatives_import_file
 from councils.models import Municipality, Representative, Role
-from councils.services import representatives_import_file
 from tests.factories import MunicipalityFactory, RepresentativeFactory, WardFactory
 
 from .conftest import FIXTURES

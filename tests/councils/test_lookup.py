@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from councils.models import PostcodeAnswer, PostcodePrefix
 from councils.selectors import (
     municipality_choices,
-    postcode_lookup,
     postcode_normalise,
     province_from_postcode,
 )
+from councils.services import postcode_lookup
 from tests.factories import MunicipalityFactory, WardFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,11 +6,11 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
-from councils import services
+from councils import import_representatives
 from councils.models import DirectoryImport, Representative
+from councils.services import directory_import_start
 from councils.sources import upload_check
 from councils.tasks import directory_import_run as directory_import_run_task
-from councils.uploads import directory_import_start
 from tests.factories import DirectoryImportFactory, MunicipalityFactory, RepresentativeFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def imported(town, name: str) -> Representative:
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    monkeypatch.setattr(services, "DIRECTORY_IMPORT_BATCH_ROWS", 2)
+    monkeypatch.setattr(import_representatives, "DIRECTORY_IMPORT_BATCH_ROWS", 2)
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_a_job_stopped_by_the_time_limit_keeps_its_first_batches_and_says_why(
     town, small_batches, monkeypatch
 ):
     gone = imported(town, "Old Timer")
-    add = services.RepresentativesImport.add
+    add = import_representatives.RepresentativesImport.add
     calls = []
 
     def add_until_the_limit(self, records):
@@ -101,7 +101,7 @@ def test_a_job_stopped_by_the_time_limit_keeps_its_first_batches_and_says_why(
             raise SoftTimeLimitExceeded()
         add(self, records)
 
-    monkeypatch.setattr(services.RepresentativesImport, "add", add_until_the_limit)
+    monkeypatch.setattr(import_representatives.RepresentativesImport, "add", add_until_the_limit)
     text = people_csv("Ann Able", "Bob Baker", "Cat Cole", "Dan Dunn")
     job = DirectoryImportFactory(municipality=town, text=text, rows_total=4)
 
@@ -119,7 +119,7 @@ def test_an_unexpected_error_is_recorded_on_the_job_and_logged(town, monkeypatch
     def broken(self, records):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services.RepresentativesImport, "add", broken)
+    monkeypatch.setattr(import_representatives.RepresentativesImport, "add", broken)
     job = DirectoryImportFactory(municipality=town)
 
     directory_import_run_task.delay(job.pk)

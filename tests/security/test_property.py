@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from councils import cleaning
-from councils.services import postcode_prefixes_import, representatives_import_file
+from councils.import_fsa import postcode_prefixes_import
+from councils.import_representatives import representatives_import_file
 from councils.sources import (
     SourceError,
     csv_rows,

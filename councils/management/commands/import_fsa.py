@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from councils.services import postcode_prefixes_import
+from councils.import_fsa import postcode_prefixes_import
 from councils.sources import SourceError, read_bytes
 
 

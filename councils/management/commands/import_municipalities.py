@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from councils.services import municipalities_import
+from councils.import_municipalities import municipalities_import
 from councils.sources import OCD_COUNTRY_CA_URL, SourceError
 
 

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from councils.import_representatives import representatives_import_file
 from councils.models import Municipality
 from councils.represent import RepresentError
-from councils.services import representatives_import_file
 from councils.sources import SourceError
 
 

@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from councils.models import Municipality
 from councils.represent import RepresentError
-from councils.services import represent_sync
 from councils.sources import SourceError
+from councils.sync_represent import represent_sync
 
 
 class Command(BaseCommand):

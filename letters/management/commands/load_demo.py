@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from campaigns.services import SEED_DIR, campaign_load_seed
-from councils.services import demo_data_load
+from councils.demo_data import demo_data_load
 from letters.groups import groups_ensure
 
 

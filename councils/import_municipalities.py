@@ -1,0 +1,234 @@
+"""Import municipalities and their wards from Open Civic Data's division identifiers CSV
+(country-ca.csv, or the filtered files in shared/data/ocd/)."""
+
+import re
+from datetime import date, timedelta
+
+from django.db import transaction
+
+from .cleaning import one_line, ward_number_from_type_id
+from .import_summary import ImportSummary
+from .models import Municipality, Ward
+from .sources import ocd_rows
+
+# Statistics Canada census subdivision types that have no municipal council of their own.
+# They are imported (so a Represent answer naming one is still recognised) but inactive, and
+# residents are never offered them.
+INACTIVE_CLASSIFICATIONS = {
+    "IRI": "Indian reserve",
+    "S-É": "Indian settlement",
+    "SÉ": "settlement",
+    "SET": "settlement",
+    "SG": "self-government",
+    "TC": "Cree reserved lands",
+    "TI": "Inuit lands",
+    "TK": "Naskapi reserved lands",
+    "VC": "Cree village",
+    "VK": "Naskapi village",
+    "NL": "Nisga'a land",
+    "TL": "Teslin land",
+    "IGD": "Indian government district",
+    "NO": "unorganized",
+    "SNO": "unorganized subdivision",
+    "RDA": "regional district electoral area",
+    "LOT": "PEI township (lot)",
+    "SC": "subdivision of county municipality",
+    "SA": "special area (run by the province)",
+    "P": "New Brunswick parish (local service district)",
+}
+# Census divisions imported as upper tiers (Peel Region, counties, MRCs) when a municipality
+# points to them or they have wards; other census divisions are statistical and skipped.
+UPPER_TIER_CLASSIFICATIONS = {"CTY", "RM", "REG", "UC", "MRC", "RD", "DM", "DIS", "TÉ", "CDR"}
+
+SGC_PROVINCES = {
+    "10": "NL",
+    "11": "PE",
+    "12": "NS",
+    "13": "NB",
+    "24": "QC",
+    "35": "ON",
+    "46": "MB",
+    "47": "SK",
+    "48": "AB",
+    "59": "BC",
+    "60": "YT",
+    "61": "NT",
+    "62": "NU",
+}
+
+_CSD = re.compile(r"^ocd-division/country:ca/csd:(\d{7})$")
+_CD = re.compile(r"^ocd-division/country:ca/cd:(\d{4})$")
+_CHILD = re.compile(r"^(ocd-division/country:ca/(?:csd:\d{7}|cd:\d{4}))/([a-z_]+):([^/]+)$")
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _date_or_none(value: str) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+@transaction.atomic
+def municipalities_import(*, path_or_url: str) -> tuple[ImportSummary, ImportSummary]:
+    """Create or update municipalities (census subdivisions, plus the census divisions that
+    are upper tiers) and their wards from the OCD identifiers CSV.
+
+    Non-council classifications (INACTIVE_CLASSIFICATIONS) and divisions whose validThrough
+    has passed (dissolved by amalgamation) are created inactive. On update the active flag is
+    left alone, so an organizer's choice survives a re-import.
+    """
+    rows = ocd_rows(path_or_url)
+    csds, cds, children = {}, {}, []
+    for row in rows:
+        ocd_id = (row.get("id") or "").strip()
+        if _CSD.match(ocd_id):
+            csds[ocd_id] = row
+        elif _CD.match(ocd_id):
+            cds[ocd_id] = row
+        elif match := _CHILD.match(ocd_id):
+            children.append((match, row))
+    wanted_cds = {row.get("parent_id", "").strip() for row in csds.values()}
+    wanted_cds |= {match.group(1) for match, _ in children if "/cd:" in match.group(1)}
+
+    municipalities = ImportSummary(label="municipalities")
+    existing = {m.ocd_id: m for m in Municipality.objects.all()}
+
+    def upsert(ocd_id: str, code: str, row: dict, upper_tier_id: int | None):
+        values = {
+            "csd_code": code if len(code) == 7 else "",
+            "name": one_line(row.get("name")),
+            "name_fr": one_line(row.get("name_fr")) or one_line(row.get("name")),
+            "province": SGC_PROVINCES.get(code[:2], ""),
+            "classification": one_line(row.get("classification"))[:10],
+            "organization_name": one_line(row.get("organization_name")),
+            "council_size": _int_or_none(row.get("posts_count", "")),
+            "upper_tier_id": upper_tier_id,
+        }
+        if not values["province"] or not values["name"]:
+            municipalities.skipped.append((0, f"{ocd_id}: no name or unknown province code"))
+            return
+        current = existing.get(ocd_id)
+        if current is None:
+            ended = _date_or_none(row.get("validThrough", ""))
+            municipality = Municipality(
+                ocd_id=ocd_id,
+                active=values["classification"] not in INACTIVE_CLASSIFICATIONS
+                and not (ended and ended < date.today()),
+                **values,
+            )
+            municipality.search_name = municipality.build_search_name()
+            to_create.append(municipality)
+            existing[ocd_id] = municipality
+            municipalities.created += 1
+            return
+        changed = [name for name, value in values.items() if getattr(current, name) != value]
+        if changed:
+            for name in changed:
+                setattr(current, name, values[name])
+            current.search_name = current.build_search_name()
+            to_update.append(current)
+            municipalities.updated += 1
+        else:
+            municipalities.unchanged += 1
+
+    update_fields = [
+        "csd_code",
+        "name",
+        "name_fr",
+        "province",
+        "classification",
+        "organization_name",
+        "council_size",
+        "upper_tier",
+        "search_name",
+    ]
+    # Upper tiers first, so the lower tiers can point at them.
+    to_create, to_update = [], []
+    for ocd_id in sorted(wanted_cds & set(cds)):
+        row = cds[ocd_id]
+        if (row.get("classification") or "").strip() in UPPER_TIER_CLASSIFICATIONS:
+            upsert(ocd_id, _CD.match(ocd_id).group(1), row, None)
+    Municipality.objects.bulk_create(to_create, batch_size=500)
+    Municipality.objects.bulk_update(to_update, update_fields, batch_size=500)
+
+    to_create, to_update = [], []
+    for ocd_id, row in csds.items():
+        parent = existing.get((row.get("parent_id") or "").strip())
+        upsert(ocd_id, _CSD.match(ocd_id).group(1), row, parent.pk if parent else None)
+    Municipality.objects.bulk_create(to_create, batch_size=500)
+    Municipality.objects.bulk_update(to_update, update_fields, batch_size=500)
+
+    inactive = sum(
+        1 for row in csds.values() if (row.get("classification") or "") in INACTIVE_CLASSIFICATIONS
+    )
+    municipalities.notes.append(
+        f"{inactive} census subdivisions are not councils (reserves, unorganized areas...) "
+        "and are kept inactive"
+    )
+    wards = _wards_import(children=children, municipalities=existing)
+    return municipalities, wards
+
+
+def _wards_import(*, children, municipalities: dict[str, Municipality]) -> ImportSummary:
+    summary = ImportSummary(label="wards")
+    existing = {w.ocd_id: w for w in Ward.objects.all()}
+    # Toronto lists its 2010 and 2018 wards with no end date: a set with a newer year suffix
+    # supersedes the older one. The exact end date is not in the data; the day before the newer
+    # set's year stands in for it.
+    newest_year: dict[str, int] = {}
+    for match, _row in children:
+        if year := re.search(r"-(\d{4})$", match.group(3)):
+            parent = match.group(1)
+            newest_year[parent] = max(newest_year.get(parent, 0), int(year.group(1)))
+    to_create, to_update = [], []
+    fields = ["municipality", "name", "number", "kind", "valid_from", "valid_through"]
+    for match, row in children:
+        parent_id, kind, type_id = match.groups()
+        municipality = municipalities.get(parent_id)
+        if municipality is None or municipality.pk is None:
+            continue
+        ocd_id = match.group(0)
+        valid_through = _date_or_none(row.get("validThrough", ""))
+        year = re.search(r"-(\d{4})$", type_id)
+        if not valid_through and year and int(year.group(1)) < newest_year.get(parent_id, 0):
+            valid_through = date(newest_year[parent_id], 1, 1) - timedelta(days=1)
+        values = {
+            "municipality": municipality,
+            "name": one_line(row.get("name")) or type_id,
+            "number": (one_line(row.get("number")) or ward_number_from_type_id(type_id))[:20],
+            "kind": kind[:20],
+            "valid_from": _date_or_none(row.get("validFrom", "")),
+            "valid_through": valid_through,
+        }
+        current = existing.get(ocd_id)
+        if current is None:
+            ward = Ward(ocd_id=ocd_id, **values)
+            to_create.append(ward)
+            existing[ocd_id] = ward
+            summary.created += 1
+            continue
+        values["municipality"] = municipality.pk
+        current_values = {
+            name: current.municipality_id if name == "municipality" else getattr(current, name)
+            for name in values
+        }
+        if current_values != values:
+            for name, value in values.items():
+                if name == "municipality":
+                    current.municipality_id = value
+                else:
+                    setattr(current, name, value)
+            to_update.append(current)
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    Ward.objects.bulk_create(to_create, batch_size=500)
+    Ward.objects.bulk_update(to_update, fields, batch_size=500)
+    return summary
