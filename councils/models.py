@@ -68,6 +68,13 @@ class Municipality(models.Model):
         related_name="lower_tiers",
     )
     website = models.URLField(_("website"), blank=True)
+    # The roster (its representatives): when someone last checked it against its source, and
+    # that source (an import file, a Represent set, a person).
+    roster_checked_at = models.DateTimeField(_("contacts checked on"), null=True, blank=True)
+    roster_source = models.CharField(_("contacts source"), max_length=500, blank=True)
+    # The next (or last) general election: a roster checked before an election that has since
+    # taken place may name people who lost their seats.
+    election_date = models.DateField(_("election date"), null=True, blank=True)
     # Where formal correspondence for a council meeting goes (letters to the clerk).
     clerk_email = models.EmailField(
         _("clerk's email"),
