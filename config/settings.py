@@ -252,11 +252,25 @@ if DELIVERY_STUCK_AFTER <= CELERY_TASK_TIME_LIMIT:
         "DELIVERY_STUCK_AFTER must be longer than CELERY_TASK_TIME_LIMIT, or an email still "
         "being sent could be sent a second time."
     )
+# At most this many letters an hour reach one recipient from this app, across all campaigns:
+# letters beyond it wait their turn (letters.pacing), first confirmed, first sent.
+LETTERS_PER_RECIPIENT_HOUR = env_int("LETTERS_PER_RECIPIENT_HOUR", 20)
+# When the day's digests to councillors and bundles to clerks are built (hour, TIME_ZONE); they
+# then go out in each council's office hours when the campaign asks.
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+# VERP-style return path for bounces by mail: bounces+<id>.<signature>@<domain of this address>.
+# Empty: the sending address is the return path.
+BOUNCE_ADDRESS = os.environ.get("BOUNCE_ADDRESS", "")
 CELERY_BEAT_SCHEDULE = {
     # The sweep: emails due (retries, pacing, lost tasks) and those left sending.
     "send-due-mail": {
         "task": "letters.tasks.mails_send_due",
         "schedule": env_int("DELIVERY_REQUEUE_EVERY", 60),
+    },
+    # The day's digests and clerk's bundles (letters.bundles).
+    "build-daily-bundles": {
+        "task": "letters.tasks.bundles_build",
+        "schedule": crontab(hour=env_int("DIGEST_HOUR", 7), minute=0),
     },
 }
 

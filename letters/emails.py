@@ -77,13 +77,46 @@ def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
     the row's stable Message-ID (letters.sending)."""
     builders = {
         OutgoingMail.Kind.LETTER: letter_message,
+        OutgoingMail.Kind.DIGEST: digest_message,
+        OutgoingMail.Kind.CLERK: clerk_message,
         OutgoingMail.Kind.TEST: letter_message,
         OutgoingMail.Kind.COPY: letter_copy_message,
         OutgoingMail.Kind.CONFIRMATION: confirmation_message,
         OutgoingMail.Kind.REMINDER: reminder_message,
         OutgoingMail.Kind.ERASED: data_erased_message,
     }
-    return builders[mail.kind](mail)
+    message = builders[mail.kind](mail)
+    if settings.BOUNCE_ADDRESS and mail.kind in COUNCIL_KINDS:
+        # anymail reads envelope_sender; letters.mail_backends.SMTPBackend uses it for MAIL FROM.
+        message.envelope_sender = bounce_address(mail)
+    return message
+
+
+COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
+
+
+def _bounce_signature(mail_id: int) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"bounce:{mail_id}".encode(), hashlib.sha256
+    ).hexdigest()[:10]
+
+
+def bounce_address(mail: OutgoingMail) -> str:
+    """The email's own return path, VERP style: bounces+<id>.<signature>@domain from
+    BOUNCE_ADDRESS, so a bounce that arrives by mail names the email it is about."""
+    local, _at, domain = settings.BOUNCE_ADDRESS.rpartition("@")
+    return f"{local}+{mail.pk}.{_bounce_signature(mail.pk)}@{domain}"
+
+
+def bounce_mail_id(address: str) -> int | None:
+    """The email a return path (bounce_address) names, or None for any other address or a
+    forged signature."""
+    local = (address or "").strip().strip("<>").rpartition("@")[0]
+    tag = local.partition("+")[2]
+    mail_id, _dot, signature = tag.partition(".")
+    if not mail_id.isdigit() or not hmac.compare_digest(signature, _bounce_signature(int(mail_id))):
+        return None
+    return int(mail_id)
 
 
 def confirmation_message(mail: OutgoingMail) -> EmailMultiAlternatives:
@@ -196,6 +229,78 @@ def letter_copy_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         to=[address(letter.sender_name, letter.email)],
         language=letter.language,
         from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
+    )
+
+
+def _council_name(municipality, language: str) -> str:
+    return municipality.organization_name or municipality.display_name(language)
+
+
+def digest_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """A councillor's daily digest: how many residents wrote (and how many from their ward),
+    then every letter in full with its writer's name, first three characters of their postal
+    code and address for a reply. Reply-To cannot carry them all, so each is listed."""
+    deliveries = list(
+        mail.deliveries.filter(status=Delivery.Status.SENDING)
+        .select_related("letter__municipality", "letter__ward", "representative__ward")
+        .order_by("letter__confirmed_at", "pk")
+    )
+    campaign = mail.campaign
+    language = campaign.default_language
+    letters = [delivery.letter for delivery in deliveries]
+    first = deliveries[0]
+    rep_ward = first.representative.ward if first.representative else None
+    municipality = letters[0].municipality
+    return make_message(
+        template="digest",
+        context={
+            "campaign": campaign,
+            "language": language,
+            "letters": letters,
+            "recipient_name": first.recipient_name,
+            "municipality": municipality.display_name(language),
+            "in_ward": sum(1 for letter in letters if rep_ward and letter.ward_id == rep_ward.pk),
+            "organization": campaign.sender_name,
+        },
+        to=[address(first.recipient_name, first.recipient_email)],
+        language=language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
+    )
+
+
+def clerk_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """Letters filed with the municipality's clerk as correspondence for a council meeting
+    (their writers agreed to publication): one letter (Reply-To its writer), or the day's
+    bundle."""
+    deliveries = list(
+        mail.deliveries.filter(status=Delivery.Status.SENDING)
+        .select_related("letter__municipality")
+        .order_by("letter__confirmed_at", "pk")
+    )
+    campaign = mail.campaign
+    letters = [delivery.letter for delivery in deliveries]
+    language = letters[0].language if len(letters) == 1 else campaign.default_language
+    reply_to = [address(letters[0].sender_name, letters[0].email)] if len(letters) == 1 else None
+    from_email = (
+        _campaign_from(letters[0])
+        if len(letters) == 1
+        else address(campaign.sender_name, campaign.sender_email)
+    )
+    return make_message(
+        template="clerk",
+        context={
+            "campaign": campaign,
+            "language": language,
+            "letters": letters,
+            "council": _council_name(letters[0].municipality, language),
+            "organization": campaign.sender_name,
+        },
+        to=[address(deliveries[0].recipient_name, deliveries[0].recipient_email)],
+        language=language,
+        from_email=from_email,
+        reply_to=reply_to,
         message_id=mail.message_id,
     )
 

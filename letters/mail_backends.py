@@ -45,7 +45,8 @@ class SMTPBackend(smtp.EmailBackend):
     When one message goes to several recipients (a letter to the whole council) and the server
     refuses some while accepting the others, smtplib returns the refused ones and Django drops
     that answer. Here it stays on the message as refused_recipients ({address: (code, reply)}),
-    so letters.sending can fail those deliveries instead of recording them as sent.
+    so letters.sending can fail those deliveries instead of recording them as sent. A
+    message's envelope_sender (as anymail names it) becomes the SMTP MAIL FROM.
     """
 
     def _send(self, email_message):
@@ -54,8 +55,10 @@ class SMTPBackend(smtp.EmailBackend):
             return super()._send(email_message)
         sendmail = connection.sendmail
 
-        def sendmail_keeping_refusals(*args, **kwargs):
-            email_message.refused_recipients = sendmail(*args, **kwargs)
+        def sendmail_keeping_refusals(from_addr, to_addrs, msg, *args, **kwargs):
+            # A return path of its own (VERP, letters.emails.bounce_address), if it has one.
+            from_addr = getattr(email_message, "envelope_sender", None) or from_addr
+            email_message.refused_recipients = sendmail(from_addr, to_addrs, msg, *args, **kwargs)
             return email_message.refused_recipients
 
         connection.sendmail = sendmail_keeping_refusals

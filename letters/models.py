@@ -202,6 +202,20 @@ class Letter(models.Model):
         blocked (the link may have expired: see confirmation_expires_at)."""
         return self.status == self.Status.PENDING_CONFIRMATION and not self.confirmed_at
 
+    def goes_to_clerk(self, now=None) -> bool:
+        """Whether this letter is also filed with the municipality's clerk as correspondence:
+        the campaign does so, its writer agreed to publication, the clerk's address is known,
+        and the campaign's deadline for correspondence has not passed."""
+        campaign = self.campaign
+        deadline = campaign.clerk_deadline
+        return bool(
+            campaign.clerk_mode != Campaign.ClerkMode.OFF
+            and self.publication_consent
+            and not self.is_test
+            and self.municipality.clerk_email
+            and (deadline is None or (now or timezone.now()) <= deadline)
+        )
+
     def new_confirmation_link(self) -> None:
         """Replace the confirmation token (the old link stops working) and restart its
         validity. The caller saves."""

@@ -26,6 +26,7 @@ permanent, and a 5xx refusal of a representative's address counts as a hard boun
 """
 
 import logging
+import re
 import smtplib
 import time
 from dataclasses import dataclass, field
@@ -58,21 +59,27 @@ class SendFailure:
     reason: str
     # Recipients the server refused for good, with its reply (they count as hard bounces).
     refused: dict[str, str] = field(default_factory=dict)
+    # What a permanent failure means (Delivery.Failure), when the reply tells.
+    kind: str = ""
 
 
 # --- Sending ----------------------------------------------------------------------------------
 
 
-def mail_send(*, mail_id: int) -> bool:
-    """Send one row if it is due now (queued after commit by letters.services). True when it
-    went out; False when there was nothing to do: sent already, not due yet, another worker
-    on it, or no longer wanted."""
+def mail_send(*, mail_id: int, batch: bool = False) -> bool:
+    """Send one row if it is due now (queued after commit by letters.services). With batch,
+    go on with other due rows over the same connection for a moment (MAIL_BATCH_SECONDS): a
+    busy worker then sends many emails per SMTP connection, and the tasks of the rows it took
+    find nothing left to do. True when this row went out."""
     mail = _claim(mail_id=mail_id)
     if mail is None:
         return False
     connection = get_connection()
     try:
-        return _send(mail, connection)
+        sent = _send(mail, connection)
+        if batch:
+            _send_more(connection, seconds=MAIL_BATCH_SECONDS)
+        return sent
     finally:
         _close_quietly(connection)
 
@@ -82,22 +89,38 @@ def mails_send_due(*, now=None, stuck_after: timedelta | None = None, limit: int
     connection (the beat's sweep and `manage.py requeue_deliveries`). Returns how many went
     out. Stops after limit rows, or when the task's time is nearly up; the next sweep goes on.
     """
-    started = time.monotonic()
-    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     connection = get_connection()
-    sent = 0
     try:
-        for _ in range(limit):
-            if time.monotonic() - started > budget:
-                break
-            mail = _claim(now=now, stuck_after=stuck_after)
-            if mail is None:
-                break
-            sent += _send(mail, connection)
+        sent = _send_more(
+            connection,
+            seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2,
+            limit=limit,
+            now=now,
+            stuck_after=stuck_after,
+        )
     finally:
         _close_quietly(connection)
     if sent:
         logger.info("Sent %d due emails", sent)
+    return sent
+
+
+# How long a send task goes on with other due rows over its connection.
+MAIL_BATCH_SECONDS = 5.0
+
+
+def _send_more(connection, *, seconds: float, limit: int = 1000, **claim) -> int:
+    """Claim and send due rows one after another over this connection, for at most seconds
+    or limit rows. Returns how many went out."""
+    started = time.monotonic()
+    sent = 0
+    for _ in range(limit):
+        if time.monotonic() - started > seconds:
+            break
+        mail = _claim(**claim)
+        if mail is None:
+            break
+        sent += _send(mail, connection)
     return sent
 
 
@@ -146,6 +169,11 @@ def _send(mail: OutgoingMail, connection) -> bool:
     if not _wanted(mail):
         _record(lambda: _mark_cancelled(mail))
         return False
+    council = council_of(mail)
+    if council is not None and council.mail_blocked_at:
+        # Blocked since the row was queued: it waits with the council's others.
+        _record(lambda: _mark_held(mail))
+        return False
     try:
         message = emails.message_for(mail)
         # Opened here rather than by send_messages(), which closes a connection it opened
@@ -163,14 +191,30 @@ def _send(mail: OutgoingMail, connection) -> bool:
     return True
 
 
+# The emails that go to a council's members or clerk (their server may block us).
+COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
+
+
+def council_of(mail: OutgoingMail):
+    """The municipality whose council an email goes to, or None (residents' own emails)."""
+    if mail.kind not in COUNCIL_KINDS:
+        return None
+    if mail.letter is not None:
+        return mail.letter.municipality
+    delivery = mail.deliveries.select_related("letter__municipality").first()
+    return delivery.letter.municipality if delivery else None
+
+
 def _wanted(mail: OutgoingMail) -> bool:
     """Whether the email still has a reason to go out when its turn comes."""
     letter = mail.letter
     if mail.kind == OutgoingMail.Kind.ERASED:
         return bool(mail.to_email)
+    if letter is None:  # a digest or a clerk's bundle: the letters still in it
+        return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
     if letter.purged_at or not letter.email:
         return False  # the writer deleted their data meanwhile
-    if mail.kind in (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.TEST):
+    if mail.kind in (*COUNCIL_KINDS, OutgoingMail.Kind.TEST):
         return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
     if mail.kind == OutgoingMail.Kind.COPY:
         return letter.status == Letter.Status.CONFIRMED
@@ -208,7 +252,13 @@ def send_failure(exc: BaseException) -> SendFailure:
             if code >= 500
         }
         reason = "Recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refusals.items())
-        return SendFailure(transient, reason, refused)
+        kinds = {
+            failure_kind(code, _text(message))
+            for code, message in exc.recipients.values()
+            if code >= 500
+        }
+        kind = Delivery.Failure.POLICY_BLOCK if Delivery.Failure.POLICY_BLOCK in kinds else ""
+        return SendFailure(transient, reason, refused, kind or (kinds.pop() if kinds else ""))
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         # The account, not the letter, is at fault: retry while someone fixes the settings.
         return SendFailure(
@@ -220,7 +270,9 @@ def send_failure(exc: BaseException) -> SendFailure:
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         transient = 400 <= exc.smtp_code < 500
-        return SendFailure(transient, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}")
+        text = _text(exc.smtp_error)
+        kind = "" if transient else failure_kind(exc.smtp_code, text)
+        return SendFailure(transient, f"SMTP {exc.smtp_code} {text}", kind=kind)
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return SendFailure(False, f"Refused by the email provider: {exc}")
     if isinstance(exc, AnymailAPIError):
@@ -232,6 +284,56 @@ def send_failure(exc: BaseException) -> SendFailure:
         # database gone while the message was being built.
         return SendFailure(True, f"{type(exc).__name__}: {exc}")
     return SendFailure(False, f"{type(exc).__name__}: {exc}")
+
+
+# Words of receiving servers that refuse on policy (a block, not a bad address).
+_POLICY_WORDS = (
+    "blocked",
+    "block list",
+    "blocklist",
+    "blacklist",
+    "policy",
+    "spam",
+    "reputation",
+    "denied",
+    "not authorized",
+    "prohibited",
+)
+_UNKNOWN_WORDS = (
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "does not exist",
+    "unknown recipient",
+    "recipient not found",
+    "mailbox unavailable",
+    "address rejected",
+    "invalid recipient",
+)
+_FULL_WORDS = ("mailbox full", "quota", "over quota", "insufficient storage")
+_ENHANCED_STATUS = re.compile(r"\b[45]\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def failure_kind(code: int | None, text: str) -> str:
+    """What a permanent refusal means, from its reply code, enhanced status (RFC 3463) and
+    words: the mailbox is unknown, full, the receiving server blocks us on policy, or other."""
+    lowered = (text or "").lower()
+    status = _ENHANCED_STATUS.search(lowered)
+    if status:
+        subject, detail = status.groups()
+        if subject == "7":
+            return Delivery.Failure.POLICY_BLOCK
+        if subject == "2" and detail == "2":
+            return Delivery.Failure.MAILBOX_FULL
+        if subject == "1":
+            return Delivery.Failure.MAILBOX_UNKNOWN
+    if any(word in lowered for word in _FULL_WORDS) or code == 552:
+        return Delivery.Failure.MAILBOX_FULL
+    if any(word in lowered for word in _POLICY_WORDS):
+        return Delivery.Failure.POLICY_BLOCK
+    if any(word in lowered for word in _UNKNOWN_WORDS) or code in (550, 551, 553):
+        return Delivery.Failure.MAILBOX_UNKNOWN
+    return Delivery.Failure.OTHER
 
 
 def _mailbox(recipient: str) -> str:
@@ -296,17 +398,23 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
         if recipient in refused or (
             recipient_status is not None and recipient_status.status in ("rejected", "invalid")
         ):
+            kind = Delivery.Failure.OTHER
             if recipient in refused:
                 code, reply = refused[recipient]
                 reason = f"Refused by the receiving server: {code} {reply}"
                 if code < 500 and mail.attempts < settings.DELIVERY_MAX_ATTEMPTS:
                     _delivery_retry_alone(mail, delivery, reason, now=now)
                     continue
+                kind = failure_kind(code, reply)
+                if kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:
+                    _delivery_retry_alone(mail, delivery, reason, now=now, held=True)
+                    council_block(council_of(mail), reason)
+                    continue
                 if code >= 500 and delivery.representative_id:
                     Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
             else:
                 reason = f"Refused by the email provider ({recipient_status.status})."
-            _deliveries_fail([delivery], reason)
+            _deliveries_fail([delivery], reason, kind)
             continue
         esp_id = ""
         if recipient_status is not None:
@@ -319,19 +427,27 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
         )
 
 
-def _delivery_retry_alone(mail: OutgoingMail, delivery: Delivery, reason: str, *, now) -> None:
+def _delivery_retry_alone(
+    mail: OutgoingMail, delivery: Delivery, reason: str, *, now, held: bool = False
+) -> None:
     """A recipient refused for now while the others were accepted: a new email for it alone,
-    counting on from this one's attempts, due after the same backoff as any retry."""
+    counting on from this one's attempts, due after the same backoff as any retry (or held,
+    when the refusal was a policy block, until the council's mail is resumed)."""
     retry = OutgoingMail.objects.create(
         kind=mail.kind,
         campaign_id=mail.campaign_id,
         letter_id=mail.letter_id,
+        status=OutgoingMail.Status.HELD if held else OutgoingMail.Status.QUEUED,
         attempts=mail.attempts,
         send_after=now + retry_delay(attempts=mail.attempts),
         last_error=reason,
     )
     Delivery.objects.filter(pk=delivery.pk).update(
-        status=Delivery.Status.QUEUED, mail=retry, last_error=reason, updated_at=now
+        status=Delivery.Status.HELD if held else Delivery.Status.QUEUED,
+        mail=retry,
+        last_error=reason,
+        failure=Delivery.Failure.POLICY_BLOCK if held else "",
+        updated_at=now,
     )
 
 
@@ -354,26 +470,68 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         )
         return
     reason = failure.reason
+    if failure.kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:
+        # Not this letter's fault: the council's server refuses our mail. Stop hammering it;
+        # this email and the council's others wait until an organizer resumes them.
+        council_block(council_of(mail), reason)
+        _mark_held(mail, reason=reason)
+        return
     if failure.transient:
         reason = f"Gave up after {mail.attempts} attempts. Last error: {reason}"
     logger.warning("Email %s (%s) failed: %s", mail.pk, mail.kind, reason)
     OutgoingMail.objects.filter(pk=mail.pk).update(
         status=OutgoingMail.Status.FAILED, last_error=reason, to_email="", updated_at=now
     )
-    _deliveries_fail(deliveries, reason)
+    _deliveries_fail(deliveries, reason, failure.kind or Delivery.Failure.OTHER)
     bounced = [
         d.representative_id
         for d in deliveries
         if d.representative_id and d.recipient_email.lower() in failure.refused
     ]
-    if mail.kind == OutgoingMail.Kind.LETTER and bounced:
+    if mail.kind in COUNCIL_KINDS and bounced:
         Representative.objects.filter(pk__in=bounced).bounce_recorded()
 
 
-def _deliveries_fail(deliveries: list[Delivery], reason: str) -> None:
+def _deliveries_fail(deliveries: list[Delivery], reason: str, kind: str = "") -> None:
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-        status=Delivery.Status.FAILED, last_error=reason, updated_at=timezone.now()
+        status=Delivery.Status.FAILED,
+        last_error=reason,
+        failure=kind or Delivery.Failure.OTHER,
+        updated_at=timezone.now(),
     )
+
+
+def _mark_held(mail: OutgoingMail, reason: str = "") -> None:
+    now = timezone.now()
+    fields = {"status": OutgoingMail.Status.HELD, "updated_at": now}
+    if reason:
+        fields["last_error"] = reason
+    OutgoingMail.objects.filter(pk=mail.pk).update(**fields)
+    mail.deliveries.filter(status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.HELD, updated_at=now
+    )
+
+
+def council_block(municipality, reason: str) -> None:
+    """Record that this council's mail server blocks our mail, and hold its emails still
+    queued: nothing more goes to it until an organizer resumes (letters.services)."""
+    if municipality is None:
+        return
+    now = timezone.now()
+    municipality.__class__.objects.filter(pk=municipality.pk, mail_blocked_at__isnull=True).update(
+        mail_blocked_at=now, mail_block_reason=reason[:2000]
+    )
+    held = OutgoingMail.objects.filter(
+        status=OutgoingMail.Status.QUEUED, kind__in=COUNCIL_KINDS
+    ).filter(
+        Q(letter__municipality=municipality) | Q(deliveries__letter__municipality=municipality)
+    )
+    ids = list(held.values_list("pk", flat=True).distinct())
+    OutgoingMail.objects.filter(pk__in=ids).update(status=OutgoingMail.Status.HELD, updated_at=now)
+    Delivery.objects.filter(mail_id__in=ids, status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.HELD, updated_at=now
+    )
+    logger.warning("The council of %s blocks our mail: %s", municipality, reason)
 
 
 def _mark_cancelled(mail: OutgoingMail) -> None:

@@ -19,7 +19,7 @@ from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import recipients_for
 
-from . import erasure
+from . import erasure, scheduling
 from .composition import Sender, compose_letter, single_line
 from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
@@ -279,17 +279,27 @@ def _delivery_for(letter: Letter, rep: Representative) -> Delivery:
 
 
 def mails_queue(mails: list[OutgoingMail]) -> list[OutgoingMail]:
-    """Save these emails and start a send task for each once the transaction commits.
-
-    Never raises for the broker: when it is down the rows wait, and the beat's sweep sends
-    them (letters.sending.mails_send_due). Rows due later (send_after) are left to the sweep.
-    """
+    """Save these emails and start a send task for each once the transaction commits."""
     for mail in mails:
         if mail.campaign_id is None:
             mail.campaign_id = mail.letter.campaign_id
     saved = OutgoingMail.objects.bulk_create(mails)
+    _send_after_commit(saved)
+    return saved
+
+
+def _send_after_commit(mails: list[OutgoingMail]) -> None:
+    """Start a send task for each email due now, once the transaction commits.
+
+    Never raises for the broker: when it is down the rows wait, and the beat's sweep sends
+    them (letters.sending.mails_send_due). Rows due later (send_after) are left to the sweep.
+    """
     now = timezone.now()
-    due = [mail.pk for mail in saved if mail.send_after <= now]
+    due = [
+        mail.pk
+        for mail in mails
+        if mail.status == OutgoingMail.Status.QUEUED and mail.send_after <= now
+    ]
 
     def enqueue():
         for mail_id in due:
@@ -300,17 +310,20 @@ def mails_queue(mails: list[OutgoingMail]) -> list[OutgoingMail]:
                 # row; a broker that is down leaves the rest for the sweep as well.
                 logger.warning("Email %s waits for the sweep", mail_id, exc_info=True)
 
-    transaction.on_commit(enqueue)
-    return saved
+    if due:
+        transaction.on_commit(enqueue)
 
 
 def letter_queue(*, letter: Letter) -> None:
-    """Queue a confirmed letter: an email per recipient (or one for the whole council) and
-    the resident's copy when they asked for one.
+    """Queue a confirmed letter: its emails to the council, to the clerk when the campaign
+    files letters as correspondence and the writer agreed to publication, and the resident's
+    copy when they asked for one.
 
     Recipients without a usable address (none, or one flagged after repeated hard bounces)
-    become "no email" so the resident is shown another way to reach them.
+    become "no email" so the resident is shown another way to reach them. A campaign that
+    sends daily digests leaves the others queued for the day's digest (letters.bundles).
     """
+    campaign = letter.campaign
     with transaction.atomic():
         deliveries = list(
             letter.deliveries.select_for_update(of=("self",))
@@ -327,18 +340,55 @@ def letter_queue(*, letter: Letter) -> None:
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries if d not in reachable]).update(
             status=Delivery.Status.NO_EMAIL
         )
-        kind = OutgoingMail.Kind.TEST if letter.is_test else OutgoingMail.Kind.LETTER
-        if letter.campaign.send_mode == Campaign.SendMode.TOGETHER:
-            groups = [reachable] if reachable else []
-        else:
-            groups = [[delivery] for delivery in reachable]
-        mails = mails_queue([OutgoingMail(kind=kind, letter=letter) for _group in groups])
-        for mail, group in zip(mails, groups, strict=True):
-            Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
-                status=Delivery.Status.QUEUED, mail=mail
+        if letter.is_test:
+            council_mails_queue(kind=OutgoingMail.Kind.TEST, letter=letter, groups=[reachable])
+        elif campaign.schedule == Campaign.Schedule.DAILY_DIGEST:
+            Delivery.objects.filter(pk__in=[d.pk for d in reachable]).update(
+                status=Delivery.Status.QUEUED
             )
+        elif campaign.send_mode == Campaign.SendMode.TOGETHER:
+            council_mails_queue(kind=OutgoingMail.Kind.LETTER, letter=letter, groups=[reachable])
+        else:
+            council_mails_queue(
+                kind=OutgoingMail.Kind.LETTER, letter=letter, groups=[[d] for d in reachable]
+            )
+        if letter.goes_to_clerk():
+            _clerk_delivery_queue(letter=letter)
         if letter.send_copy and letter.email and not letter.is_test:
             mails_queue([OutgoingMail(kind=OutgoingMail.Kind.COPY, letter=letter)])
+
+
+def council_mails_queue(
+    *, kind: str, letter: Letter, groups: list[list[Delivery]]
+) -> list[OutgoingMail]:
+    """Emails to a council for these groups of a letter's deliveries (letters.scheduling),
+    their sending started after commit when they are due now."""
+    mails = scheduling.council_mails_create(
+        kind=kind, campaign=letter.campaign, letter=letter, groups=groups
+    )
+    _send_after_commit(mails)
+    return mails
+
+
+def _clerk_delivery_queue(*, letter: Letter) -> None:
+    """The letter as correspondence for council, to the municipality's clerk: on its own, or
+    left queued for the day's bundle (letters.bundles)."""
+    municipality = letter.municipality
+    with translation.override(letter.language):
+        name = _("Clerk, %(council)s") % {
+            "council": municipality.organization_name or municipality.display_name(letter.language)
+        }
+    delivery = Delivery.objects.create(
+        letter=letter,
+        to_clerk=True,
+        recipient_name=name[:200],
+        recipient_role=str(_("Clerk"))[:200],
+        recipient_email=municipality.clerk_email,
+        status=Delivery.Status.QUEUED,
+    )
+    delivery.letter = letter
+    if letter.campaign.clerk_mode == Campaign.ClerkMode.EACH:
+        council_mails_queue(kind=OutgoingMail.Kind.CLERK, letter=letter, groups=[[delivery]])
 
 
 def deliveries_resend(*, deliveries) -> int:
@@ -357,25 +407,20 @@ def deliveries_resend(*, deliveries) -> int:
         )
         groups: dict = {}
         for delivery in failed:
-            together = delivery.letter.campaign.send_mode == Campaign.SendMode.TOGETHER
-            key = delivery.letter_id if together else ("one", delivery.pk)
+            letter = delivery.letter
+            together = letter.campaign.send_mode == Campaign.SendMode.TOGETHER
+            key = (letter.pk, delivery.to_clerk, None if together else delivery.pk)
             groups.setdefault(key, []).append(delivery)
-        groups = list(groups.values())
-        mails = mails_queue(
-            [
-                OutgoingMail(
-                    kind=OutgoingMail.Kind.TEST
-                    if group[0].letter.is_test
-                    else OutgoingMail.Kind.LETTER,
-                    letter=group[0].letter,
-                )
-                for group in groups
-            ]
-        )
-        for mail, group in zip(mails, groups, strict=True):
-            Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
-                status=Delivery.Status.QUEUED, mail=mail, last_error=""
-            )
+        Delivery.objects.filter(pk__in=[d.pk for d in failed]).update(last_error="", failure="")
+        for group in groups.values():
+            letter = group[0].letter
+            if letter.is_test:
+                kind = OutgoingMail.Kind.TEST
+            elif group[0].to_clerk:
+                kind = OutgoingMail.Kind.CLERK
+            else:
+                kind = OutgoingMail.Kind.LETTER
+            council_mails_queue(kind=kind, letter=letter, groups=[group])
     return len(failed)
 
 

@@ -7,13 +7,15 @@ lost, or runs twice, therefore changes nothing the sweep cannot mend.
 
 from celery import shared_task
 
-from . import erasure, sending
+from . import bundles, erasure, sending
 
 
-@shared_task(acks_late=True)
-def mail_send(mail_id: int) -> bool:
-    """Send one email that is due (queued by letters.services after commit)."""
-    return sending.mail_send(mail_id=mail_id)
+@shared_task(bind=True, acks_late=True)
+def mail_send(self, mail_id: int) -> bool:
+    """Send one email that is due (queued by letters.services after commit); on a worker, go
+    on with other due emails over the same connection for a moment. Run eagerly (in a web
+    request, the embedded default), send just this one."""
+    return sending.mail_send(mail_id=mail_id, batch=not self.request.is_eager)
 
 
 @shared_task(acks_late=True)
@@ -21,6 +23,12 @@ def mails_send_due() -> int:
     """The sweep (CELERY_BEAT_SCHEDULE): every due email, and every one left sending by a
     worker that died."""
     return sending.mails_send_due()
+
+
+@shared_task(acks_late=True)
+def bundles_build() -> int:
+    """The daily job (CELERY_BEAT_SCHEDULE): the day's digests and clerk's bundles."""
+    return bundles.bundles_build()
 
 
 @shared_task(acks_late=True)

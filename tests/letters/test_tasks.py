@@ -120,8 +120,14 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
     purge = settings.CELERY_BEAT_SCHEDULE["purge-personal-data"]
     assert purge["task"] in app.tasks
     assert purge["task"] == tasks.personal_data_purge.name
+    bundles = settings.CELERY_BEAT_SCHEDULE["build-daily-bundles"]
+    assert bundles["task"] == tasks.bundles_build.name
     # The old Redis-list dispatcher and its requeue are gone.
-    assert set(settings.CELERY_BEAT_SCHEDULE) == {"send-due-mail", "purge-personal-data"}
+    assert set(settings.CELERY_BEAT_SCHEDULE) == {
+        "send-due-mail",
+        "purge-personal-data",
+        "build-daily-bundles",
+    }
 
 
 def test_task_settings_suit_the_sender():

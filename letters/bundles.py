@@ -1,0 +1,59 @@
+"""The day's digests to councillors and bundles to clerks, for campaigns that ask for them.
+
+A digest campaign's confirmed letters wait as queued deliveries without an email, and so do
+the letters a campaign files with the clerk in a daily bundle. Once a day (DIGEST_HOUR, the
+beat's bundles_build) each councillor's waiting letters of a campaign become one digest, and
+each council's waiting clerk letters one bundle; both are paced and kept to office hours like
+any letter (letters.scheduling), and letters.sending sends them when due. Every letter keeps
+its own delivery row and status. The waiting rows are claimed under lock, so each goes into
+exactly one email; a letter confirmed meanwhile waits for the next day's.
+"""
+
+import logging
+
+from django.db import transaction
+
+from campaigns.models import Campaign
+
+from . import scheduling
+from .models import Delivery, OutgoingMail
+
+logger = logging.getLogger(__name__)
+
+
+def bundles_build() -> int:
+    """Turn every waiting digest and clerk delivery into its day's email. Returns how many
+    emails were made."""
+    made = 0
+    with transaction.atomic():
+        waiting = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Delivery.Status.QUEUED, mail__isnull=True, letter__is_test=False)
+            .select_related("letter__campaign", "letter__municipality")
+            .order_by("letter__confirmed_at", "pk")
+        )
+        groups: dict[tuple, list[Delivery]] = {}
+        for delivery in waiting:
+            campaign = delivery.letter.campaign
+            if delivery.to_clerk:
+                if campaign.clerk_mode != Campaign.ClerkMode.DAILY:
+                    continue
+                key = (campaign.pk, OutgoingMail.Kind.CLERK, delivery.letter.municipality_id)
+            elif campaign.schedule == Campaign.Schedule.DAILY_DIGEST:
+                key = (
+                    campaign.pk,
+                    OutgoingMail.Kind.DIGEST,
+                    delivery.representative_id or delivery.recipient_email.lower(),
+                )
+            else:
+                continue
+            groups.setdefault(key, []).append(delivery)
+        for (_campaign_id, kind, _recipient), group in groups.items():
+            made += len(
+                scheduling.council_mails_create(
+                    kind=kind, campaign=group[0].letter.campaign, letter=None, groups=[group]
+                )
+            )
+    if made:
+        logger.info("Built %d digests and bundles", made)
+    return made

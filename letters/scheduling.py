@@ -1,0 +1,96 @@
+"""When letters reach a council: the emails to its members and clerk, each paced per
+recipient across campaigns, and within office hours when the campaign asks.
+
+Each recipient address has a next free slot (RecipientPace). A letter queued for it takes the
+later of now and that slot (moved into the next office hours if need be), and pushes the slot
+on by 3600 / LETTERS_PER_RECIPIENT_HOUR seconds. The rows are locked in address order while
+this happens, inside the transaction that queues the letter, so letters are served in the
+order they were confirmed, and no number of workers can send a recipient more than the cap:
+the times are fixed in the database before any worker sees the emails.
+"""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Delivery, OutgoingMail, RecipientPace
+
+# Office hours: Monday to Friday, 8:00 to 18:00 local time.
+OFFICE_OPENS = time(8, 0)
+OFFICE_CLOSES = time(18, 0)
+OFFICE_DAYS = range(5)
+
+
+def interval() -> timedelta:
+    """The spacing between two letters to one recipient."""
+    return timedelta(seconds=3600 / max(1, settings.LETTERS_PER_RECIPIENT_HOUR))
+
+
+def in_office_hours(moment: datetime, time_zone: str) -> datetime:
+    """The first moment at or after this one within office hours in that time zone."""
+    zone = ZoneInfo(time_zone)
+    local = moment.astimezone(zone)
+    for _day in range(8):
+        if local.weekday() in OFFICE_DAYS:
+            opens = datetime.combine(local.date(), OFFICE_OPENS, tzinfo=zone)
+            closes = datetime.combine(local.date(), OFFICE_CLOSES, tzinfo=zone)
+            if local < opens:
+                return opens
+            if local < closes:
+                return local
+        next_day = local.date() + timedelta(days=1)
+        local = datetime.combine(next_day, time(0, 0), tzinfo=zone)
+    raise AssertionError("a week always has office hours")
+
+
+def slot_take(*, addresses: list[str], office_hours_zone: str | None = None, now=None) -> datetime:
+    """Reserve the next slot that is free for every one of these addresses (several for a
+    whole-council email), in office hours in office_hours_zone when given. Returns when the
+    email may go out. Call it inside the transaction that saves the email."""
+    now = now or timezone.now()
+    addresses = sorted({address.strip().lower() for address in addresses if address})
+    paces = []
+    for address in addresses:
+        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
+            address=address, defaults={"next_slot": now}
+        )
+        paces.append(pace)
+    slot = max([now, *(pace.next_slot for pace in paces)])
+    if office_hours_zone:
+        slot = in_office_hours(slot, office_hours_zone)
+    following = slot + interval()
+    RecipientPace.objects.filter(pk__in=[pace.pk for pace in paces]).update(next_slot=following)
+    return slot
+
+
+def council_mails_create(
+    *, kind: str, campaign, letter, groups: list[list[Delivery]]
+) -> list[OutgoingMail]:
+    """Save one email per group of deliveries to a council (a recipient, the whole council, a
+    councillor's digest, a clerk's bundle), each in its recipients' next paced slot, in office
+    hours when the campaign asks; held while the council's mail server blocks our mail. The
+    deliveries are attached. Runs in the caller's transaction; nothing is queued (the caller,
+    or the sweep once they are due, starts the sending)."""
+    groups = [group for group in groups if group]
+    if not groups:
+        return []
+    municipality = groups[0][0].letter.municipality
+    held = municipality.mail_blocked_at is not None
+    zone = municipality.time_zone if campaign.office_hours_only else None
+    mails = []
+    for group in groups:
+        mail = OutgoingMail(kind=kind, campaign=campaign, letter=letter)
+        if held:
+            mail.status = OutgoingMail.Status.HELD
+        elif kind != OutgoingMail.Kind.TEST:
+            mail.send_after = slot_take(
+                addresses=[d.recipient_email for d in group], office_hours_zone=zone
+            )
+        mails.append(mail)
+    mails = OutgoingMail.objects.bulk_create(mails)
+    status = Delivery.Status.HELD if held else Delivery.Status.QUEUED
+    for mail, group in zip(mails, groups, strict=True):
+        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(status=status, mail=mail)
+    return mails
