@@ -1,7 +1,7 @@
-"""The ceiling for bench/page_load.py and bench/submissions.py: bare Django, served the same way.
+"""The ceiling for bench/page_load.py: bare Django, served the same way.
 
-One view renders a small template; one view does a single INSERT per POST. No sessions, no
-auth, no i18n, nothing of the app: what Django itself costs on this machine.
+One view renders a small template, with no query. No sessions, no auth, no i18n, no
+middleware, nothing of the app: what Django itself costs on this machine.
 """
 
 import os
@@ -10,11 +10,9 @@ from pathlib import Path
 
 import django
 from django.conf import settings
-from django.db import connection
 from django.http import HttpResponse
 from django.template import Context, Template
 from django.urls import path
-from django.views.decorators.csrf import csrf_exempt
 
 if not settings.configured:
     import environ
@@ -52,17 +50,7 @@ def page(request):
     )
 
 
-@csrf_exempt
-def insert(request):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO bench_bare_row (email, body) VALUES (%s, %s)",
-            [request.POST.get("email", ""), request.POST.get("body", "")],
-        )
-    return HttpResponse("ok", status=201)
-
-
-urlpatterns = [path("page/", page), path("insert/", insert)]
+urlpatterns = [path("page/", page)]
 
 application = None
 

@@ -1,289 +1,350 @@
-"""Letter submissions under gunicorn, PostgreSQL and Redis, against bare Django's one INSERT.
+"""Residents' letters end to end under gunicorn, PostgreSQL, Redis and a real Celery worker, and
+how long each confirmation email takes to reach the resident's inbox.
 
-Run by hand (needs PostgreSQL and Redis):
+Run by hand from the repository root (needs PostgreSQL and Redis; a few minutes):
     .venv/bin/python bench/submissions.py [--letters 2000] [--clients 50] [--workers 2xCPUs+1]
+                                          [--threads 1] [--concurrency 2] [--drain-timeout 120]
 
-Each letter is a resident's real journey, one HTTP session each: the campaign page, the
-postal code (council step), the letter step (GET, then POST), the preview (GET), then Send
-(POST), which saves the letter and its deliveries and queues the confirmation email in Redis
-(the campaign asks for confirmation, so no letter goes out; there is no Celery worker).
+It creates the scratch database council_letters_bench_web (dropped at the end) with the demo
+campaign, which asks residents to confirm by email, and uses Redis DB 12 (emptied) as the
+cache and the Celery broker. It starts an SMTP sink in this process (aiosmtpd: the tests'
+tests/letters/smtp_server.py), the app under gunicorn (config.wsgi, DEBUG off, as in
+production) and `celery -A config worker` with --concurrency processes, which sends to the
+sink (EMAIL_URL). No beat: every email goes out through the task queued after commit.
 
-Two figures:
-- send-only: every session is first brought to the preview, then all the Send POSTs are fired
-  at --clients at a time; letters saved per second. Beside it the ceiling: the same number of
-  POSTs, the same client, at the same concurrency, to bench/bare_wsgi.py's /insert/ (one
-  INSERT per POST) under the same gunicorn settings. The two alternate in --rounds rounds
-  (a shared machine's speed drifts), each after a CHECKPOINT, the ceiling on --letters POSTs
-  a round; the totals are compared. Target: at least a quarter of it.
-- end-to-end: letters per second for the whole journey (six requests per letter).
+Each letter is one resident's real journey in one HTTP session, redirects followed as a
+browser does (seven requests): the campaign page; the postal code (a GET to /council/, which
+redirects to the letter step); the letter step (GET, then POST); the preview (GET); Send (POST),
+which saves the letter and its deliveries and queues the confirmation email; the thank-you
+page. --clients residents walk at once, each starting the next journey when one ends, until
+--letters letters are sent; a warm-up of --clients journeys comes first, and is not counted.
+Rate limits stay on: each resident has an address and a mailbox of their own
+(X-Forwarded-For, read through LETTERS_CLIENT_IP_HEADER from the trusted 127.0.0.1); the
+minimum fill time is 0.
 
-Every letter must be saved and no response may be a 5xx. Rate limits stay on: each simulated
-resident comes from its own address (X-Forwarded-For, read through
-LETTERS_CLIENT_IP_HEADER from the trusted 127.0.0.1), as on a real day; the minimum fill time
-is 0.
+Prints, each beside its target:
+- whole journey: letters sent per second at --clients clients (target: at least 30 at 50
+  clients), every letter sent saved (none lost), no 5xx;
+- confirmation email: p50/p95/max from pressing Send (the POST leaving the client) to the
+  email arriving in the sink, matched by recipient address (target: p95 under 5 s), and the
+  same from Send's response; every letter must get exactly one confirmation. Emails still on
+  their way when the load ends are waited for (--drain-timeout); any missing then is a FAIL.
+  The sink shares this process with the client threads, so its arrival times err late if
+  anything.
+- the Send POST's own response time, and CPU milliseconds per letter by process (app, worker,
+  PostgreSQL, Redis, this script's client threads and sink, and other people's processes).
+Exits with 1 when a letter was lost, a response was a 5xx, or a confirmation was missing or
+doubled; a rate below its target is only printed as FAIL.
 """
 
 import argparse
+import math
+import os
 import re
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 import serving  # bench/ is on sys.path when this script runs
+
+sys.path.insert(0, str(serving.ROOT))
+from tests.letters.smtp_server import SMTPServer  # the tests' aiosmtpd sink
 
 SLUG = "say-no-to-facial-recognition"
 POSTAL_CODES = ["M5V 2T6", "K1P 1J1", "H2X 1Y4", "T2P 1J9", "V6B 1A1", "B3H 1A1"]
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 RECIPIENT = re.compile(r'name="recipients" value="(\d+)"')
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/12"  # the cache and the broker
+REQUESTS_PER_JOURNEY = 7
+TARGET_CLIENTS = 50
+TARGET_RATE = 30.0
+TARGET_P95_SECONDS = 5.0
 LOCK = threading.Lock()
-LOCAL = threading.local()
+
+
+class JourneyFailed(Exception):
+    pass
 
 
 class Journey:
-    """One resident, one session, brought step by step to the Send button."""
+    """One resident, one session, from the campaign page to the thank-you page."""
 
-    def __init__(self, base: str, n: int, statuses: Counter):
+    def __init__(self, base: str, n: int, email: str, statuses: Counter):
         self.base = base
         self.n = n
+        self.email = email
         self.statuses = statuses
         self.session = requests.Session()
         self.session.headers["X-Forwarded-For"] = (
             f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
         )
-        self.token = ""
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def _request(self, method: str, url: str, expect: int, step: str, **kwargs):
         response = self.session.request(
-            method, self.base + path, allow_redirects=False, timeout=60, **kwargs
+            method, urljoin(self.base, url), allow_redirects=False, timeout=60, **kwargs
         )
         # Production settings mark cookies Secure; this bench speaks plain HTTP on loopback.
         for cookie in self.session.cookies:
             cookie.secure = False
         with LOCK:
             self.statuses[response.status_code] += 1
+        if response.status_code != expect:
+            raise JourneyFailed(f"{step} answered {response.status_code}")
         return response
 
-    def _post(self, path: str, data: dict) -> requests.Response:
-        return self._request(
-            "POST",
-            path,
-            data={"csrfmiddlewaretoken": self.token, **data},
-            headers={"Referer": self.base + path},
-        )
-
-    def prepare(self) -> bool:
-        page = self._request("GET", f"/campaigns/{SLUG}/")
-        self.token = TOKEN.search(page.text).group(1)
+    def run(self) -> tuple[float, float]:
+        """Walk the journey; returns when Send was pressed and when its answer came (time.time()).
+        Raises JourneyFailed when a step does not answer as a resident's browser expects."""
+        page = f"/campaigns/{SLUG}/"
+        self._request("GET", page, 200, "campaign page")
         postal_code = POSTAL_CODES[self.n % len(POSTAL_CODES)]
-        step = self._post(
-            f"/campaigns/{SLUG}/council/", {"postal_code": postal_code, "action": "lookup"}
+        lookup = self._request(
+            "GET", page + "council/", 302, "council lookup", params={"postal_code": postal_code}
         )
-        if step.status_code != 302:
-            return False
-        write = self._request("GET", f"/campaigns/{SLUG}/write/")
-        step = self._post(
-            f"/campaigns/{SLUG}/write/",
-            {
+        write_url = lookup.headers["Location"]
+        write = self._request("GET", write_url, 200, "letter step")
+        token = TOKEN.search(write.text).group(1)
+        headers = {"Referer": urljoin(self.base, write_url)}
+        letter = self._request(
+            "POST",
+            write_url,
+            302,
+            "letter step POST",
+            headers=headers,
+            data={
+                "csrfmiddlewaretoken": token,
                 "recipients": RECIPIENT.findall(write.text),
                 "first_name": "Bench",
                 "last_name": f"Resident {self.n}",
-                "email": f"resident{self.n}@bench.example.org",
+                "email": self.email,
                 "street_address": "",
                 "send_copy": "on",
                 "personal_message": "Please do not let facial recognition into our streets.",
             },
         )
-        if step.status_code != 302:
-            return False
-        return self._request("GET", f"/campaigns/{SLUG}/preview/").status_code == 200
+        preview_url = letter.headers["Location"]
+        self._request("GET", preview_url, 200, "preview")
+        pressed = time.time()
+        sent = self._request(
+            "POST",
+            preview_url,
+            302,
+            "Send",
+            headers={"Referer": urljoin(self.base, preview_url)},
+            data={"csrfmiddlewaretoken": token},
+        )
+        answered = time.time()
+        if not sent.headers["Location"].endswith("/thanks/"):
+            raise JourneyFailed(f"Send redirected to {sent.headers['Location']}")
+        self._request("GET", sent.headers["Location"], 200, "thank-you page")
+        return pressed, answered
 
-    def send(self) -> bool:
-        response = self._post(f"/campaigns/{SLUG}/preview/", {})
-        return response.status_code == 302 and response.headers["Location"].endswith("/thanks/")
+
+def walk(base: str, n: int, email: str, statuses: Counter, failures: Counter):
+    try:
+        return Journey(base, n, email, statuses).run()
+    except (JourneyFailed, requests.RequestException, AttributeError, KeyError) as exc:
+        with LOCK:
+            failures[str(exc) if isinstance(exc, JourneyFailed) else type(exc).__name__] += 1
+        return None
 
 
-def bare_insert(base: str, n: int, statuses: Counter) -> bool:
-    if not hasattr(LOCAL, "session"):
-        LOCAL.session = requests.Session()
-    response = LOCAL.session.post(
-        base + "/insert/",
-        data={"email": f"resident{n}@bench.example.org", "body": "Dear council. " * 20},
-        timeout=60,
+def arrivals(sink: SMTPServer) -> dict[str, list[tuple[float, str]]]:
+    """Recipient address -> (arrival time, Message-ID) of each message the sink accepted."""
+    out: dict[str, list[tuple[float, str]]] = {}
+    for received in list(sink.recorder.received):
+        for recipient in received.rcpt_tos:
+            out.setdefault(recipient.lower(), []).append((received.arrived_at, received.message_id))
+    return out
+
+
+def wait_for_mail(sink: SMTPServer, addresses: set[str], timeout: float) -> float:
+    """Wait until every address got a message, or timeout; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if addresses <= arrivals(sink).keys():
+            break
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "no values"
+    return (
+        f"p50 {percentile(values, 0.5):6.2f} s  p95 {percentile(values, 0.95):6.2f} s  "
+        f"max {max(values):6.2f} s"
     )
-    with LOCK:
-        statuses[response.status_code] += 1
-    return response.status_code == 201
 
 
-def run(pool: ThreadPoolExecutor, function, items) -> tuple[float, int]:
-    started = time.perf_counter()
-    results = list(pool.map(function, items))
-    return time.perf_counter() - started, sum(results)
-
-
-def count_rows(env: dict, sql: str) -> int:
+def query(env: dict, sql: str) -> list[tuple]:
     import psycopg2
 
     connection = psycopg2.connect(env["DATABASE_URL"])
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        value = cursor.fetchone()[0]
+        rows = cursor.fetchall()
     connection.close()
-    return value
-
-
-def execute(env: dict, sql: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(env["DATABASE_URL"])
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-    connection.close()
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def add_cpu(total: dict[str, float], used: dict[str, float]) -> None:
-    for kind, seconds in used.items():
-        total[kind] = total.get(kind, 0.0) + seconds
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=TARGET_CLIENTS)
     parser.add_argument("--workers", type=int, default=serving.DEFAULT_WORKERS)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating send/ceiling rounds")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=120, help="seconds to wait for emails after load"
+    )
     args = parser.parse_args()
 
+    sink = SMTPServer().start()
     env = serving.production_env(
-        REDIS_URL=REDIS_URL,
+        redis_url=REDIS_URL,
         LETTERS_MIN_FILL_SECONDS="0",
         LETTERS_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
         LETTERS_TRUSTED_PROXIES="127.0.0.1",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
+        EMAIL_TIMEOUT="10",
     )
-    flush_redis(REDIS_URL)
-    serving.recreate_database(env)
-    serving.manage(env, "load_demo")
-    serving.manage(env, "collectstatic", "--noinput", "-v0")
-    execute(
-        env,
-        "CREATE TABLE IF NOT EXISTS bench_bare_row (id serial PRIMARY KEY, email text, body text)",
-    )
-
-    app, app_port = serving.start_gunicorn(
-        "config.wsgi:application", env, args.workers, args.threads
-    )
-    bare, bare_port = serving.start_gunicorn(
-        "bench.bare_wsgi:application", env, args.workers, args.threads
-    )
+    log = Path(tempfile.mkdtemp(prefix="bench-submissions-")) / "worker.log"
     statuses: Counter = Counter()
-    bare_statuses: Counter = Counter()
+    failures: Counter = Counter()
+    app = worker = None
     try:
-        base = f"http://127.0.0.1:{app_port}"
-        bare_base = f"http://127.0.0.1:{bare_port}"
-        serving.wait_ready(f"{base}/campaigns/{SLUG}/")
-        serving.wait_ready(f"{bare_base}/page/")
-        journeys = [Journey(base, n, statuses) for n in range(args.letters)]
-        with ThreadPoolExecutor(args.clients) as pool:
-            # Warm both servers (connections, caches) outside the measurements.
-            warm = [Journey(base, args.letters + n, Counter()) for n in range(args.clients)]
-            list(pool.map(Journey.prepare, warm))
-            run(pool, lambda n: bare_insert(bare_base, n, Counter()), range(args.clients))
-            execute(env, "TRUNCATE bench_bare_row")
-            warm_letters = count_rows(env, "SELECT count(*) FROM letters_letter")
-
-            prepare_seconds, prepared = run(pool, Journey.prepare, journeys)
-            # Sends and the ceiling in alternating rounds, so that both meet the same machine:
-            # a shared machine's speed drifts by tens of percent from one minute to the next.
-            rounds = []
-            send_cpu: dict[str, float] = {}
-            bare_cpu: dict[str, float] = {}
-            size = -(-args.letters // args.rounds)
-            for start in range(0, args.letters, size):
-                chunk = journeys[start : start + size]
-                # Each measurement starts with PostgreSQL's dirty pages written out, and the
-                # ceiling is measured on as many POSTs as the whole run (a short run of the
-                # fast bare view is too noisy to compare with).
-                execute(env, "CHECKPOINT")
-                before = serving.cpu_seconds()
-                bare_seconds, inserted = run(
-                    pool,
-                    lambda n: bare_insert(bare_base, n, bare_statuses),
-                    range(start * args.rounds, (start + len(chunk)) * args.rounds),
-                )
-                add_cpu(bare_cpu, serving.cpu_used(before, serving.cpu_seconds()))
-                execute(env, "CHECKPOINT")
-                before = serving.cpu_seconds()
-                send_seconds, sent = run(pool, Journey.send, chunk)
-                add_cpu(send_cpu, serving.cpu_used(before, serving.cpu_seconds()))
-                rounds.append((sent, send_seconds, inserted, bare_seconds))
-        saved = count_rows(env, "SELECT count(*) FROM letters_letter") - warm_letters
-        bare_rows = count_rows(env, "SELECT count(*) FROM bench_bare_row")
-    finally:
-        serving.stop(app)
-        serving.stop(bare)
-        flush_redis(REDIS_URL)
-
-    errors = sum(count for status, count in statuses.items() if status >= 500)
-    sent = sum(r[0] for r in rounds)
-    send_seconds = sum(r[1] for r in rounds)
-    inserted = sum(r[2] for r in rounds)
-    bare_seconds = sum(r[3] for r in rounds)
-    send_rate, bare_rate = sent / send_seconds, inserted / bare_seconds
-    journey_rate = sent / (prepare_seconds + send_seconds)
-    print(
-        f"{args.letters} letters, {args.clients} concurrent clients, "
-        f"{args.workers} workers x {args.threads} threads, {len(rounds)} rounds"
-    )
-    print(f"Prepared to the preview: {prepared}; sent: {sent}; saved in the database: {saved}")
-    print(f"Responses: {dict(sorted(statuses.items()))}; 5xx: {errors}")
-    print(f"Bare INSERT responses: {dict(sorted(bare_statuses.items()))}; rows: {bare_rows}")
-    print(f"{'':>24} {'letters/s':>10} {'seconds':>8}")
-    print(f"{'send only':>24} {send_rate:>10.0f} {send_seconds:>8.1f}")
-    print(f"{'bare INSERT (ceiling)':>24} {bare_rate:>10.0f} {bare_seconds:>8.1f}")
-    print(
-        f"{'end to end (6 requests)':>24} {journey_rate:>10.0f} {prepare_seconds + send_seconds:>8.1f}"
-    )
-    ratios = [(r[0] / r[1]) / (r[2] / r[3]) for r in rounds]
-    print(
-        "by round: "
-        + ", ".join(
-            f"{r[0] / r[1]:.0f}/{r[2] / r[3]:.0f} = {ratio:.2f}"
-            for r, ratio in zip(rounds, ratios, strict=True)
+        serving.flush_redis(env)
+        serving.recreate_database(env)
+        serving.manage(env, "load_demo")
+        serving.manage(env, "collectstatic", "--noinput", "-v0")
+        worker = serving.start_worker(env, args.concurrency, log)
+        app, app_port = serving.start_gunicorn(
+            "config.wsgi:application", env, args.workers, args.threads
         )
+        base = f"http://127.0.0.1:{app_port}"
+        serving.wait_ready(f"{base}/campaigns/{SLUG}/")
+        with ThreadPoolExecutor(args.clients) as pool:
+            # Warm the web processes, the worker and their connections outside the measurement.
+            warm = [f"warmup{n}@bench.example.org" for n in range(args.clients)]
+            warm_results = list(
+                pool.map(
+                    lambda n: walk(base, 100_000 + n, warm[n], Counter(), Counter()),
+                    range(args.clients),
+                )
+            )
+            warmed = {warm[n] for n, result in enumerate(warm_results) if result}
+            wait_for_mail(sink, warmed, args.drain_timeout)
+
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            emails = [f"resident{n}@bench.example.org" for n in range(args.letters)]
+            groups = {app.pid: "app", worker.pid: "worker"}
+            before = serving.cpu_seconds(groups)
+            started = time.perf_counter()
+            results = list(
+                pool.map(
+                    lambda n: walk(base, n, emails[n], statuses, failures), range(args.letters)
+                )
+            )
+            seconds = time.perf_counter() - started
+        sends = {emails[n]: result for n, result in enumerate(results) if result}
+        drained = wait_for_mail(sink, set(sends), args.drain_timeout)
+        time.sleep(1)  # a duplicate would come close behind
+        cpu = serving.cpu_used(before, serving.cpu_seconds(groups))
+        saved = query(env, "SELECT count(*) FROM letters_letter WHERE email LIKE 'resident%'")[0][0]
+        mail_rows = dict(
+            query(
+                env,
+                "SELECT m.status, count(*) FROM letters_outgoingmail m JOIN letters_letter l "
+                "ON l.id = m.letter_id WHERE l.email LIKE 'resident%' GROUP BY m.status",
+            )
+        )
+    finally:
+        for process in (app, worker):
+            if process is not None:
+                serving.stop(process)
+        sink.stop()
+        serving.flush_redis(env)
+        serving.drop_database(env)
+
+    received = arrivals(sink)
+    sent = len(sends)
+    errors = sum(count for status, count in statuses.items() if status >= 500)
+    rate = sent / seconds
+    from_press, from_answer, missing, doubled, not_confirmation = [], [], 0, 0, 0
+    for email, (pressed, answered) in sends.items():
+        mails = received.get(email, [])
+        if not mails:
+            missing += 1
+            continue
+        doubled += len(mails) > 1
+        not_confirmation += sum(1 for _at, mid in mails if not mid.startswith("<confirmation."))
+        arrived = min(at for at, _mid in mails)
+        from_press.append(arrived - pressed)
+        from_answer.append(arrived - answered)
+    strangers = sorted(
+        address for address in received if address not in sends and not address.startswith("warmup")
     )
+    send_times = [answered - pressed for pressed, answered in sends.values()]
 
-    # CPU per request on this machine, by process: the server's share is what the ratio
-    # would be if the client (this script, sharing the machine) cost nothing.
-    def per_request(cpu: dict[str, float], count: int, server: str) -> str:
-        parts = {
-            "server": cpu.get(server, 0) + cpu.get("postgres", 0) + cpu.get("redis", 0),
-            server: cpu.get(server, 0),
-            "postgres": cpu.get("postgres", 0),
-            "redis": cpu.get("redis", 0),
-            "client": cpu.get("client", 0),
-        }
-        return ", ".join(f"{name} {1000 * value / count:.2f}" for name, value in parts.items())
-
-    print(f"CPU ms per letter sent:  {per_request(send_cpu, sent, 'app')}")
-    print(f"CPU ms per bare INSERT:  {per_request(bare_cpu, inserted, 'bare')}")
     print(
-        f"send only / ceiling: {send_rate / bare_rate:.2f} (target 0.25); "
-        f"rounds from {min(ratios):.2f} to {max(ratios):.2f}"
+        f"{args.letters} journeys ({REQUESTS_PER_JOURNEY} requests each) by {args.clients} "
+        f"clients; gunicorn {args.workers} workers x {args.threads} threads; Celery worker "
+        f"{args.concurrency} processes; load average before: {load} on {os.cpu_count()} CPUs"
     )
-    if saved != args.letters or sent != args.letters or errors:
-        raise SystemExit("FAILED: not every letter was saved, or there were server errors")
+    print(
+        f"Sent (thank-you page reached): {sent}; saved in the database: {saved}; "
+        f"journeys failed: {sum(failures.values())} {dict(failures) or ''}"
+    )
+    print(f"Responses: {dict(sorted(statuses.items()))}; 5xx: {errors}")
+    whole_ok = rate >= TARGET_RATE and sent == saved == args.letters and not errors
+    at = "" if args.clients == TARGET_CLIENTS else f" (the target is set at {TARGET_CLIENTS})"
+    print(
+        f"Whole journey: {rate:.1f} letters/s at {args.clients} clients{at} over {seconds:.1f} s "
+        f"(target >= {TARGET_RATE:.0f}, none lost, no 5xx): {'PASS' if whole_ok else 'FAIL'}"
+    )
+    print(f"Send POST response:            {spread(send_times)}")
+    exactly_one = not missing and not doubled and not not_confirmation and not strangers
+    print(
+        f"Confirmation emails: {sent - missing} of {sent} letters got one; missing {missing}, "
+        f"more than one {doubled}, other kinds {not_confirmation}, to other addresses "
+        f"{len(strangers)}; rows by status {mail_rows}; waited {drained:.1f} s after the load"
+    )
+    mail_ok = exactly_one and from_press and percentile(from_press, 0.95) < TARGET_P95_SECONDS
+    print(
+        f"Send pressed -> inbox:         {spread(from_press)}   "
+        f"(target p95 < {TARGET_P95_SECONDS:.0f} s, exactly one each): "
+        f"{'PASS' if mail_ok else 'FAIL'}"
+    )
+    print(f"Send answered -> inbox:        {spread(from_answer)}")
+    worker_log = log.read_text(errors="replace")
+    warnings = sum(1 for line in worker_log.splitlines() if "WARNING" in line or "ERROR" in line)
+    print(
+        f"Worker log: {log} ({worker_log.count('Traceback')} tracebacks, {warnings} warnings "
+        "or errors)"
+    )
+    kinds = ("app", "worker", "postgres", "redis", "client", "other")
+    print(
+        "CPU ms per letter (load and drain): "
+        + ", ".join(f"{kind} {1000 * cpu.get(kind, 0) / max(sent, 1):.1f}" for kind in kinds)
+        + "  (client: this script's threads and the sink; other: not this bench)"
+    )
+    if sent != args.letters or saved != sent or errors or not exactly_one:
+        raise SystemExit(
+            "FAILED: a letter was lost, a response was a 5xx, or a confirmation "
+            "was missing or doubled"
+        )
 
 
 if __name__ == "__main__":
