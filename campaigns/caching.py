@@ -15,6 +15,19 @@ from .selectors import campaign_cache_key
 
 # The {% cache %} fragments of templates/campaigns/detail.html.
 PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
+# The whole page as a first-time visitor gets it (letters.views.campaign), kept this long by
+# Django's per-view cache; its counter may lag by as much, like counts.json's.
+PAGE_CACHE_SECONDS = 60
+
+
+def _page_version_key(slug: str) -> str:
+    return f"campaigns:page-version:{slug}"
+
+
+def campaign_page_version(slug: str) -> int:
+    """The current version of a campaign's cached page: part of the per-view cache's key, so
+    an edit (campaign_cache_clear) starts a new entry at once."""
+    return cache.get_or_set(_page_version_key(slug), 1, None) or 1
 
 
 def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
@@ -28,6 +41,10 @@ def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
         ]
     if slug:
         keys.append(campaign_cache_key(slug))
+        try:
+            cache.incr(_page_version_key(slug))
+        except ValueError:
+            cache.set(_page_version_key(slug), 2, None)
     cache.delete_many(keys)
 
 

@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_page, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_version
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality
 from councils.services import postcode_lookup
@@ -30,8 +31,17 @@ from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_g
 
 @require_safe
 def campaign(request, slug):
-    """The campaign page with step 1. Its postal-code form is a GET, so for a new visitor the
-    page sets no session and no CSRF cookie; its copy comes from the fragment cache."""
+    """The campaign page with step 1. Its postal-code form is a GET, so the page sets no
+    session and no CSRF cookie: a first-time visitor (no cookie at all) gets the page every
+    first-time visitor gets, from Django's per-view cache, under a key that an organizer's
+    edit renews (campaigns.caching). Anyone else gets it rendered for them."""
+    if request.COOKIES:
+        return _campaign_page(request, slug)
+    key_prefix = f"campaign-page:{slug}:{campaign_page_version(slug)}"
+    return cache_page(PAGE_CACHE_SECONDS, key_prefix=key_prefix)(_campaign_page)(request, slug)
+
+
+def _campaign_page(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     draft = drafts.draft_get(request, campaign)
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
