@@ -84,6 +84,18 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
                 )
             },
         ),
+        (
+            _("Delivery to councils"),
+            {
+                "fields": (
+                    "schedule",
+                    "office_hours_only",
+                    "clerk_mode",
+                    "clerk_agenda_item",
+                    "clerk_deadline",
+                )
+            },
+        ),
         (_("After sending"), {"fields": ("thanks_text", "share_text", "goal", "letters_count")}),
         (_("Press contact"), {"fields": ("press_name", "press_phone", "press_email")}),
         (

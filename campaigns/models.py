@@ -272,6 +272,10 @@ class Campaign(models.Model):
             ]
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             errors["closes_at"] = [_("The closing time must come after the opening time.")]
+        if self.clerk_mode != self.ClerkMode.OFF and not self.clerk_agenda_item:
+            errors["clerk_agenda_item"] = [
+                _("Name the agenda item: clerks file correspondence under one.")
+            ]
         if errors:
             raise ValidationError(errors)
 

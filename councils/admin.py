@@ -155,7 +155,7 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     search_fields = ("name", "name_fr", "organization_name", "ocd_id", "csd_code")
     list_select_related = ("upper_tier",)
     autocomplete_fields = ("upper_tier",)
-    readonly_fields = ("search_name",)
+    readonly_fields = ("search_name", "mail_blocked_at", "mail_block_reason")
     inlines = [WardInline]
     fieldsets = (
         (None, {"fields": ("name", "name_fr", "organization_name", "province", "active")}),
@@ -163,7 +163,21 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             _("Identifiers"),
             {"fields": ("ocd_id", "csd_code", "classification", "represent_set", "upper_tier")},
         ),
-        (_("Council"), {"fields": ("website", "council_size")}),
+        (_("Council"), {"fields": ("website", "council_size", "clerk_email")}),
+        (
+            _("Contacts"),
+            {"fields": ("roster_checked_at", "roster_source", "election_date")},
+        ),
+        (
+            _("Mail"),
+            {
+                "fields": ("mail_blocked_at", "mail_block_reason"),
+                "description": _(
+                    "Set when this council's mail server refused our mail as a policy block: "
+                    "its letters wait. Resume them from Letters › Council delivery."
+                ),
+            },
+        ),
     )
 
     def get_queryset(self, request):

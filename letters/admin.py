@@ -4,7 +4,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import admin_preview, admin_reports, services
+from . import admin_councils, admin_preview, admin_reports, services
 from .models import (
     BlockedSender,
     Delivery,
@@ -246,6 +246,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resend the selected failed deliveries"), permissions=["change"])
     def resend_failed(self, request, queryset):
         _report_resend(self, request, services.deliveries_resend(deliveries=queryset))
+
+    def get_urls(self):
+        return admin_councils.get_urls(self.admin_site) + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         statuses = Delivery.Status.choices

@@ -88,6 +88,14 @@ def _talking_point_label(point: TalkingPoint) -> str:
 _lazy_label = lazy(_talking_point_label, str)
 
 
+# The separate consent to publication: letters filed with the clerk as correspondence for a
+# council meeting may appear in the public record. Stored with each letter, like CASL consent.
+PUBLICATION_CONSENT_LABEL = _(
+    "Also file my letter with the municipal clerk as correspondence for council. I agree that "
+    "it may be published in the public record, with my name."
+)
+
+
 class PostalCodeForm(forms.Form):
     postal_code = forms.CharField(
         label=_("Postal code"),
@@ -196,6 +204,8 @@ class LetterForm(forms.Form):
     keep_updated = forms.BooleanField(
         label=_("Keep me updated about this campaign"), required=False, initial=False
     )
+    # Only for campaigns that file letters with the clerk (the label is the stored wording).
+    publish = forms.BooleanField(label=PUBLICATION_CONSENT_LABEL, required=False, initial=False)
     # Honeypot: hidden from people (CSS), filled in by naive bots.
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -242,6 +252,8 @@ class LetterForm(forms.Form):
                 del self.fields["talking_points"]
         if consent_help:
             self.fields["keep_updated"].help_text = escape(consent_help)
+        if campaign.clerk_mode == Campaign.ClerkMode.OFF:
+            del self.fields["publish"]
         for name, field in self.fields.items():
             if name in ("personal_message", "body"):
                 field.widget.attrs["maxlength"] = field.max_length

@@ -183,6 +183,7 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "sender_email": cleaned["email"],
         "send_copy": cleaned.get("send_copy"),
         "keep_updated": cleaned.get("keep_updated"),
+        "publish": cleaned.get("publish"),
         "municipality_name": state.municipality.display_name(language),
     }
 
@@ -202,6 +203,7 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         street_address=cleaned.get("street_address", ""),
         send_copy=bool(cleaned.get("send_copy")),
         consent_given=bool(cleaned.get("keep_updated")),
+        publication_consent=bool(cleaned.get("publish")),
         personal_message=cleaned.get("personal_message", ""),
         talking_point_ids=list(cleaned.get("talking_points") or []),
         subject=cleaned.get("subject", ""),

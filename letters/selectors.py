@@ -1,7 +1,7 @@
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -207,6 +207,41 @@ def delivery_health_counts(*, campaign_ids: list[int] | None = None) -> list[dic
     return list(table.values())
 
 
+def council_delivery_counts() -> list[dict]:
+    """Per council that letters went to: deliveries sent (or delivered), due (queued or being
+    sent), held, bounced and failed, and whether its mail server blocks ours; blocked and
+    held councils first."""
+    counts = (
+        Delivery.objects.filter(letter__is_test=False)
+        .values("letter__municipality_id")
+        .annotate(
+            sent=Count("pk", filter=Q(status__in=SENT_STATUSES)),
+            due=Count("pk", filter=Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING])),
+            held=Count("pk", filter=Q(status=Delivery.Status.HELD)),
+            bounced=Count(
+                "pk", filter=Q(status__in=[Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED])
+            ),
+            failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        )
+        .order_by()
+    )
+    rows = {row["letter__municipality_id"]: row for row in counts}
+    municipalities = Municipality.objects.in_bulk(list(rows))
+    table = []
+    for pk, row in rows.items():
+        municipality = municipalities[pk]
+        table.append({**row, "municipality": municipality})
+    table.sort(
+        key=lambda row: (
+            row["municipality"].mail_blocked_at is None,
+            -row["held"],
+            -row["due"],
+            row["municipality"].name,
+        )
+    )
+    return table
+
+
 def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) -> QuerySet:
     """Counted letters whose sender's personal data still exists, in the order they came in."""
     queryset = Letter.objects.counted().filter(campaign=campaign, purged_at__isnull=True)
@@ -264,7 +299,7 @@ def letter_get_by_token(*, token: str) -> Letter:
     try:
         return (
             Letter.objects.select_related("campaign", "municipality")
-            .prefetch_related("deliveries__representative")
+            .prefetch_related("deliveries__representative", "deliveries__mail__campaign")
             .get(token=token)
         )
     except Letter.DoesNotExist as exc:

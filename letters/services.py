@@ -21,6 +21,7 @@ from councils.selectors import recipients_for
 
 from . import erasure, scheduling
 from .composition import Sender, compose_letter, single_line
+from .forms import PUBLICATION_CONSENT_LABEL
 from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
 from .tasks import mail_send as mail_send_task
@@ -75,6 +76,12 @@ def consent_text(*, campaign: Campaign, language: str) -> str:
     """The exact consent wording a resident agreed to: the checkbox label and its explanation."""
     with translation.override(language):
         return f"{CONSENT_LABEL}. {consent_explanation(campaign=campaign, language=language)}"
+
+
+def publication_consent_text(*, language: str) -> str:
+    """The exact wording of the consent to publication, in the language it was shown in."""
+    with translation.override(language):
+        return str(PUBLICATION_CONSENT_LABEL)
 
 
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
@@ -132,6 +139,7 @@ def letter_submit(
     street_address: str = "",
     send_copy: bool = True,
     consent_given: bool = False,
+    publication_consent: bool = False,
     personal_message: str = "",
     talking_point_ids: list[int] | None = None,
     subject: str = "",
@@ -225,6 +233,11 @@ def letter_submit(
         consent_text=consent_text(campaign=campaign, language=language) if consent_given else "",
         consent_language=language if consent_given else "",
         consent_at=now if consent_given else None,
+        publication_consent=publication_consent,
+        publication_consent_text=(
+            publication_consent_text(language=language) if publication_consent else ""
+        ),
+        publication_consent_at=now if publication_consent else None,
         subject=composed.subject,
         body=composed.body,
         personal_message=(
@@ -657,6 +670,41 @@ def delivery_track(
             elif status == Delivery.Status.DELIVERED:
                 representative.delivery_recorded()
     return changed
+
+
+def council_mail_resume(*, municipality: Municipality) -> int:
+    """An organizer resumes sending to a council whose mail server blocked ours (once its IT
+    let our mail through, say): the block is lifted and its held emails go out again, each in
+    a new paced slot. Returns how many emails were released."""
+    with transaction.atomic():
+        Municipality.objects.filter(pk=municipality.pk).update(
+            mail_blocked_at=None, mail_block_reason=""
+        )
+        municipality.refresh_from_db()
+        held = list(
+            OutgoingMail.objects.filter(status=OutgoingMail.Status.HELD)
+            .filter(
+                Q(letter__municipality=municipality)
+                | Q(deliveries__letter__municipality=municipality)
+            )
+            .select_related("campaign")
+            .distinct()
+            .order_by("created_at", "pk")
+        )
+        zone = municipality.time_zone
+        for mail in held:
+            deliveries = list(mail.deliveries.filter(status=Delivery.Status.HELD))
+            mail.status = OutgoingMail.Status.QUEUED
+            mail.send_after = scheduling.slot_take(
+                addresses=[d.recipient_email for d in deliveries],
+                office_hours_zone=zone if mail.campaign.office_hours_only else None,
+            )
+            mail.save(update_fields=["status", "send_after", "updated_at"])
+            Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+                status=Delivery.Status.QUEUED
+            )
+        _send_after_commit(held)
+    return len(held)
 
 
 def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):
