@@ -121,7 +121,11 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
     assert purge["task"] in app.tasks
     assert purge["task"] == tasks.personal_data_purge.name
     # The old Redis-list dispatcher and its requeue are gone.
-    assert set(settings.CELERY_BEAT_SCHEDULE) == {"send-due-mail", "purge-personal-data"}
+    assert set(settings.CELERY_BEAT_SCHEDULE) == {
+        "send-due-mail",
+        "purge-personal-data",
+        "release-held-letters",
+    }
 
 
 def test_task_settings_suit_the_sender():
