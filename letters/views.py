@@ -320,7 +320,7 @@ def confirm_resend(request, token):
 @require_safe
 def status(request, token):
     letter = letter_get_by_token(token=token)
-    return render(request, "letters/status.html", {"letter": letter, "campaign": letter.campaign})
+    return render(request, "letters/status.html", pages.status_context(letter))
 
 
 @never_cache
