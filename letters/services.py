@@ -71,8 +71,8 @@ class CampaignClosed(LetterRefused):
 # nobody to email; stored with each letter that ticks it, like the CASL consent.
 HOLD_LABEL = gettext_lazy("Send my letter when you add my council")
 HOLD_EXPLANATION = gettext_lazy(
-    "We have no email address for this council yet. %(organization)s will send your letter "
-    "to the council once its contacts are added, and email you when it goes out."
+    "%(organization)s will send your letter to the council once its contacts are added, and "
+    "email you when it goes out."
 )
 
 

@@ -92,9 +92,8 @@ def test_the_hold_consent_is_stored_with_its_wording_language_and_time(campaign)
     assert letter.hold_consent_text == services.hold_consent_text(campaign=campaign, language="fr")
     english = services.hold_consent_text(campaign=campaign, language="en")
     assert english == (
-        "Send my letter when you add my council. We have no email address for this council "
-        "yet. Privacy Org will send your letter to the council once its contacts are added, "
-        "and email you when it goes out."
+        "Send my letter when you add my council. Privacy Org will send your letter to the "
+        "council once its contacts are added, and email you when it goes out."
     )
 
 
