@@ -119,7 +119,7 @@ class LetterAdmin(admin.ModelAdmin):
             {"fields": ("consent_given", "consent_text", "consent_language", "consent_at")},
         ),
         (
-            _("Held"),
+            _("Held letter"),
             {
                 "fields": (
                     "hold_reason",

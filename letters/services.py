@@ -410,8 +410,10 @@ def letter_release(
     """Send a held letter to its council as the directory has it now: a delivery for each of
     the campaign's recipients there (the writer's choice of recipients, made among the people
     of the old roster or of none, does not carry over), queued by letter_queue, which also
-    tells the writer. Returns False, doing nothing, when the letter is not ready
-    (Letter.ready_for_release) or no longer held (released meanwhile, or erased).
+    tells the writer. The text stays exactly as confirmed: a writer who picked one member of
+    an old roster keeps that member's name in the greeting. Returns False, doing nothing,
+    when the letter is not ready (Letter.ready_for_release) or no longer held (released
+    meanwhile, or erased).
 
     council: recipients_for() for the letter's campaign, municipality and ward, when the
     caller has loaded them (held_letters_release does, once per council).
