@@ -81,6 +81,7 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
                     "recipient_scope",
                     "send_mode",
                     "requires_confirmation",
+                    "hold_after_election",
                 )
             },
         ),

@@ -216,6 +216,15 @@ class Campaign(models.Model):
         default=True,
         help_text=_("Letters wait until the resident clicks the link in a confirmation email."),
     )
+    hold_after_election = models.BooleanField(
+        _("hold letters after an election"),
+        default=True,
+        help_text=_(
+            "Letters to a council whose election took place after its contacts were last "
+            "checked wait for the new council's contacts, rather than going to members who may "
+            "have lost their seats."
+        ),
+    )
     goal = models.PositiveIntegerField(_("goal"), default=1000)
     # Kept up to date by the letters app as letters are confirmed, so the page never counts rows.
     letters_count = models.PositiveIntegerField(_("letters sent"), default=0, editable=False)

@@ -416,6 +416,13 @@ CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
     "task": "letters.tasks.personal_data_purge",
     "schedule": crontab(hour=PRIVACY_PURGE_HOUR, minute=30),
 }
+# Held letters go out once their council's contacts are imported (letters.jobs, which the
+# worker imports besides the apps' tasks modules).
+CELERY_IMPORTS = ("letters.jobs",)
+CELERY_BEAT_SCHEDULE["release-held-letters"] = {
+    "task": "letters.jobs.held_letters_release",
+    "schedule": env_int("HELD_LETTERS_RELEASE_EVERY", 600),
+}
 
 # --- Forms ------------------------------------------------------------------------------------
 

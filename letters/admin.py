@@ -51,6 +51,10 @@ PERSONAL_FIELDS = (
     "consent_text",
     "consent_language",
     "consent_at",
+    "hold_consent",
+    "hold_consent_text",
+    "hold_consent_language",
+    "hold_consent_at",
     "subject",
     "body",
     "personal_message",
@@ -67,7 +71,14 @@ class LetterAdmin(admin.ModelAdmin):
     letters.view_personal_data; the others see where and when, the FSA and the deliveries."""
 
     list_display = ("created_at", "campaign", "municipality", "status", "language", "is_test")
-    list_filter = ("campaign", "status", "language", "is_test", "municipality__province")
+    list_filter = (
+        "campaign",
+        "status",
+        "hold_reason",
+        "language",
+        "is_test",
+        "municipality__province",
+    )
     date_hierarchy = "created_at"
     list_select_related = ("campaign", "municipality")
     inlines = [DeliveryInline]
@@ -106,6 +117,21 @@ class LetterAdmin(admin.ModelAdmin):
         (
             _("Consent"),
             {"fields": ("consent_given", "consent_text", "consent_language", "consent_at")},
+        ),
+        (
+            _("Held letter"),
+            {
+                "fields": (
+                    "hold_reason",
+                    "held_since",
+                    "held_for_election",
+                    "released_at",
+                    "hold_consent",
+                    "hold_consent_text",
+                    "hold_consent_language",
+                    "hold_consent_at",
+                )
+            },
         ),
         (_("Letter"), {"fields": ("subject", "body", "personal_message", "talking_points")}),
         (

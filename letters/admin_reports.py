@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from campaigns.models import Campaign
 
+from . import selectors
 from .exporters import CountsExporter, SignersExporter
 from .models import Delivery, SignerExportLog
 from .selectors import COUNT_GROUPINGS, delivery_health, letter_counts, letters_per_day
@@ -46,6 +47,12 @@ def get_urls(admin_site):
         path("counts/<int:campaign_id>/", wrap(counts_detail), name="letters_counts"),
         path("counts/<int:campaign_id>/csv/", wrap(counts_csv), name="letters_counts_csv"),
         path("counts/<int:campaign_id>/signers/", wrap(signers_csv), name="letters_signers_csv"),
+        path("councils-waiting/", wrap(councils_waiting), name="letters_councils_waiting"),
+        path(
+            "councils-waiting/<int:campaign_id>/",
+            wrap(councils_waiting),
+            name="letters_councils_waiting",
+        ),
     ]
 
 
@@ -101,6 +108,30 @@ def counts_detail(request, campaign_id):
         "cache_seconds": REPORT_CACHE_SECONDS,
     }
     return TemplateResponse(request, "admin/letters/counts.html", context)
+
+
+def councils_waiting(request, campaign_id=None):
+    """Councils without contacts ranked by the residents waiting for them, for one campaign
+    or all: where importing contacts sends the most letters."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id) if campaign_id else None
+    rows = selectors.councils_waiting(campaign=campaign)
+    title = (
+        _("Councils without contacts: %(campaign)s") % {"campaign": campaign}
+        if campaign
+        else _("Councils without contacts")
+    )
+    context = {
+        **_admin_context(request),
+        "title": title,
+        "campaign": campaign,
+        "campaigns": Campaign.objects.exclude(status=Campaign.Status.DRAFT).order_by("-created_at"),
+        "rows": rows[:TABLE_ROWS],
+        "council_count": len(rows),
+        "truncated": len(rows) > TABLE_ROWS,
+        "table_rows": TABLE_ROWS,
+        "waiting": sum(row["waiting"] for row in rows),
+    }
+    return TemplateResponse(request, "admin/letters/councils_waiting.html", context)
 
 
 def _report_figures(campaign: Campaign, by: str) -> dict:

@@ -84,6 +84,8 @@ def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
         OutgoingMail.Kind.CONFIRMATION: confirmation_message,
         OutgoingMail.Kind.REMINDER: reminder_message,
         OutgoingMail.Kind.ERASED: data_erased_message,
+        OutgoingMail.Kind.HELD: letter_held_message,
+        OutgoingMail.Kind.RELEASED: letter_released_message,
     }
     message = builders[mail.kind](mail)
     if settings.BOUNCE_ADDRESS and mail.kind in COUNCIL_KINDS:
@@ -215,13 +217,35 @@ def letter_message(mail: OutgoingMail) -> EmailMultiAlternatives:
 def letter_copy_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     """The resident's own copy: the letter, who it went to, and links to the status page and
     to delete their data."""
+    return _to_resident(mail, "letter_copy")
+
+
+def letter_held_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """Tell a resident their confirmed letter waits (letters.services.letter_queue): for its
+    council's contacts, or for the new council after an election; with the letter itself when
+    they asked for a copy, and the council's website when the directory knows it."""
+    return _to_resident(mail, "letter_held")
+
+
+def letter_released_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """Tell a resident their held letter went out at last, and to whom."""
+    return _to_resident(mail, "letter_released")
+
+
+def _to_resident(mail: OutgoingMail, template: str) -> EmailMultiAlternatives:
+    """An email to a letter's writer about their letter: the letter, who it goes to, and
+    links to the status page and to delete their data."""
     letter = mail.letter
     campaign = letter.campaign
+    deliveries = list(letter.deliveries.all())
     return make_message(
-        template="letter_copy",
+        template=template,
         context={
             "letter": letter,
-            "deliveries": list(letter.deliveries.all()),
+            "deliveries": deliveries,
+            "emailed": [d for d in deliveries if d.status != Delivery.Status.NO_EMAIL],
+            "municipality_name": letter.municipality.display_name(letter.language),
+            "website": letter.municipality.website,
             "organization": campaign.sender_name,
             "status_url": settings.SITE_URL + letter_path(letter, ""),
             "delete_url": settings.SITE_URL + letter_path(letter, "delete/"),

@@ -6,7 +6,9 @@ same. What goes: first and last name, email address, street address, the postal 
 its first three characters, the personal message, and the letter's subject and body. The body
 is the exact text sent, with the sender's name, address and own words woven into it, so it is
 erased whole rather than scrubbed; the subject too, since residents may write it themselves.
-Emails not sent yet go with them (their deliveries cancelled).
+Emails not sent yet go with them (their deliveries cancelled). A held letter (waiting for its
+council's contacts) is never sent once erased: the release takes only letters whose data is
+still there (Letter.objects.held), and its status page says so (Letter.hold_stage).
 
 The resident's own request goes through letters.services.letter_delete_request, which also
 emails them that it is done.

@@ -206,6 +206,10 @@ class LetterForm(forms.Form):
     )
     # Only for campaigns that file letters with the clerk (the label is the stored wording).
     publish = forms.BooleanField(label=PUBLICATION_CONSENT_LABEL, required=False, initial=False)
+    # Offered only when the council has nobody to email (letters.services.HOLD_LABEL).
+    hold_consent = forms.BooleanField(
+        label=_("Send my letter when you add my council"), required=False, initial=False
+    )
     # Honeypot: hidden from people (CSS), filled in by naive bots.
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -220,6 +224,7 @@ class LetterForm(forms.Form):
         representatives: list[Representative],
         talking_points: list[tuple[TalkingPoint, int | None]],
         consent_help: str = "",
+        hold_help: str = "",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -233,6 +238,10 @@ class LetterForm(forms.Form):
             self.initial["recipients"] = [rep.pk for rep in self.emailable]
         if not self.emailable:
             del self.fields["recipients"]
+            if hold_help:
+                self.fields["hold_consent"].help_text = escape(hold_help)
+        else:
+            del self.fields["hold_consent"]
         mode = campaign.editing_mode
         if mode != Campaign.EditingMode.EDITABLE:
             del self.fields["subject"]

@@ -1,6 +1,7 @@
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models, transaction
@@ -50,6 +51,32 @@ class LetterQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=Letter.Status.PENDING_CONFIRMATION)
 
+    def held(self):
+        """Letters waiting for their council's contacts (or its new roster after an election):
+        held at confirmation, not sent since, not erased (Letter.hold_stage)."""
+        return self.filter(
+            held_since__isnull=False, released_at__isnull=True, purged_at__isnull=True
+        )
+
+
+def election_since_roster_check(municipality: Municipality, *, now=None) -> date | None:
+    """The council's election date when it has passed since its roster was last checked (or
+    the roster was never checked), else None: its members may have lost their seats.
+
+    Dates are the municipality's own (its time zone): an election on 26 October holds letters
+    from that day on there, and a roster checked on election day counts as checked after it.
+    """
+    election = municipality.election_date
+    if election is None:
+        return None
+    zone = ZoneInfo(municipality.time_zone)
+    if election > timezone.localdate(now or timezone.now(), zone):
+        return None
+    checked = municipality.roster_checked_at
+    if checked is not None and timezone.localdate(checked, zone) >= election:
+        return None
+    return election
+
 
 class Letter(models.Model):
     class Status(models.TextChoices):
@@ -60,6 +87,14 @@ class Letter(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn by the sender")
         # Never confirmed: a later letter from the same mailbox to the same council was.
         REPLACED = "replaced", _("Replaced by a later letter")
+
+    class HoldReason(models.TextChoices):
+        # The council had nobody to email, and the resident asked for the letter to go out
+        # once its contacts are added.
+        NO_CONTACTS = "contacts", _("Waiting for the council's contacts")
+        # The council's election passed after its roster was checked (the campaign's
+        # hold_after_election): the letter waits for the new council's contacts.
+        ELECTION = "election", _("Waiting for the new council after an election")
 
     campaign = models.ForeignKey(
         Campaign,
@@ -119,6 +154,22 @@ class Letter(models.Model):
         _("publication consent time"), null=True, blank=True
     )
 
+    # "Send my letter when you add my council" (offered when the council has nobody to
+    # email), stored with its exact wording, language and time like the CASL consent.
+    hold_consent = models.BooleanField(_("send when the council is added"), default=False)
+    hold_consent_text = models.TextField(_("hold consent wording"), blank=True)
+    hold_consent_language = models.CharField(_("hold consent language"), max_length=2, blank=True)
+    hold_consent_at = models.DateTimeField(_("hold consent time"), null=True, blank=True)
+    # A confirmed letter that waits instead of going out (Letter.hold): since when, why, and
+    # for an election hold the election it waits out. released_at: when it went out at last
+    # (letters.services.held_letters_release).
+    held_since = models.DateTimeField(_("held since"), null=True, blank=True)
+    hold_reason = models.CharField(
+        _("held because"), max_length=10, choices=HoldReason.choices, blank=True
+    )
+    held_for_election = models.DateField(_("held for the election of"), null=True, blank=True)
+    released_at = models.DateTimeField(_("held letter sent"), null=True, blank=True)
+
     # The letter exactly as it was sent.
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("body"))
@@ -172,6 +223,13 @@ class Letter(models.Model):
                 fields=["campaign", "municipality", "email_canonical"],
                 name="letter_sender_lookup",
             ),
+            # Held letters (the release every few minutes, the demand page): a few rows among
+            # all the letters.
+            models.Index(
+                fields=["municipality", "campaign"],
+                condition=Q(held_since__isnull=False, released_at__isnull=True),
+                name="letter_held_idx",
+            ),
         ]
 
     def __str__(self):
@@ -221,6 +279,64 @@ class Letter(models.Model):
         validity. The caller saves."""
         self.confirmation_token = new_token()
         self.confirmation_sent_at = timezone.now()
+
+    def hold_reason_for(self, *, emailable: bool, now=None) -> str:
+        """Why this letter, being confirmed, should wait rather than go out now ("" when it
+        goes). emailable: whether any of its recipients has a working address.
+
+        A council with nobody to email holds it only when its writer asked (hold_consent);
+        a council whose election passed since its roster was checked holds it when the
+        campaign says so (hold_after_election). Test letters are never held.
+        """
+        if self.is_test:
+            return ""
+        if not emailable:
+            return self.HoldReason.NO_CONTACTS if self.hold_consent else ""
+        if self.campaign.hold_after_election and election_since_roster_check(
+            self.municipality, now=now
+        ):
+            return self.HoldReason.ELECTION
+        return ""
+
+    def hold(self, reason: str, *, now) -> None:
+        """Mark the letter held for this reason (Letter.HoldReason). The caller saves."""
+        self.held_since = now
+        self.hold_reason = reason
+        self.held_for_election = (
+            election_since_roster_check(self.municipality, now=now)
+            if reason == self.HoldReason.ELECTION
+            else None
+        )
+
+    def ready_for_release(self, *, emailable: bool, now=None) -> bool:
+        """Whether a held letter may go out now: its council's roster was checked after the
+        letter was held and has someone to email, no election has passed since that check
+        (for a campaign that holds letters after one), and the campaign is not closed."""
+        if self.held_since is None or self.released_at or self.purged_at:
+            return False
+        checked = self.municipality.roster_checked_at
+        if checked is None or checked <= self.held_since or not emailable:
+            return False
+        if self.campaign.phase(now) == "closed":
+            return False
+        return not (
+            self.campaign.hold_after_election
+            and election_since_roster_check(self.municipality, now=now)
+        )
+
+    def hold_stage(self) -> str:
+        """Where a held letter stands: "waiting", "sent" (released), "erased" (its writer's
+        data was erased first: never sent), "closed" (the campaign closed first: never
+        sent); "" for a letter that was never held."""
+        if self.held_since is None:
+            return ""
+        if self.released_at:
+            return "sent"
+        if self.purged_at:
+            return "erased"
+        if self.campaign.phase() == "closed":
+            return "closed"
+        return "waiting"
 
 
 class Delivery(models.Model):
@@ -340,6 +456,8 @@ class OutgoingMail(models.Model):
         CONFIRMATION = "confirmation", _("Confirmation link")
         REMINDER = "reminder", _("Reminder of a letter sent")
         ERASED = "erased", _("Erasure notice")
+        HELD = "held", _("Notice of a letter held")
+        RELEASED = "released", _("Notice of a held letter sent")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -120,6 +120,7 @@ def letter_form(campaign: Campaign, state: CouncilState, *, data=None) -> Letter
         representatives=state.representatives,
         talking_points=_talking_points(campaign),
         consent_help=services.consent_explanation(campaign=campaign, language=language),
+        hold_help=services.hold_explanation(campaign=campaign, language=language),
     )
 
 
@@ -162,6 +163,7 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
         "personal_max": PERSONAL_MESSAGE_MAX,
         "body_max": BODY_MAX,
         "municipality_name": state.municipality.display_name(translation.get_language()),
+        "website": state.municipality.website,
     }
 
 
@@ -184,7 +186,9 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "send_copy": cleaned.get("send_copy"),
         "keep_updated": cleaned.get("keep_updated"),
         "publish": cleaned.get("publish"),
+        "hold_consent": cleaned.get("hold_consent"),
         "municipality_name": state.municipality.display_name(language),
+        "website": state.municipality.website,
     }
 
 
@@ -204,6 +208,7 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         send_copy=bool(cleaned.get("send_copy")),
         consent_given=bool(cleaned.get("keep_updated")),
         publication_consent=bool(cleaned.get("publish")),
+        hold_consent=bool(cleaned.get("hold_consent")),
         personal_message=cleaned.get("personal_message", ""),
         talking_point_ids=list(cleaned.get("talking_points") or []),
         subject=cleaned.get("subject", ""),
@@ -219,11 +224,28 @@ def last_letter(request, campaign: Campaign) -> Letter | None:
     if not token:
         return None
     return (
-        Letter.objects.select_related("municipality")
+        Letter.objects.select_related("campaign", "municipality")
         .prefetch_related("deliveries__representative")
         .filter(token=token, campaign=campaign)
         .first()
     )
+
+
+def status_context(letter: Letter) -> dict:
+    """The status page: the letter, where a held one stands, and each recipient."""
+    deliveries = list(letter.deliveries.all())
+    return {
+        "letter": letter,
+        "campaign": letter.campaign,
+        "deliveries": deliveries,
+        "hold_stage": letter.hold_stage(),
+        # Confirmed, and nobody on the council could be emailed (nor will be: not held).
+        "not_emailed": letter.status == Letter.Status.CONFIRMED
+        and not letter.held_since
+        and all(d.status == Delivery.Status.NO_EMAIL for d in deliveries),
+        "municipality_name": letter.municipality.display_name(translation.get_language()),
+        "website": letter.municipality.website,
+    }
 
 
 def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
@@ -231,8 +253,20 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
     page_url = request.build_absolute_uri(campaign.get_absolute_url())
     share_text = campaign.share_text or campaign.title
     unreachable = []
+    letter_facts = {}
     if letter is not None:
-        for delivery in letter.deliveries.all():
+        deliveries = list(letter.deliveries.all())
+        emailed = any(d.status != Delivery.Status.NO_EMAIL for d in deliveries)
+        letter_facts = {
+            "hold_stage": letter.hold_stage(),
+            "emailed": emailed,
+            # Nobody to email on this council: the letter to copy, and where to send it. (Not
+            # after an election: that roster's people may be gone.)
+            "copy_letter": not emailed and letter.hold_reason != Letter.HoldReason.ELECTION,
+            "website": letter.municipality.website,
+            "municipality_name": letter.municipality.display_name(translation.get_language()),
+        }
+        for delivery in deliveries:
             if delivery.status != Delivery.Status.NO_EMAIL:
                 continue
             rep = delivery.representative
@@ -249,6 +283,7 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
                 }
             )
     return {
+        **letter_facts,
         "campaign": campaign,
         "letter": letter,
         "unreachable": unreachable,

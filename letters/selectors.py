@@ -8,7 +8,7 @@ from django.utils import timezone
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
-from councils.models import Municipality, Ward
+from councils.models import Municipality, Representative, Ward
 
 from .models import BlockedSender, Delivery, Letter, canonical_email
 
@@ -240,6 +240,48 @@ def council_delivery_counts() -> list[dict]:
         )
     )
     return table
+
+
+def councils_waiting(*, campaign: Campaign | None = None) -> list[dict]:
+    """Councils without contacts and the residents waiting for them, most waiting first:
+    every municipality with held letters still waiting (Letter.objects.held), or with counted
+    letters and nobody to email (no active representative with a working address).
+
+    Each row: municipality, waiting (held letters), after_election (of those, held for a new
+    council after an election), letters (counted letters, held or not) and has_contacts.
+    Counted letters of one campaign, or of every campaign; no personal data.
+    """
+    held = Q(held_since__isnull=False, released_at__isnull=True, purged_at__isnull=True)
+    letters = Letter.objects.counted()
+    if campaign is not None:
+        letters = letters.filter(campaign=campaign)
+    groups = list(
+        letters.values("municipality_id")
+        .annotate(
+            letters=Count("*"),
+            waiting=Count("pk", filter=held),
+            after_election=Count("pk", filter=held & Q(hold_reason=Letter.HoldReason.ELECTION)),
+        )
+        .order_by()
+    )
+    ids = [group["municipality_id"] for group in groups]
+    with_contacts = set(
+        Representative.objects.active()
+        .filter(municipality_id__in=ids, bounce_count__lt=Representative.BOUNCE_LIMIT)
+        .exclude(email="")
+        .values_list("municipality_id", flat=True)
+        .distinct()
+    )
+    rows = [
+        {**group, "has_contacts": group["municipality_id"] in with_contacts}
+        for group in groups
+        if group["waiting"] or group["municipality_id"] not in with_contacts
+    ]
+    municipalities = Municipality.objects.in_bulk([row["municipality_id"] for row in rows])
+    for row in rows:
+        row["municipality"] = municipalities[row["municipality_id"]]
+    rows.sort(key=lambda row: (-row["waiting"], -row["letters"], row["municipality"].name))
+    return rows
 
 
 def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) -> QuerySet:

@@ -216,7 +216,7 @@ def _wanted(mail: OutgoingMail) -> bool:
         return False  # the writer deleted their data meanwhile
     if mail.kind in (*COUNCIL_KINDS, OutgoingMail.Kind.TEST):
         return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
-    if mail.kind == OutgoingMail.Kind.COPY:
+    if mail.kind in (OutgoingMail.Kind.COPY, OutgoingMail.Kind.HELD, OutgoingMail.Kind.RELEASED):
         return letter.status == Letter.Status.CONFIRMED
     if mail.kind == OutgoingMail.Kind.CONFIRMATION:
         return letter.awaits_confirmation() and timezone.now() < letter.confirmation_expires_at

@@ -6,6 +6,7 @@ caller's transaction, and its task starts after commit (letters.sending sends it
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,6 +68,15 @@ class CampaignClosed(LetterRefused):
         self.letter = letter
 
 
+# "Send my letter when you add my council", offered on the letter step when the council has
+# nobody to email; stored with each letter that ticks it, like the CASL consent.
+HOLD_LABEL = gettext_lazy("Send my letter when you add my council")
+HOLD_EXPLANATION = gettext_lazy(
+    "%(organization)s will send your letter to the council once its contacts are added, and "
+    "email you when it goes out."
+)
+
+
 def consent_explanation(*, campaign: Campaign, language: str) -> str:
     with translation.override(language):
         return str(CONSENT_EXPLANATION) % {"organization": campaign.sender_name}
@@ -82,6 +92,17 @@ def publication_consent_text(*, language: str) -> str:
     """The exact wording of the consent to publication, in the language it was shown in."""
     with translation.override(language):
         return str(PUBLICATION_CONSENT_LABEL)
+
+
+def hold_explanation(*, campaign: Campaign, language: str) -> str:
+    with translation.override(language):
+        return str(HOLD_EXPLANATION) % {"organization": campaign.sender_name}
+
+
+def hold_consent_text(*, campaign: Campaign, language: str) -> str:
+    """The exact wording of "send my letter when you add my council" a resident agreed to."""
+    with translation.override(language):
+        return f"{HOLD_LABEL}. {hold_explanation(campaign=campaign, language=language)}"
 
 
 def rate_limit_check(*, ip: str = "", email: str = "") -> None:
@@ -140,6 +161,7 @@ def letter_submit(
     send_copy: bool = True,
     consent_given: bool = False,
     publication_consent: bool = False,
+    hold_consent: bool = False,
     personal_message: str = "",
     talking_point_ids: list[int] | None = None,
     subject: str = "",
@@ -154,6 +176,10 @@ def letter_submit(
     The subject and text are rebuilt here from the campaign; subject and body are used only
     when the campaign is fully editable. Representatives without an email address get a
     delivery marked no_email, so the thank-you page can offer other ways to reach them.
+
+    A council with nobody to email still gets the letter, saved and counted once confirmed;
+    hold_consent ("send my letter when you add my council", ignored when someone can be
+    emailed) keeps it waiting for the council's contacts (letter_queue, held_letters_release).
 
     A mailbox that already has a confirmed letter to this council gets a reminder email
     instead (LetterDuplicate is raised; the caller answers as for any letter awaiting
@@ -197,6 +223,8 @@ def letter_submit(
             {"recipients": _("Choose at least one recipient.")}, code="no_recipients"
         )
     unreachable = [rep for rep in council if not rep.can_email]
+    # Offered (and so agreed to) only where the council has nobody to email.
+    hold_consent = bool(hold_consent) and not any(rep.can_email for rep in council)
 
     # Prefetched with their citations on the journey (campaign_get_for_viewer).
     points = {point.pk: point for point in campaign.talking_points.all()}
@@ -238,6 +266,12 @@ def letter_submit(
             publication_consent_text(language=language) if publication_consent else ""
         ),
         publication_consent_at=now if publication_consent else None,
+        hold_consent=hold_consent,
+        hold_consent_text=(
+            hold_consent_text(campaign=campaign, language=language) if hold_consent else ""
+        ),
+        hold_consent_language=language if hold_consent else "",
+        hold_consent_at=now if hold_consent else None,
         subject=composed.subject,
         body=composed.body,
         personal_message=(
@@ -335,6 +369,12 @@ def letter_queue(*, letter: Letter) -> None:
     Recipients without a usable address (none, or one flagged after repeated hard bounces)
     become "no email" so the resident is shown another way to reach them. A campaign that
     sends daily digests leaves the others queued for the day's digest (letters.bundles).
+
+    A letter that should wait (Letter.hold_reason_for: its council has nobody to email and
+    its writer asked to have it sent later, or the council's election passed since its roster
+    was checked) is held instead: nothing goes to the council, and its writer gets a notice
+    (with the letter when they asked for a copy) in place of the copy. Released, it comes
+    back here (letter_release), and its writer is told that it went out.
     """
     campaign = letter.campaign
     with transaction.atomic():
@@ -353,6 +393,11 @@ def letter_queue(*, letter: Letter) -> None:
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries if d not in reachable]).update(
             status=Delivery.Status.NO_EMAIL
         )
+        if letter.held_since is None:
+            reason = letter.hold_reason_for(emailable=bool(reachable))
+            if reason:
+                _letter_hold(letter, reason=reason)
+                return
         if letter.is_test:
             council_mails_queue(kind=OutgoingMail.Kind.TEST, letter=letter, groups=[reachable])
         elif campaign.schedule == Campaign.Schedule.DAILY_DIGEST:
@@ -367,7 +412,9 @@ def letter_queue(*, letter: Letter) -> None:
             )
         if letter.goes_to_clerk():
             _clerk_delivery_queue(letter=letter)
-        if letter.send_copy and letter.email and not letter.is_test:
+        if letter.released_at and letter.email:
+            mails_queue([OutgoingMail(kind=OutgoingMail.Kind.RELEASED, letter=letter)])
+        elif letter.send_copy and letter.email and not letter.is_test:
             mails_queue([OutgoingMail(kind=OutgoingMail.Kind.COPY, letter=letter)])
 
 
@@ -402,6 +449,116 @@ def _clerk_delivery_queue(*, letter: Letter) -> None:
     delivery.letter = letter
     if letter.campaign.clerk_mode == Campaign.ClerkMode.EACH:
         council_mails_queue(kind=OutgoingMail.Kind.CLERK, letter=letter, groups=[[delivery]])
+
+
+# A held letter's deliveries that never left: replaced by the council's recipients at release.
+_UNSENT = (Delivery.Status.PENDING_CONFIRMATION, Delivery.Status.NO_EMAIL)
+
+
+def _letter_hold(letter: Letter, *, reason: str) -> None:
+    """Hold a confirmed letter (in letter_queue's transaction) and tell its writer."""
+    letter.hold(reason, now=timezone.now())
+    letter.save(update_fields=["held_since", "hold_reason", "held_for_election"])
+    if reason == Letter.HoldReason.ELECTION:
+        # Addressed to members who may have lost their seats: the new council's deliveries
+        # are made when the letter is released.
+        letter.deliveries.filter(status__in=_UNSENT).delete()
+    if letter.email:
+        mails_queue([OutgoingMail(kind=OutgoingMail.Kind.HELD, letter=letter)])
+
+
+def letter_release(
+    *, letter: Letter, council: list[Representative] | None = None, now=None
+) -> bool:
+    """Send a held letter to its council as the directory has it now: a delivery for each of
+    the campaign's recipients there (the writer's choice of recipients, made among the people
+    of the old roster or of none, does not carry over), queued by letter_queue, which also
+    tells the writer. The text stays exactly as confirmed: a writer who picked one member of
+    an old roster keeps that member's name in the greeting. Returns False, doing nothing,
+    when the letter is not ready (Letter.ready_for_release) or no longer held (released
+    meanwhile, or erased).
+
+    council: recipients_for() for the letter's campaign, municipality and ward, when the
+    caller has loaded them (held_letters_release does, once per council).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        letter = (
+            Letter.objects.select_for_update(of=("self",))
+            .select_related("campaign", "municipality", "ward")
+            .get(pk=letter.pk)
+        )
+        if council is None:
+            council = recipients_for(
+                municipality=letter.municipality,
+                ward=letter.ward,
+                **letter.campaign.recipient_rule(),
+            )
+        emailable = any(rep.can_email for rep in council)
+        if not letter.ready_for_release(emailable=emailable, now=now):
+            return False
+        letter.deliveries.filter(status__in=_UNSENT).delete()
+        with translation.override(letter.language):
+            Delivery.objects.bulk_create([_delivery_for(letter, rep) for rep in council])
+        letter.released_at = now
+        letter.save(update_fields=["released_at"])
+        letter_queue(letter=letter)
+    return True
+
+
+def held_letters_release(*, now=None) -> int:
+    """Send the held letters whose council is ready (Letter.ready_for_release): its roster
+    was checked (imported) after the letter was held and has someone to email, and no
+    election passed since. The beat runs it every HELD_LETTERS_RELEASE_EVERY seconds
+    (letters.jobs); councils never call letters, so the directory's imports do not.
+
+    Council by council, oldest letter first; stops when half the task's time is used (the
+    next run goes on). Returns how many letters went out.
+    """
+    now = now or timezone.now()
+    started = time.monotonic()
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+    candidates = (
+        Letter.objects.held()
+        .filter(
+            status=Letter.Status.CONFIRMED,
+            is_test=False,
+            campaign__status=Campaign.Status.LIVE,
+            municipality__roster_checked_at__gt=F("held_since"),
+        )
+        .filter(Q(campaign__closes_at__isnull=True) | Q(campaign__closes_at__gt=now))
+    )
+    groups = list(
+        candidates.order_by().values_list("campaign_id", "municipality_id", "ward_id").distinct()
+    )
+    campaigns = Campaign.objects.in_bulk({group[0] for group in groups})
+    municipalities = Municipality.objects.in_bulk({group[1] for group in groups})
+    wards = Ward.objects.in_bulk({group[2] for group in groups if group[2]})
+    released = 0
+    for campaign_id, municipality_id, ward_id in groups:
+        if time.monotonic() - started > budget:
+            break
+        council = recipients_for(
+            municipality=municipalities[municipality_id],
+            ward=wards.get(ward_id),
+            **campaigns[campaign_id].recipient_rule(),
+        )
+        if not any(rep.can_email for rep in council):
+            continue  # checked, and still nobody to email
+        ids = (
+            candidates.filter(
+                campaign_id=campaign_id, municipality_id=municipality_id, ward_id=ward_id
+            )
+            .order_by("held_since", "pk")
+            .values_list("pk", flat=True)
+        )
+        for pk in ids:
+            if time.monotonic() - started > budget:
+                break
+            released += letter_release(letter=Letter(pk=pk), council=council, now=now)
+    if released:
+        logger.info("Released %d held letters", released)
+    return released
 
 
 def deliveries_resend(*, deliveries) -> int:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import cache_page, never_cache
@@ -330,8 +330,7 @@ def confirm_resend(request, token):
 @require_safe
 def status(request, token):
     letter = letter_get_by_token(token=token)
-    context = {"letter": letter, "campaign": letter.campaign, "now": timezone.now()}
-    return render(request, "letters/status.html", context)
+    return render(request, "letters/status.html", pages.status_context(letter))
 
 
 @never_cache

@@ -127,6 +127,7 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
         "send-due-mail",
         "purge-personal-data",
         "build-daily-bundles",
+        "release-held-letters",
     }
 
 
