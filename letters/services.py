@@ -24,6 +24,7 @@ from .composition import Sender, compose_letter, single_line
 from .forms import PUBLICATION_CONSENT_LABEL
 from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
+from .sending import council_block, council_of, event_failure_kind
 from .tasks import mail_send as mail_send_task
 
 logger = logging.getLogger(__name__)
@@ -632,43 +633,51 @@ def delivery_track(
     recipient: str,
     timestamp=None,
     description: str = "",
+    mta_response: str = "",
+    reject_reason: str = "",
     esp_name: str = "",
 ) -> list[int]:
     """Apply an ESP tracking event to the deliveries it names. Returns their ids.
 
-    A hard bounce counts against the representative's address, as a permanent SMTP refusal
-    does (letters.sending); after Representative.BOUNCE_LIMIT of them the directory flags it
-    and later letters skip it. A delivery counts once however often the ESP repeats the
-    event. Other events (opened, clicked, deferred, ...) are ignored: no tracking of
-    councillors' reading.
+    A failure gets its kind (Delivery.Failure) from anymail's normalized event: its reject
+    reason, or the receiving server's reply (letters.sending.event_failure_kind). A hard
+    bounce counts against the representative's address, as a permanent SMTP refusal does
+    (letters.sending); after Representative.BOUNCE_LIMIT of them the directory flags it and
+    later letters skip it. A policy block and a full mailbox are not the address's fault and
+    do not count; a policy block on an email to a council blocks that council, whose queued
+    emails are held. A delivery counts once however often the ESP repeats the event. Other
+    events (opened, clicked, deferred, ...) are ignored: no tracking of councillors' reading.
     """
     status = _EVENT_STATUS.get(event_type)
     if status is None or not message_id:
         return []
     now = timezone.now()
-    changed = []
     with transaction.atomic():
         rows = Delivery.objects.select_for_update(of=("self",)).filter(
             Q(esp_message_id=message_id) | Q(mail__message_id=message_id)
         )
         if recipient:
             rows = rows.filter(recipient_email__iexact=recipient)
+        if status != Delivery.Status.DELIVERED:
+            reply = " ".join(part for part in (mta_response, description) if part)
+            details = "; ".join(part for part in (description, mta_response) if part)
+            return _deliveries_failure_record(
+                deliveries=list(rows.select_related("mail__letter__municipality")),
+                status=status,
+                failure=event_failure_kind(
+                    event_type=event_type, reject_reason=reject_reason, reply=reply
+                ),
+                note=f"{esp_name} {event_type}: {details}".strip().rstrip(":"),
+            )
+        changed = []
         for delivery in rows:
             if _RANK.get(delivery.status, 99) >= _RANK[status]:
                 continue
-            fields = {"status": status, "updated_at": now}
-            if status == Delivery.Status.DELIVERED:
-                fields["delivered_at"] = timestamp or now
-            else:
-                note = f"{esp_name} {event_type}: {description}".strip()
-                fields["last_error"] = note.rstrip(":")
-            Delivery.objects.filter(pk=delivery.pk).update(**fields)
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=status, delivered_at=timestamp or now, updated_at=now
+            )
             changed.append(delivery.pk)
-            representative = Representative.objects.filter(pk=delivery.representative_id)
-            if status == Delivery.Status.BOUNCED:
-                representative.bounce_recorded()
-            elif status == Delivery.Status.DELIVERED:
-                representative.delivery_recorded()
+            Representative.objects.filter(pk=delivery.representative_id).delivery_recorded()
     return changed
 
 
@@ -705,6 +714,44 @@ def council_mail_resume(*, municipality: Municipality) -> int:
             )
         _send_after_commit(held)
     return len(held)
+
+
+# Failures that are not the address's fault: they never count as a hard bounce.
+_NOT_THE_ADDRESS = (Delivery.Failure.POLICY_BLOCK, Delivery.Failure.MAILBOX_FULL)
+
+
+def _deliveries_failure_record(
+    *, deliveries: list[Delivery], status: str, failure: str, note: str
+) -> list[int]:
+    """Record what became of emails after they left (an ESP's event, a bounce by mail) on
+    these deliveries, forward only: a repeated or late report changes nothing. Returns the
+    ids of the deliveries it changed.
+
+    A bounce counts once per representative (a digest carries several letters) against
+    their address, unless the failure is a policy block or a full mailbox. A policy block
+    on an email to a council blocks that council (letters.sending.council_block): its queued
+    emails are held until an organizer resumes them.
+    """
+    now = timezone.now()
+    changed = [d for d in deliveries if _RANK.get(d.status, 99) < _RANK[status]]
+    if not changed:
+        return []
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=[d.pk for d in changed]).update(
+            status=status, failure=failure, last_error=note, updated_at=now
+        )
+        if status == Delivery.Status.BOUNCED and failure not in _NOT_THE_ADDRESS:
+            representatives = {d.representative_id for d in changed if d.representative_id}
+            Representative.objects.filter(pk__in=representatives).bounce_recorded()
+        if failure == Delivery.Failure.POLICY_BLOCK:
+            councils = {}
+            for delivery in changed:
+                council = council_of(delivery.mail) if delivery.mail_id else None
+                if council is not None:
+                    councils[council.pk] = council
+            for council in councils.values():
+                council_block(council, note)
+    return [d.pk for d in changed]
 
 
 def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):
