@@ -6,6 +6,7 @@ caller's transaction, and its task starts after commit (letters.sending sends it
 """
 
 import logging
+from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,12 +20,12 @@ from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import recipients_for
 
-from . import erasure, scheduling
+from . import bounces, erasure, scheduling
 from .composition import Sender, compose_letter, single_line
 from .forms import PUBLICATION_CONSENT_LABEL
 from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
 from .selectors import sender_is_blocked
-from .sending import council_block, council_of, event_failure_kind
+from .sending import council_block, council_of, event_failure_kind, failure_kind, reply_code
 from .tasks import mail_send as mail_send_task
 
 logger = logging.getLogger(__name__)
@@ -752,6 +753,99 @@ def _deliveries_failure_record(
             for council in councils.values():
                 council_block(council, note)
     return [d.pk for d in changed]
+
+
+# --- Bounces by mail ---------------------------------------------------------------------------
+
+
+class BounceOutcome(StrEnum):
+    """What became of one bounce message (bounce_process)."""
+
+    BOUNCED = "bounced"  # the deliveries it names are marked bounced (once)
+    DELAYED = "delayed"  # only delays or failures for now (4.x.x): logged, nothing changed
+    NOT_A_BOUNCE = "not a bounce"  # an autoreply, a person's answer: ignored
+    NOT_OURS = "not ours"  # not sent to a return path of ours (forged), or its email is gone
+    UNMATCHED = "unmatched"  # ours, but it names none of the email's recipients
+
+
+def bounce_process(*, data: bytes, recipient: str = "") -> BounceOutcome:
+    """Record a bounce message that arrived by mail (manage.py process_bounces).
+
+    The email it is about is the one whose VERP return path it was sent to (recipient: the
+    envelope recipient, when the MTA passes it; else its headers). Each recipient it reports
+    as failed for good (5.x.x) is marked bounced with the failure's kind and the server's
+    diagnostic, as an ESP's bounce event is (a hard bounce counts against the address, a
+    policy block blocks the council). Delays change nothing. Raises DatabaseError only.
+    """
+    message = bounces.message_parse(data)
+    mail = _bounced_mail(message, recipient=recipient)
+    if mail is None:
+        return BounceOutcome.NOT_OURS
+    reports = bounces.recipient_reports(message)
+    if not reports:
+        logger.info("Email %s: a message to its return path that is not a bounce", mail.pk)
+        return BounceOutcome.NOT_A_BOUNCE
+    permanent = [report for report in reports if report.permanent]
+    for report in reports:
+        if not report.permanent:
+            logger.info(
+                "Email %s to %s delayed: %s %s",
+                mail.pk,
+                report.address,
+                report.status,
+                report.diagnostic,
+            )
+    if not permanent:
+        return BounceOutcome.DELAYED
+    if not _bounce_record(mail, permanent):
+        logger.warning(
+            "Email %s: the bounce names none of its recipients (%s)",
+            mail.pk,
+            ", ".join(report.address for report in permanent),
+        )
+        return BounceOutcome.UNMATCHED
+    return BounceOutcome.BOUNCED
+
+
+def _bounced_mail(message, *, recipient: str) -> OutgoingMail | None:
+    """The email whose signed return path the bounce was sent to, or None (logged)."""
+    mail_id = bounces.bounced_mail_id(message, recipient=recipient)
+    mails = OutgoingMail.objects.select_related("letter__municipality")
+    mail = mails.filter(pk=mail_id).first() if mail_id is not None else None
+    if mail is None:
+        logger.info(
+            "Ignored a message to %s: not a return path of an email of ours",
+            recipient or message.get("To", "no address"),
+        )
+    return mail
+
+
+def _bounce_record(mail: OutgoingMail, reports: list[bounces.RecipientReport]) -> list[int]:
+    """Mark the deliveries of this email that the bounce reports failed for good as bounced,
+    each with its failure's kind and diagnostic. An email to one recipient is that
+    recipient's, whatever address the bounce names (a forward of the council's may have
+    failed). Returns the ids of the deliveries named."""
+    with transaction.atomic():
+        deliveries = list(mail.deliveries.select_for_update(of=("self",)).order_by("pk"))
+        by_address = {}
+        for delivery in deliveries:
+            by_address.setdefault(delivery.recipient_email.lower(), []).append(delivery)
+        matched = [(report, by_address.get(report.address, [])) for report in reports]
+        if len(deliveries) == 1 and len(reports) == 1 and not matched[0][1]:
+            matched = [(reports[0], deliveries)]
+        named = []
+        for report, found in matched:
+            if not found:
+                continue
+            reply = f"{report.status} {report.diagnostic}".strip()
+            _deliveries_failure_record(
+                deliveries=found,
+                status=Delivery.Status.BOUNCED,
+                failure=failure_kind(reply_code(report.diagnostic), reply),
+                note=f"Bounced ({report.status or 'no status'}): {report.diagnostic}".rstrip(": "),
+            )
+            named += [delivery.pk for delivery in found]
+    return named
 
 
 def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):
