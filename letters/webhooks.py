@@ -2,8 +2,8 @@
 
 Anymail checks the webhook's authentication (ANYMAIL_WEBHOOK_SECRET as HTTP basic auth, plus
 the ESP's own signature where it has one) before this receiver runs; a forged post never gets
-here. The receiver only turns the normalized event (its type, reject reason, the server's reply) into
-a service call, which classifies the failure. Mounted only with an ESP.
+here. The receiver only turns the normalized event (its type, reject reason, the server's
+reply) into a service call, which classifies the failure. Mounted only with an ESP.
 """
 
 from anymail.signals import tracking
