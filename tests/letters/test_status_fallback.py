@@ -55,7 +55,7 @@ def test_a_council_that_blocks_our_mail_leaves_the_residents_own_email(client):
 
     content = page(client, letter)
 
-    assert "refuses our emails, but it accepts yours" in content
+    assert "refuses our emails, not yours" in content
     assert f'href="mailto:{delivery.recipient_email}?subject=' in content
     assert "the council's clerk" not in content  # no clerk address on file
 
