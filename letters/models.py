@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -427,6 +428,60 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.recipient_name}: {self.get_status_display()}"
+
+    def fallback(self) -> "DeliveryFallback | None":
+        """How the resident can reach this recipient when our email did not reach them, or
+        cannot now; None while it is on its way, or once it arrived.
+
+        When the council's mail server blocks our mail (the email is held, or was refused on
+        policy), the recipient's own address still takes the resident's mail. When it bounced
+        or failed, or there is none, their phone and contact form remain. The clerk takes
+        correspondence for council either way, when their address is known. Reads the letter's
+        municipality and the representative: load them with the delivery.
+        """
+        municipality = self.letter.municipality
+        unreached = self.status in (self.Status.BOUNCED, self.Status.FAILED)
+        waiting = self.status in (self.Status.QUEUED, self.Status.SENDING)
+        if (
+            self.status == self.Status.HELD
+            or (unreached and self.failure == self.Failure.POLICY_BLOCK)
+            or (waiting and municipality.mail_blocked_at)
+        ):
+            reason = DeliveryFallback.BLOCKED
+        elif unreached:
+            reason = DeliveryFallback.BOUNCED
+        elif self.status == self.Status.NO_EMAIL:
+            reason = DeliveryFallback.NO_EMAIL
+        else:
+            return None
+        rep = self.representative
+        return DeliveryFallback(
+            reason=reason,
+            email=self.recipient_email if reason == DeliveryFallback.BLOCKED else "",
+            phone=rep.phone if rep else "",
+            contact_url=rep.contact_url if rep else "",
+            clerk_email="" if self.to_clerk else municipality.clerk_email,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryFallback:
+    """Another way to reach a recipient our email did not reach (Delivery.fallback)."""
+
+    BLOCKED = "blocked"  # the council's mail server refuses our mail, not the resident's
+    BOUNCED = "bounced"  # the address refused the letter, or sending failed for good
+    NO_EMAIL = "no_email"  # no working address on file
+
+    reason: str
+    # The recipient's own address, when only our mail is refused.
+    email: str = ""
+    phone: str = ""
+    contact_url: str = ""
+    clerk_email: str = ""
+
+    @property
+    def has_ways(self) -> bool:
+        return bool(self.email or self.phone or self.contact_url or self.clerk_email)
 
 
 class OutgoingMailQuerySet(models.QuerySet):

@@ -336,6 +336,35 @@ def failure_kind(code: int | None, text: str) -> str:
     return Delivery.Failure.OTHER
 
 
+def reply_code(text: str) -> int | None:
+    """The SMTP reply code a quoted reply starts with, as ESPs and DSNs quote it:
+    "smtp; 550 5.1.1 user unknown" and "550 5.1.1 user unknown" give 550."""
+    words = (text or "").replace(";", " ").split()[:2]
+    codes = [int(word) for word in words if len(word) == 3 and word.isdigit()]
+    return codes[0] if codes else None
+
+
+# anymail's normalized reject reasons that tell what a failure is without the server's words.
+# "bounced", "timed_out", "unsubscribed" and "other" leave it to the server's reply.
+_REJECT_REASON_KINDS = {
+    "invalid": Delivery.Failure.MAILBOX_UNKNOWN,
+    "blocked": Delivery.Failure.POLICY_BLOCK,
+    "spam": Delivery.Failure.SPAM_COMPLAINT,
+}
+
+
+def event_failure_kind(*, event_type: str, reject_reason: str, reply: str) -> str:
+    """What an ESP's failure event means (Delivery.Failure), from anymail's normalized event:
+    a complaint is a spam complaint; a reject reason that tells (invalid, blocked, spam) says
+    it; else the receiving server's reply, read as failure_kind reads an SMTP refusal."""
+    if event_type == "complained":
+        return Delivery.Failure.SPAM_COMPLAINT
+    kind = _REJECT_REASON_KINDS.get(reject_reason or "")
+    if kind:
+        return kind
+    return failure_kind(reply_code(reply), reply)
+
+
 def _mailbox(recipient: str) -> str:
     """The address alone, lower case. smtplib names refused recipients as they were passed to
     sendmail(), which Django's SMTP backend does with their display names ("Name <a@b>")."""

@@ -2,7 +2,8 @@
 
 Anymail checks the webhook's authentication (ANYMAIL_WEBHOOK_SECRET as HTTP basic auth, plus
 the ESP's own signature where it has one) before this receiver runs; a forged post never gets
-here. The receiver only turns the normalized event into a service call. Mounted only with an ESP.
+here. The receiver only turns the normalized event (its type, reject reason, the server's
+reply) into a service call, which classifies the failure. Mounted only with an ESP.
 """
 
 from anymail.signals import tracking
@@ -26,6 +27,8 @@ def delivery_tracking_received(sender, event, esp_name, **kwargs) -> None:
         message_id=event.message_id or "",
         recipient=event.recipient or "",
         timestamp=event.timestamp,
-        description=event.description or event.mta_response or "",
+        description=event.description or "",
+        mta_response=event.mta_response or "",
+        reject_reason=event.reject_reason or "",
         esp_name=esp_name,
     )

@@ -240,3 +240,159 @@ def test_it_ignores_events_it_does_not_track_and_events_without_a_message_id():
     assert delivery_track(event_type="bounced", message_id="", recipient="") == []
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
+
+
+# --- Failure kinds ---------------------------------------------------------------------------
+
+
+def letter_mail(letter, *, status=OutgoingMail.Status.SENT, message_id=""):
+    """An email to the council carrying this letter's deliveries."""
+    mail = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.LETTER,
+        letter=letter,
+        campaign=letter.campaign,
+        status=status,
+        message_id=message_id,
+    )
+    letter.deliveries.update(mail=mail)
+    return mail
+
+
+@pytest.mark.parametrize(
+    ("event_type", "reject_reason", "mta_response", "status", "failure", "bounces"),
+    [
+        ("rejected", "invalid", "", "failed", "unknown", 0),
+        ("bounced", "bounced", "smtp;550 5.1.1 The account does not exist.", "bounced", "unknown", 1),
+        ("bounced", "bounced", "552 5.2.2 Mailbox full", "bounced", "full", 0),
+        ("bounced", "bounced", "smtp; 554 Mailbox over quota", "bounced", "full", 0),
+        ("bounced", "timed_out", "Gave up after 72 hours", "bounced", "other", 1),
+        ("rejected", "blocked", "", "failed", "blocked", 0),
+        ("bounced", "other", "550 5.7.1 Client host blocked using zen.spamhaus.org", "bounced",
+         "blocked", 0),
+        ("complained", "spam", "", "complained", "complaint", 0),
+        ("complained", None, "", "complained", "complaint", 0),
+        ("rejected", "spam", "", "failed", "complaint", 0),
+        ("rejected", "unsubscribed", "", "failed", "other", 0),
+        ("failed", "other", "", "failed", "other", 0),
+        ("bounced", None, "550 No such user here", "bounced", "unknown", 1),
+    ],
+)  # fmt: skip
+def test_each_reject_reason_gives_its_failure_kind(
+    event_type, reject_reason, mta_response, status, failure, bounces
+):
+    delivery = sent_delivery()
+
+    changed = delivery_track(
+        event_type=event_type,
+        message_id=delivery.esp_message_id,
+        recipient=delivery.recipient_email,
+        description="",
+        mta_response=mta_response,
+        reject_reason=reject_reason,
+        esp_name="ESP",
+    )
+
+    assert changed == [delivery.pk]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.failure) == (status, failure)
+    delivery.representative.refresh_from_db()
+    assert delivery.representative.bounce_count == bounces
+
+
+def test_a_postmark_hard_bounce_is_an_unknown_mailbox(client):
+    delivery = sent_delivery()
+
+    post(client, bounce_event(delivery), **auth())
+
+    delivery.refresh_from_db()
+    assert delivery.failure == Delivery.Failure.MAILBOX_UNKNOWN
+    assert "does not exist" in delivery.last_error  # the server's reply is kept too
+
+
+def test_a_postmark_spam_complaint_is_a_spam_complaint(client):
+    delivery = sent_delivery()
+    payload = {**bounce_event(delivery, kind="SpamComplaint"), "RecordType": "SpamComplaint"}
+
+    post(client, payload, **auth())
+
+    delivery.refresh_from_db()
+    assert delivery.failure == Delivery.Failure.SPAM_COMPLAINT
+
+
+def test_a_blocked_event_blocks_the_council_and_holds_its_queued_emails(client):
+    delivery = sent_delivery()
+    letter = delivery.letter
+    letter_mail(letter)
+    waiting = make_letter(recipients=1)
+    waiting.municipality = letter.municipality
+    waiting.save()
+    queued = letter_mail(waiting, status=OutgoingMail.Status.QUEUED)
+    waiting.deliveries.update(status=Delivery.Status.QUEUED)
+    payload = {
+        **bounce_event(delivery),
+        "Type": "Blocked",
+        "TypeCode": 100006,
+        "Name": "ISP block",
+        "Description": "The ISP has blocked this message.",
+        "Details": "smtp;554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked",
+    }
+
+    post(client, payload, **auth())
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.failure) == (Delivery.Status.FAILED, "blocked")
+    letter.municipality.refresh_from_db()
+    assert letter.municipality.mail_blocked_at is not None
+    assert "blocked" in letter.municipality.mail_block_reason
+    queued.refresh_from_db()
+    assert queued.status == OutgoingMail.Status.HELD
+    assert waiting.deliveries.get().status == Delivery.Status.HELD
+    delivery.representative.refresh_from_db()
+    assert delivery.representative.bounce_count == 0  # not the address's fault
+
+
+def test_a_policy_bounce_on_a_residents_own_email_blocks_no_council():
+    letter = make_letter(recipients=1)
+    mail = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.TEST,
+        letter=letter,
+        campaign=letter.campaign,
+        status=OutgoingMail.Status.SENT,
+        message_id="<test.1.abc@example.org>",
+    )
+    letter.deliveries.update(mail=mail, status=Delivery.Status.SENT)
+
+    delivery_track(
+        event_type="bounced",
+        message_id="<test.1.abc@example.org>",
+        recipient="",
+        reject_reason="blocked",
+    )
+
+    letter.municipality.refresh_from_db()
+    assert letter.municipality.mail_blocked_at is None
+
+
+def test_a_digest_bounce_counts_once_for_its_representative():
+    first = make_letter(recipients=1)
+    rep = first.deliveries.get().representative
+    second = make_letter(recipients=1)
+    second.deliveries.update(representative=rep, recipient_email=rep.email)
+    mail = OutgoingMail.objects.create(
+        kind=OutgoingMail.Kind.DIGEST,
+        campaign=first.campaign,
+        status=OutgoingMail.Status.SENT,
+        message_id="<digest.3.abc@example.org>",
+    )
+    Delivery.objects.filter(representative=rep).update(mail=mail, status=Delivery.Status.SENT)
+
+    changed = delivery_track(
+        event_type="bounced",
+        message_id="<digest.3.abc@example.org>",
+        recipient=rep.email,
+        mta_response="550 5.1.1 user unknown",
+    )
+
+    assert len(changed) == 2
+    rep.refresh_from_db()
+    assert rep.bounce_count == 1
