@@ -211,6 +211,20 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Letters confirmed after this are not sent to the clerk."),
     )
+    followup_days = models.PositiveSmallIntegerField(
+        _("follow-up after (days)"),
+        default=14,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Writers who asked for it get one email this many days after their letter went out, "
+            "asking whether council replied."
+        ),
+    )
+    show_responsiveness = models.BooleanField(
+        _("show responsiveness on the campaign page"),
+        default=False,
+        help_text=_("Per council: letters delivered and replies reported, with the caveats."),
+    )
     requires_confirmation = models.BooleanField(
         _("confirm by email"),
         default=True,

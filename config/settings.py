@@ -267,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "letters.tasks.mails_send_due",
         "schedule": env_int("DELIVERY_REQUEUE_EVERY", 60),
     },
+    # "Did council reply?" emails that are due (letters.followups).
+    "send-followups": {
+        "task": "letters.tasks.followups_send",
+        "schedule": crontab(hour=env_int("FOLLOWUP_HOUR", 10), minute=15),
+    },
     # The day's digests and clerk's bundles (letters.bundles).
     "build-daily-bundles": {
         "task": "letters.tasks.bundles_build",

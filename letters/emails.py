@@ -85,6 +85,8 @@ def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
         OutgoingMail.Kind.REMINDER: reminder_message,
         OutgoingMail.Kind.ERASED: data_erased_message,
         OutgoingMail.Kind.HELD: letter_held_message,
+        OutgoingMail.Kind.FOLLOWUP: followup_message,
+        OutgoingMail.Kind.UPDATE: update_message,
         OutgoingMail.Kind.RELEASED: letter_released_message,
     }
     message = builders[mail.kind](mail)
@@ -325,6 +327,61 @@ def clerk_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         language=language,
         from_email=from_email,
         reply_to=reply_to,
+        message_id=mail.message_id,
+    )
+
+
+def followup_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """ "Did council reply?": one email, with a link per answer to the reply page."""
+    letter = mail.letter
+    campaign = letter.campaign
+    reply = settings.SITE_URL + letter_path(letter, "reply/")
+    return make_message(
+        template="followup",
+        context={
+            "campaign": campaign,
+            "language": letter.language,
+            "municipality_name": letter.municipality.display_name(letter.language),
+            "replied_url": f"{reply}?outcome=replied",
+            "no_reply_url": f"{reply}?outcome=no_reply",
+            "unsatisfactory_url": f"{reply}?outcome=unsatisfactory",
+        },
+        to=[letter.email],
+        language=letter.language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
+        message_id=mail.message_id,
+    )
+
+
+def unsubscribe_url(letter: Letter) -> str:
+    """The link that stops a campaign's updates to this writer (Letter.unsubscribe_token)."""
+    prefix = "/fr" if letter.language == "fr" else ""
+    return f"{settings.SITE_URL}{prefix}/letters/unsubscribe/{letter.unsubscribe_token()}/"
+
+
+def update_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """A campaign update to a writer who asked to be kept updated, in their language, with
+    an unsubscribe link and the List-Unsubscribe headers (one click, RFC 8058)."""
+    letter = mail.letter
+    campaign = mail.campaign
+    update = mail.update
+    link = unsubscribe_url(letter)
+    return make_message(
+        template="update",
+        context={
+            "campaign": campaign,
+            "language": letter.language,
+            "subject": update.subject(letter.language),
+            "body": update.body(letter.language),
+            "unsubscribe_url": link,
+        },
+        to=[letter.email],
+        language=letter.language,
+        from_email=address(campaign.sender_name, campaign.sender_email),
+        headers={
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
         message_id=mail.message_id,
     )
 

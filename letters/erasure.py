@@ -6,6 +6,8 @@ same. What goes: first and last name, email address, street address, the postal 
 its first three characters, the personal message, and the letter's subject and body. The body
 is the exact text sent, with the sender's name, address and own words woven into it, so it is
 erased whole rather than scrubbed; the subject too, since residents may write it themselves.
+What the writer reported of a council's reply loses its words (the summary or pasted answer)
+and keeps only whether and when the council replied.
 Emails not sent yet go with them (their deliveries cancelled). A held letter (waiting for its
 council's contacts) is never sent once erased: the release takes only letters whose data is
 still there (Letter.objects.held), and its status page says so (Letter.hold_stage).
@@ -24,7 +26,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 
-from .models import Delivery, Letter, OutboxMessage, OutgoingMail
+from .models import Delivery, Letter, OutboxMessage, OutgoingMail, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ def letters_erase(letter_ids: list[int], *, now) -> int:
     OutgoingMail.objects.filter(letter_id__in=ids, status=OutgoingMail.Status.QUEUED).update(
         status=OutgoingMail.Status.CANCELLED, updated_at=now
     )
+    # What the writer reported of the council's reply: its words go; whether and when the
+    # council replied stays, anonymous, so responsiveness counts do not change.
+    Reply.objects.filter(delivery__letter_id__in=ids).update(summary="", may_publish=False)
     _outbox_forget(emails)
     return len(ids)
 

@@ -5,6 +5,7 @@ import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.text import format_lazy
@@ -94,6 +95,9 @@ PUBLICATION_CONSENT_LABEL = _(
     "Also file my letter with the municipal clerk as correspondence for council. I agree that "
     "it may be published in the public record, with my name."
 )
+
+
+FOLLOWUP_LABEL = _("Ask me in two weeks whether council replied")
 
 
 class PostalCodeForm(forms.Form):
@@ -206,6 +210,8 @@ class LetterForm(forms.Form):
     )
     # Only for campaigns that file letters with the clerk (the label is the stored wording).
     publish = forms.BooleanField(label=PUBLICATION_CONSENT_LABEL, required=False, initial=False)
+    # "Ask me in two weeks whether council replied" (the label is the stored wording).
+    followup = forms.BooleanField(label=FOLLOWUP_LABEL, required=False, initial=False)
     # Offered only when the council has nobody to email (letters.services.HOLD_LABEL).
     hold_consent = forms.BooleanField(
         label=_("Send my letter when you add my council"), required=False, initial=False
@@ -298,3 +304,39 @@ class LetterForm(forms.Form):
     @property
     def honeypot_filled(self) -> bool:
         return bool((self.cleaned_data or {}).get("website"))
+
+
+class ReplyForm(forms.Form):
+    """What a writer reports about one recipient, answering "Did council reply?"."""
+
+    outcome = forms.ChoiceField(
+        label=_("Did they reply?"),
+        choices=[],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose an answer.")},
+    )
+    replied_on = forms.DateField(
+        label=_("When did they reply? (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    summary = forms.CharField(
+        label=_("Their answer, pasted or summed up (optional)"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    may_publish = forms.BooleanField(
+        label=_("It may be shown publicly, without my name"), required=False
+    )
+
+    def __init__(self, *args, outcomes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = outcomes
+
+    def clean(self):
+        cleaned = super().clean()
+        replied_on = cleaned.get("replied_on")
+        if replied_on and replied_on > timezone.localdate():
+            self.add_error("replied_on", _("Enter a date that has passed."))
+        return cleaned

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core import signing
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -154,6 +155,13 @@ class Letter(models.Model):
     publication_consent_at = models.DateTimeField(
         _("publication consent time"), null=True, blank=True
     )
+    # "Ask me in two weeks whether council replied", stored with its wording and time.
+    followup_consent = models.BooleanField(_("follow-up asked for"), default=False)
+    followup_consent_text = models.TextField(_("follow-up wording"), blank=True)
+    followup_consent_at = models.DateTimeField(_("follow-up consent time"), null=True, blank=True)
+    followup_sent_at = models.DateTimeField(_("follow-up sent"), null=True, blank=True)
+    # The writer stopped the campaign's updates (the unsubscribe link, List-Unsubscribe).
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
 
     # "Send my letter when you add my council" (offered when the council has nobody to
     # email), stored with its exact wording, language and time like the CASL consent.
@@ -260,6 +268,21 @@ class Letter(models.Model):
         """Still waiting for its writer to confirm: not confirmed, replaced, withdrawn or
         blocked (the link may have expired: see confirmation_expires_at)."""
         return self.status == self.Status.PENDING_CONFIRMATION and not self.confirmed_at
+
+    UNSUBSCRIBE_SALT = "letters.unsubscribe"
+
+    def unsubscribe_token(self) -> str:
+        """What the unsubscribe link of a campaign update carries: signed, and unlike the
+        status token it opens nothing else, so a forwarded update gives nobody the letter."""
+        return signing.dumps(self.pk, salt=self.UNSUBSCRIBE_SALT)
+
+    @classmethod
+    def id_from_unsubscribe_token(cls, value: str) -> int | None:
+        """The letter an unsubscribe token names, or None when it was not ours."""
+        try:
+            return int(signing.loads(value, salt=cls.UNSUBSCRIBE_SALT))
+        except (signing.BadSignature, TypeError, ValueError):
+            return None
 
     def goes_to_clerk(self, now=None) -> bool:
         """Whether this letter is also filed with the municipality's clerk as correspondence:
@@ -510,6 +533,8 @@ class OutgoingMail(models.Model):
         COPY = "copy", _("Resident's copy")
         CONFIRMATION = "confirmation", _("Confirmation link")
         REMINDER = "reminder", _("Reminder of a letter sent")
+        FOLLOWUP = "followup", _("Did council reply?")
+        UPDATE = "update", _("Campaign update")
         ERASED = "erased", _("Erasure notice")
         HELD = "held", _("Notice of a letter held")
         RELEASED = "released", _("Notice of a held letter sent")
@@ -525,6 +550,15 @@ class OutgoingMail(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    # A campaign update's text (kind "update"): one update, one email per consenting writer.
+    update = models.ForeignKey(
+        "CampaignUpdate",
+        verbose_name=_("campaign update"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="mails",
+    )
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="mails"
     )
@@ -567,6 +601,76 @@ class OutgoingMail(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}: {self.get_status_display()}"
+
+
+class Reply(models.Model):
+    """What a writer reported about one recipient of their letter, answering the follow-up:
+    the councillor replied, did not, or replied unsatisfactorily. Personal data: erased with
+    the letter (letters.erasure)."""
+
+    class Outcome(models.TextChoices):
+        REPLIED = "replied", _("Replied")
+        NO_REPLY = "no_reply", _("No reply")
+        UNSATISFACTORY = "unsatisfactory", _("Replied, but not satisfactorily")
+
+    delivery = models.OneToOneField(
+        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="reply"
+    )
+    outcome = models.CharField(_("outcome"), max_length=15, choices=Outcome.choices)
+    replied_on = models.DateField(_("replied on"), null=True, blank=True)
+    summary = models.TextField(_("summary or answer"), blank=True)
+    # The writer agrees that the summary may be shown publicly (without their name).
+    may_publish = models.BooleanField(_("may be published"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+
+    def __str__(self):
+        return f"{self.delivery.recipient_name}: {self.get_outcome_display()}"
+
+    @property
+    def days_to_reply(self) -> int | None:
+        """Days from the letter reaching the recipient to their reply, when both are known."""
+        sent = self.delivery.sent_at
+        if self.outcome == self.Outcome.NO_REPLY or not (sent and self.replied_on):
+            return None
+        return max(0, (self.replied_on - timezone.localdate(sent)).days)
+
+
+class CampaignUpdate(models.Model):
+    """News an organizer sends once to the writers who asked to be kept updated, and to
+    nobody else (letters.services.campaign_update_send)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="updates"
+    )
+    subject_en = models.CharField(_("subject (English)"), max_length=200)
+    subject_fr = models.CharField(_("subject (French)"), max_length=200, blank=True)
+    body_en = models.TextField(_("text (English)"), help_text=_("Plain text."))
+    body_fr = models.TextField(_("text (French)"), blank=True, help_text=_("Plain text."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign update")
+        verbose_name_plural = _("campaign updates")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.subject_en
+
+    def subject(self, language: str) -> str:
+        return (self.subject_fr if language == "fr" else "") or self.subject_en
+
+    def body(self, language: str) -> str:
+        return (self.body_fr if language == "fr" else "") or self.body_en
 
 
 class RecipientPace(models.Model):

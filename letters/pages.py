@@ -26,8 +26,9 @@ from .composition import (
     compose_letter,
     editable_defaults,
 )
-from .forms import LetterForm
-from .models import Delivery, Letter
+from .forms import LetterForm, ReplyForm
+from .models import Delivery, Letter, Reply
+from .selectors import SENT_STATUSES
 
 PICKER_LIMIT = 400
 
@@ -186,6 +187,7 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "send_copy": cleaned.get("send_copy"),
         "keep_updated": cleaned.get("keep_updated"),
         "publish": cleaned.get("publish"),
+        "followup": cleaned.get("followup"),
         "hold_consent": cleaned.get("hold_consent"),
         "municipality_name": state.municipality.display_name(language),
         "website": state.municipality.website,
@@ -208,6 +210,7 @@ def submit(request, campaign, state: CouncilState, form: LetterForm, draft: dict
         send_copy=bool(cleaned.get("send_copy")),
         consent_given=bool(cleaned.get("keep_updated")),
         publication_consent=bool(cleaned.get("publish")),
+        followup_consent=bool(cleaned.get("followup")),
         hold_consent=bool(cleaned.get("hold_consent")),
         personal_message=cleaned.get("personal_message", ""),
         talking_point_ids=list(cleaned.get("talking_points") or []),
@@ -310,3 +313,36 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
         else 0,
         "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
     }
+
+
+def reply_deliveries(letter: Letter) -> list[Delivery]:
+    """The recipients a writer can report on: those their letter reached (not the clerk)."""
+    return list(
+        letter.deliveries.filter(status__in=SENT_STATUSES, to_clerk=False)
+        .select_related("reply")
+        .order_by("pk")
+    )
+
+
+def reply_forms(deliveries: list[Delivery], *, data=None, initial=None) -> dict:
+    """One ReplyForm per recipient, prefilled with the earlier answer, or with the outcome
+    the follow-up email's link chose."""
+    outcomes = Reply.Outcome.choices
+    chosen = (initial or {}).get("outcome")
+    forms = {}
+    for delivery in deliveries:
+        earlier = getattr(delivery, "reply", None)
+        start = {}
+        if earlier is not None:
+            start = {
+                "outcome": earlier.outcome,
+                "replied_on": earlier.replied_on,
+                "summary": earlier.summary,
+                "may_publish": earlier.may_publish,
+            }
+        elif chosen in Reply.Outcome.values:
+            start = {"outcome": chosen}
+        forms[delivery.pk] = ReplyForm(
+            data, prefix=f"d{delivery.pk}", initial=start, outcomes=outcomes
+        )
+    return forms

@@ -333,6 +333,19 @@ def letter_get_by_confirmation_token(*, token: str) -> Letter:
         raise Http404("No such confirmation link") from exc
 
 
+def letter_get_for_unsubscribe(*, value: str) -> Letter:
+    """The letter an unsubscribe link names (letters.emails.unsubscribe_url). Raises Http404
+    for a link that was not ours."""
+    letter = (
+        Letter.objects.select_related("campaign")
+        .filter(pk=Letter.id_from_unsubscribe_token(value) or 0)
+        .first()
+    )
+    if letter is None:
+        raise Http404("No such link")
+    return letter
+
+
 def letter_get_by_token(*, token: str) -> Letter:
     """A letter by its status token, with its campaign, municipality and deliveries.
 

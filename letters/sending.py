@@ -220,6 +220,9 @@ def _wanted(mail: OutgoingMail) -> bool:
         return letter.status == Letter.Status.CONFIRMED
     if mail.kind == OutgoingMail.Kind.CONFIRMATION:
         return letter.awaits_confirmation() and timezone.now() < letter.confirmation_expires_at
+    if mail.kind == OutgoingMail.Kind.UPDATE:
+        # An unsubscribe is honoured at once, even for an update already queued.
+        return letter.consent_given and letter.unsubscribed_at is None
     return True
 
 

@@ -23,8 +23,17 @@ from councils.selectors import recipients_for
 
 from . import bounces, erasure, scheduling
 from .composition import Sender, compose_letter, single_line
-from .forms import PUBLICATION_CONSENT_LABEL
-from .models import BlockedSender, Delivery, Letter, OutgoingMail, TokenBucket, canonical_email
+from .forms import FOLLOWUP_LABEL, PUBLICATION_CONSENT_LABEL
+from .models import (
+    BlockedSender,
+    CampaignUpdate,
+    Delivery,
+    Letter,
+    OutgoingMail,
+    Reply,
+    TokenBucket,
+    canonical_email,
+)
 from .selectors import sender_is_blocked
 from .sending import council_block, council_of, event_failure_kind, failure_kind, reply_code
 from .tasks import mail_send as mail_send_task
@@ -88,6 +97,12 @@ def consent_text(*, campaign: Campaign, language: str) -> str:
     """The exact consent wording a resident agreed to: the checkbox label and its explanation."""
     with translation.override(language):
         return f"{CONSENT_LABEL}. {consent_explanation(campaign=campaign, language=language)}"
+
+
+def followup_consent_text(*, language: str) -> str:
+    """The exact wording of "Ask me in two weeks whether council replied", as shown."""
+    with translation.override(language):
+        return str(FOLLOWUP_LABEL)
 
 
 def publication_consent_text(*, language: str) -> str:
@@ -163,6 +178,7 @@ def letter_submit(
     send_copy: bool = True,
     consent_given: bool = False,
     publication_consent: bool = False,
+    followup_consent: bool = False,
     hold_consent: bool = False,
     personal_message: str = "",
     talking_point_ids: list[int] | None = None,
@@ -268,6 +284,9 @@ def letter_submit(
             publication_consent_text(language=language) if publication_consent else ""
         ),
         publication_consent_at=now if publication_consent else None,
+        followup_consent=followup_consent,
+        followup_consent_text=followup_consent_text(language=language) if followup_consent else "",
+        followup_consent_at=now if followup_consent else None,
         hold_consent=hold_consent,
         hold_consent_text=(
             hold_consent_text(campaign=campaign, language=language) if hold_consent else ""
@@ -1003,6 +1022,91 @@ def _bounce_record(mail: OutgoingMail, reports: list[bounces.RecipientReport]) -
             )
             named += [delivery.pk for delivery in found]
     return named
+
+
+def replies_record(*, letter: Letter, answers: dict[int, dict]) -> int:
+    """Record what a writer reports about each recipient of their letter (answers: delivery
+    id → outcome, replied_on, summary, may_publish), replacing an earlier answer. Only the
+    letter's own deliveries that went out count. Returns how many were recorded."""
+    deliveries = {
+        delivery.pk: delivery
+        for delivery in letter.deliveries.filter(
+            status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED], to_clerk=False
+        )
+    }
+    recorded = 0
+    with transaction.atomic():
+        for delivery_id, answer in answers.items():
+            if delivery_id not in deliveries:
+                continue
+            no_reply = answer["outcome"] == Reply.Outcome.NO_REPLY
+            Reply.objects.update_or_create(
+                delivery=deliveries[delivery_id],
+                defaults={
+                    "outcome": answer["outcome"],
+                    "replied_on": None if no_reply else answer.get("replied_on"),
+                    "summary": "" if no_reply else answer.get("summary", "").strip(),
+                    "may_publish": bool(answer.get("may_publish")) and not no_reply,
+                },
+            )
+            recorded += 1
+    return recorded
+
+
+def letter_unsubscribe(*, letter: Letter) -> None:
+    """Stop a campaign's updates to this writer, at once (queued ones are not sent), and
+    record when. Idempotent."""
+    with transaction.atomic():
+        Letter.objects.filter(pk=letter.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
+        OutgoingMail.objects.filter(
+            letter=letter, kind=OutgoingMail.Kind.UPDATE, status=OutgoingMail.Status.QUEUED
+        ).update(status=OutgoingMail.Status.CANCELLED)
+
+
+def campaign_update_send(*, update: CampaignUpdate) -> int:
+    """Send a campaign update once, to the writers who ticked "Keep me updated" and to no one
+    else: confirmed letters of the campaign with consent, not unsubscribed, not erased; one
+    email per mailbox however many councils it wrote to. Returns how many were queued, 0
+    when the update went out before."""
+    with transaction.atomic():
+        update = CampaignUpdate.objects.select_for_update().get(pk=update.pk)
+        if update.sent_at:
+            return 0
+        letters = (
+            Letter.objects.filter(
+                campaign_id=update.campaign_id,
+                status=Letter.Status.CONFIRMED,
+                is_test=False,
+                consent_given=True,
+                unsubscribed_at__isnull=True,
+                purged_at__isnull=True,
+            )
+            .exclude(email="")
+            .order_by("email_canonical", "-confirmed_at")
+        )
+        seen, chosen = set(), []
+        for letter in letters:
+            if letter.email_canonical in seen:
+                continue
+            seen.add(letter.email_canonical)
+            chosen.append(letter)
+        mails_queue(
+            [
+                OutgoingMail(
+                    kind=OutgoingMail.Kind.UPDATE,
+                    letter=letter,
+                    campaign_id=update.campaign_id,
+                    update=update,
+                )
+                for letter in chosen
+            ]
+        )
+        update.sent_at = timezone.now()
+        update.recipients = len(chosen)
+        update.save(update_fields=["sent_at", "recipients"])
+    return len(chosen)
 
 
 def blocked_sender_create(*, kind: str, value: str, reason: str = "", user=None):

@@ -7,7 +7,7 @@ lost, or runs twice, therefore changes nothing the sweep cannot mend.
 
 from celery import shared_task
 
-from . import bundles, erasure, sending
+from . import bundles, erasure, followups, sending
 
 
 @shared_task(bind=True, acks_late=True)
@@ -29,6 +29,13 @@ def mails_send_due() -> int:
 def bundles_build() -> int:
     """The daily job (CELERY_BEAT_SCHEDULE): the day's digests and clerk's bundles."""
     return bundles.bundles_build()
+
+
+@shared_task(acks_late=True)
+def followups_send() -> int:
+    """The daily job (CELERY_BEAT_SCHEDULE): ask writers who wanted it whether council
+    replied (the emails go out with the next sweep)."""
+    return followups.followups_create()
 
 
 @shared_task(acks_late=True)

@@ -18,4 +18,6 @@ urlpatterns = [
     path("letters/confirm/<slug:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("letters/<slug:token>/", views.status, name="status"),
     path("letters/<slug:token>/delete/", views.delete, name="delete"),
+    path("letters/<slug:token>/reply/", views.reply, name="reply"),
+    path("letters/unsubscribe/<str:value>/", views.unsubscribe, name="unsubscribe"),
 ]

@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import cache_page, never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_version
@@ -26,7 +27,12 @@ from councils.services import postcode_lookup
 from . import drafts, pages, services
 from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
-from .selectors import SENT_STATUSES, letter_get_by_confirmation_token, letter_get_by_token
+from .selectors import (
+    SENT_STATUSES,
+    letter_get_by_confirmation_token,
+    letter_get_by_token,
+    letter_get_for_unsubscribe,
+)
 
 
 @require_safe
@@ -350,3 +356,44 @@ def delete(request, token):
         ),
     }
     return render(request, "letters/delete.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def reply(request, token):
+    """ "Did council reply?": the writer answers per recipient (the follow-up email's links
+    preselect an answer). GET shows the form and changes nothing; the POST records."""
+    letter = letter_get_by_token(token=token)
+    if letter.purged_at:
+        raise Http404("This letter's data was deleted")
+    deliveries = pages.reply_deliveries(letter)
+    forms = pages.reply_forms(
+        deliveries, data=request.POST if request.method == "POST" else None, initial=request.GET
+    )
+    if request.method == "POST" and all(form.is_valid() for form in forms.values()):
+        services.replies_record(
+            letter=letter, answers={pk: form.cleaned_data for pk, form in forms.items()}
+        )
+        messages.success(request, _("Thank you: your answer is recorded."))
+        return redirect(letter.status_url())
+    context = {
+        "letter": letter,
+        "campaign": letter.campaign,
+        "rows": [(delivery, forms[delivery.pk]) for delivery in deliveries],
+    }
+    return render(request, "letters/reply.html", context)
+
+
+@never_cache
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs without a token; the link is signed.
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request, value):
+    """Stop a campaign's updates. GET asks (a mail scanner opening links unsubscribes
+    nobody); the POST, from the page or a mail client's one-click, does it at once."""
+    letter = letter_get_for_unsubscribe(value=value)
+    done = letter.unsubscribed_at is not None
+    if request.method == "POST":
+        services.letter_unsubscribe(letter=letter)
+        done = True
+    context = {"campaign": letter.campaign, "done": done}
+    return render(request, "letters/unsubscribe.html", context)
