@@ -100,7 +100,7 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
         (_("Press contact"), {"fields": ("press_name", "press_phone", "press_email")}),
         (
             _("Sending identity and data"),
-            {"fields": ("sender_name", "sender_email", "retention_days")},
+            {"fields": ("organization_name", "sender_email", "retention_days")},
         ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )

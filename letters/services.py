@@ -69,7 +69,7 @@ class CampaignClosed(LetterRefused):
 
 def consent_explanation(*, campaign: Campaign, language: str) -> str:
     with translation.override(language):
-        return str(CONSENT_EXPLANATION) % {"organization": campaign.sender_name}
+        return str(CONSENT_EXPLANATION) % {"organization": campaign.organization(language)}
 
 
 def consent_text(*, campaign: Campaign, language: str) -> str:
