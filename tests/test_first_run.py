@@ -93,13 +93,9 @@ def site_url_as_make_run_sets_it(port: str) -> str:
         value = assignment.removeprefix("SITE_URL=")
     else:
         value = f"http://127.0.0.1:{port}"
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.SITE_URL)"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; "
-            "print(settings.SITE_URL)",
-        ],
+        [sys.executable, "-c", code],
         env={**os.environ, "SITE_URL": value, "DJANGO_SETTINGS_MODULE": "config.settings"},
         cwd=REPO,
         capture_output=True,
