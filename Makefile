@@ -1,4 +1,5 @@
-# Council Letters: `make run` serves the embedded default on http://127.0.0.1:8000,
+# Council Letters: `make run` serves the embedded default on http://127.0.0.1:8000 (HOST and
+# PORT change it: make run PORT=8100),
 # `make test` runs the whole suite. Both create .venv on first use.
 
 PYTHON ?= python3
@@ -27,11 +28,20 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Links in emails point at the address served (make run PORT=8100), unless SITE_URL is set.
+RUN_SITE_URL = $(or $(SITE_URL),http://$(HOST):$(PORT))
+
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	@echo "Council Letters is starting on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/)"
-	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	@if [ -z "$$EMAIL_URL$$ANYMAIL_ESP$$EMAIL_BACKEND" ]; then \
+	  echo "Email stays on this machine: admin > Letters > Outbox messages."; \
+	fi
+	@if [ -f var/admin-password ]; then \
+	  echo "Admin login: user 'admin', password '$$(cat var/admin-password)'"; \
+	fi
+	SITE_URL=$(RUN_SITE_URL) $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 # Browser tests drive Debian's chromium; install it when missing and this user may (root + apt).
 chromium:

@@ -118,7 +118,7 @@ def generate(letters: int, municipalities: int) -> object:
         letter_template="Dear {recipient_name}, ...",
         target_roles=["mayor", "councillor"],
         goal=letters,
-        sender_name="Bench",
+        organization_name="Bench",
         sender_email="letters@example.org",
     )
     other = Campaign.objects.create(
@@ -128,7 +128,7 @@ def generate(letters: int, municipalities: int) -> object:
         letter_subjects="x",
         letter_template="x",
         target_roles=["mayor"],
-        sender_name="Bench",
+        organization_name="Bench",
         sender_email="letters@example.org",
     )
     with connection.cursor() as cursor:

@@ -70,7 +70,7 @@ def make_letters(n_letters: int, per_letter: int) -> list:
         letter_template_en="Dear {recipient_name}",
         target_roles=["mayor", "councillor"],
         send_mode=Campaign.SendMode.EACH,
-        sender_name="Bench Org",
+        organization_name="Bench Org",
         sender_email="letters@bench.example.org",
     )
     municipality = Municipality.objects.create(

@@ -66,6 +66,11 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
     readonly_fields = ("letters_count", "created_at", "updated_at")
     inlines = [CitationInline, TalkingPointInline]
     history_list_display = ("status",)
+
+    class Media:
+        # Fits the form, inlines included, in a 1,280 px window.
+        css = {"all": ["css/admin-campaign.css"]}
+
     fieldsets = (
         (None, {"fields": ("slug", "status", "opens_at", "closes_at", "default_language")}),
         (_("Page"), {"fields": ("title", "summary", "body")}),
@@ -101,7 +106,7 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
         (_("Press contact"), {"fields": ("press_name", "press_phone", "press_email")}),
         (
             _("Sending identity and data"),
-            {"fields": ("sender_name", "sender_email", "retention_days")},
+            {"fields": ("organization_name", "sender_email", "retention_days")},
         ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )

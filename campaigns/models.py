@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from councils.models import Role
@@ -68,6 +68,15 @@ def render_letter_template(text: str, context: dict[str, str]) -> str:
 def sample_placeholders() -> dict[str, str]:
     """Bracketed stand-ins for showing a letter before a resident has filled in the form."""
     return {name: str(sample) for name, (_meaning, sample) in LETTER_PLACEHOLDERS.items()}
+
+
+def site_organization(language: str | None = None) -> str:
+    """The site's organization name in a language (the active one by default):
+    ORGANIZATION_NAME, or ORGANIZATION_NAME_FR in French."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    if language.split("-")[0] == "fr":
+        return settings.ORGANIZATION_NAME_FR
+    return settings.ORGANIZATION_NAME
 
 
 class _Missing(dict):
@@ -247,10 +256,16 @@ class Campaign(models.Model):
     press_phone = models.CharField(_("press contact phone"), max_length=50, blank=True)
     press_email = models.EmailField(_("press contact email"), blank=True)
 
-    sender_name = models.CharField(
-        _("sending name"),
+    # Translated (campaigns/translation.py); Campaign.organization() falls back to the site's.
+    organization_name = models.CharField(
+        _("organization name"),
         max_length=100,
-        help_text=_("Letters go out from “First Last via <sending name>”."),
+        blank=True,
+        help_text=_(
+            "Who runs this campaign: named in the consent residents give, in the sender of "
+            "letters (“First Last via <organization>”) and emails, and at the foot of its "
+            "pages. Empty: the site's organization."
+        ),
     )
     sender_email = models.EmailField(
         _("sending address"),
@@ -301,6 +316,13 @@ class Campaign(models.Model):
             ]
         if errors:
             raise ValidationError(errors)
+
+    def organization(self, language: str | None = None) -> str:
+        """Who runs the campaign, in a language (the active one by default): its own
+        organization name (the other language's when only that one is filled in), else the
+        site's. The consent wording, the emails' From names and the footer all use it."""
+        with translation.override(language or translation.get_language()):
+            return self.organization_name or site_organization()
 
     def is_accepting_letters(self, now=None) -> bool:
         """True when the campaign is live and inside its optional open/close window."""

@@ -15,7 +15,9 @@ class CampaignTranslationOptions(TranslationOptions):
         "personal_prompt",
         "thanks_text",
         "share_text",
+        "organization_name",
     )
+    # Required in English unless blank on the model (the organization name may be empty).
     required_languages = ("en",)
 
 

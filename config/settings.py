@@ -9,6 +9,7 @@ transport (ANYMAIL_ESP or EMAIL_URL). Every variable is listed in README.md ("Co
 import ipaddress
 import os
 from datetime import timedelta
+from email.utils import formataddr
 from pathlib import Path
 
 import environ
@@ -85,6 +86,16 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Absolute address of the site, used in links inside emails (confirmation, status, delete).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Who runs the site: named in the consent wording, in the From name of emails ("Jane Doe via
+# <organization>") and in the footer, wherever a campaign does not name its own organization
+# (Campaign.organization). French pages and emails use ORGANIZATION_NAME_FR.
+ORGANIZATION_NAME = os.environ.get("ORGANIZATION_NAME") or "Council Letters"
+ORGANIZATION_NAME_FR = (
+    os.environ.get("ORGANIZATION_NAME_FR")
+    or os.environ.get("ORGANIZATION_NAME")
+    or "Lettres au conseil"
+)
 
 # The admin lives under a path of the deployer's choosing, so it is not where bots look first.
 ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"
@@ -281,7 +292,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Email ------------------------------------------------------------------------------------
 
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Council Letters <letters@example.org>")
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DEFAULT_FROM_EMAIL", formataddr((ORGANIZATION_NAME, "letters@example.org"))
+)
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # ANYMAIL_ESP picks an ESP (mailgun, postmark, sendgrid, amazon_ses, brevo, ...). Its settings

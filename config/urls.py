@@ -3,6 +3,7 @@ from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.views import healthz
 from letters.views_counts import counts_json
@@ -41,5 +42,6 @@ urlpatterns += i18n_patterns(
     prefix_default_language=False,
 )
 
-admin.site.site_header = "Council Letters"
-admin.site.site_title = "Council Letters"
+# The product's name, "Lettres au conseil" in a French admin.
+admin.site.site_header = _("Council Letters")
+admin.site.site_title = _("Council Letters")

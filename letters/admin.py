@@ -1,8 +1,17 @@
+from csp.decorators import csp
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models.constants import LOOKUP_SEP
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, urlize
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET
 
 from . import admin_councils, admin_preview, admin_reports, services
 from .models import (
@@ -314,6 +323,21 @@ class OutgoingMailAdmin(admin.ModelAdmin):
         return False
 
 
+# The HTML part of a kept email is shown in a sandboxed frame (no scripts, its own origin) and
+# served with a policy of its own: nothing loads from anywhere (images only from data: URLs),
+# its inline styles apply, and only the admin's own pages may frame it. The site's policy
+# (frame-ancestors 'none', X-Frame-Options DENY) stays as it is everywhere else.
+OUTBOX_HTML_CSP = {
+    "default-src": ["'none'"],
+    "img-src": ["data:"],
+    "style-src": ["'unsafe-inline'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'none'"],
+    "frame-ancestors": ["'self'"],
+    "sandbox": True,
+}
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
     """Mail kept on this machine by the embedded default (nothing was sent anywhere)."""
@@ -321,17 +345,67 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ("created_at", "subject", "to", "from_email")
     search_fields = ("subject", "to", "message_id")
     date_hierarchy = "created_at"
-    readonly_fields = (
+    fields = readonly_fields = (
         "created_at",
         "message_id",
         "from_email",
         "to",
         "reply_to",
         "subject",
-        "body",
-        "html",
-        "raw",
+        "text_part",
+        "html_part",
+        "raw_message",
     )
+
+    class Media:
+        css = {"all": ["css/admin-outbox.css"]}
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/html/",
+                self.admin_site.admin_view(self.html_view),
+                name="letters_outboxmessage_html",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("text"))
+    def text_part(self, obj):
+        # urlize escapes the text and links the addresses in it (the confirmation link...), as
+        # the template filter of that name does.
+        linked = mark_safe(urlize(obj.body, nofollow=True, autoescape=True))
+        return format_html('<div class="outbox-text">{}</div>', linked)
+
+    @admin.display(description=_("HTML"))
+    def html_part(self, obj):
+        if not obj.html:
+            return "-"
+        return format_html(
+            '<iframe class="outbox-html" sandbox="" src="{}" title="{}"></iframe>',
+            reverse("admin:letters_outboxmessage_html", args=[obj.pk]),
+            _("The email's HTML part"),
+        )
+
+    @admin.display(description=_("raw message"))
+    def raw_message(self, obj):
+        return format_html(
+            '<details><summary>{}</summary><pre class="outbox-raw">{}</pre></details>',
+            _("Show the raw message"),
+            obj.raw,
+        )
+
+    @method_decorator(require_GET)
+    @method_decorator(xframe_options_sameorigin)
+    @method_decorator(csp(OUTBOX_HTML_CSP))
+    def html_view(self, request, object_id):
+        """The HTML part of a kept email, for html_part's frame."""
+        message = self.get_object(request, str(object_id))
+        if not self.has_view_permission(request, message):
+            raise PermissionDenied
+        if message is None:
+            raise Http404
+        return HttpResponse(message.html, content_type="text/html; charset=utf-8")
 
     def has_module_permission(self, request):
         return sees_personal_data(request) and super().has_module_permission(request)

@@ -1,9 +1,12 @@
-"""Admin pages for staff: signature counts per campaign, their CSV, and the signer download.
+"""Admin pages for staff: signature counts per campaign, their CSV and XLSX, and the signer
+download.
 
 Counts carry no personal data: every staff member may see them. The signer download needs
 the letters.export_signers permission, which nobody has until a superuser grants it.
 The URLs are added to the admin by SignerExportLogAdmin.get_urls (letters/admin.py).
 """
+
+import math
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -13,13 +16,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from campaigns.models import Campaign
 
 from . import selectors
-from .exporters import CountsExporter, SignersExporter
+from .exporters import CONTENT_TYPES, CountsExporter, SignersExporter
 from .models import Delivery, SignerExportLog
 from .selectors import COUNT_GROUPINGS, delivery_health, letter_counts, letters_per_day
 
@@ -35,18 +39,43 @@ TABLE_ROWS = 500
 REPORT_CACHE_SECONDS = 60
 TOP_MUNICIPALITIES = 10
 CHART_WIDTH = 720
-CHART_HEIGHT = 180
+CHART_HEIGHT = 220
+# Room around the plot for the count labels (left) and the dates (below).
+CHART_MARGIN = {"left": 48, "right": 12, "top": 10, "bottom": 28}
+CHART_BAR_MAX = 28
+CHART_Y_STEPS = 4
+CHART_X_LABELS = 7
 
 
 def get_urls(admin_site):
     def wrap(view):
         return admin_site.admin_view(require_GET(view))
 
+    csv, xlsx = {"file_format": "csv"}, {"file_format": "xlsx"}
     return [
         path("counts/", wrap(counts_index), name="letters_counts_index"),
         path("counts/<int:campaign_id>/", wrap(counts_detail), name="letters_counts"),
-        path("counts/<int:campaign_id>/csv/", wrap(counts_csv), name="letters_counts_csv"),
-        path("counts/<int:campaign_id>/signers/", wrap(signers_csv), name="letters_signers_csv"),
+        path(
+            "counts/<int:campaign_id>/csv/", wrap(counts_download), csv, name="letters_counts_csv"
+        ),
+        path(
+            "counts/<int:campaign_id>/xlsx/",
+            wrap(counts_download),
+            xlsx,
+            name="letters_counts_xlsx",
+        ),
+        path(
+            "counts/<int:campaign_id>/signers/",
+            wrap(signers_download),
+            csv,
+            name="letters_signers_csv",
+        ),
+        path(
+            "counts/<int:campaign_id>/signers/xlsx/",
+            wrap(signers_download),
+            xlsx,
+            name="letters_signers_xlsx",
+        ),
         path("councils-waiting/", wrap(councils_waiting), name="letters_councils_waiting"),
         path(
             "councils-waiting/<int:campaign_id>/",
@@ -160,15 +189,15 @@ def _report_figures(campaign: Campaign, by: str) -> dict:
     )
 
 
-def counts_csv(request, campaign_id):
+def counts_download(request, campaign_id, file_format):
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     by = request.GET.get("by", "municipality")
     if by not in COUNT_GROUPINGS:
         by = "municipality"
-    return _csv_response(CountsExporter(campaign=campaign, by=by))
+    return _download_response(CountsExporter(campaign=campaign, by=by), file_format)
 
 
-def signers_csv(request, campaign_id):
+def signers_download(request, campaign_id, file_format):
     if not request.user.has_perm("letters.export_signers"):
         raise PermissionDenied
     campaign = get_object_or_404(Campaign, pk=campaign_id)
@@ -178,15 +207,18 @@ def signers_csv(request, campaign_id):
         user=request.user,
         source=SignerExportLog.Source.ADMIN,
     )
-    response = _csv_response(exporter)
+    response = _download_response(exporter, file_format)
     # Personal data: no copy in shared caches or the browser's cache.
     response["Cache-Control"] = "no-store, private"
     return response
 
 
-def _csv_response(exporter) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(exporter.iter_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{exporter.get_filename()}"'
+def _download_response(exporter, file_format: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        exporter.render(file_format), content_type=CONTENT_TYPES[file_format]
+    )
+    filename = exporter.get_filename(file_format)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -197,30 +229,66 @@ def _admin_context(request) -> dict:
 
 
 def chart_letters_per_day(days, *, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> dict:
-    """Bars for an inline SVG chart of letters per day (no JavaScript, nothing fetched)."""
+    """An inline SVG bar chart of letters per day, with axes (no JavaScript, nothing fetched).
+
+    The y axis counts letters, from 0 to a round number at or above the busiest day, with a
+    line at each step; the x axis labels up to CHART_X_LABELS days. Bars are at most
+    CHART_BAR_MAX wide and centred on their day, so a single day draws a single bar.
+    """
     if not days:
         return {"bars": [], "width": width, "height": height}
-    top = max(count for _day, count in days) or 1
-    slot = width / len(days)
-    bar_width = max(slot * 0.8, 1)
-    bars = []
+    left, right = CHART_MARGIN["left"], width - CHART_MARGIN["right"]
+    top, bottom = CHART_MARGIN["top"], height - CHART_MARGIN["bottom"]
+    busiest = max(count for _day, count in days)
+    step = _round_step(busiest / CHART_Y_STEPS)
+    y_max = step * max(1, math.ceil(busiest / step))
+
+    def y_of(value):
+        return round(bottom - (bottom - top) * value / y_max, 1)
+
+    slot = (right - left) / len(days)
+    bar_width = min(max(slot * 0.8, 1), CHART_BAR_MAX)
+    every = math.ceil(len(days) / CHART_X_LABELS)
+    bars, x_ticks = [], []
     for index, (day, count) in enumerate(days):
-        bar_height = round(height * count / top, 1)
+        centre = left + (index + 0.5) * slot
         bars.append(
             {
-                "x": round(index * slot, 1),
-                "y": round(height - bar_height, 1),
+                "x": round(centre - bar_width / 2, 1),
+                "y": y_of(count),
                 "width": round(bar_width, 1),
-                "height": bar_height,
+                "height": round(bottom - y_of(count), 1),
                 "day": day,
                 "count": count,
             }
         )
+        if index % every == 0:
+            x_ticks.append(
+                {"x": round(centre, 1), "day": day, "label": date_format(day, "MONTH_DAY_FORMAT")}
+            )
     return {
         "bars": bars,
         "width": width,
         "height": height,
-        "max": top,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "y_ticks": [{"y": y_of(value), "value": value} for value in range(0, y_max + 1, step)],
+        "x_ticks": x_ticks,
+        "tick_label_y": bottom + 16,
+        "y_label_x": left - 6,
+        "max": busiest,
         "first": days[0][0],
         "last": days[-1][0],
     }
+
+
+def _round_step(raw: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50... at or above raw."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude >= raw:
+                return factor * magnitude
+        magnitude *= 10

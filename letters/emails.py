@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from campaigns.models import Campaign
+
 from .models import Delivery, Letter, OutgoingMail
 
 
@@ -139,13 +141,14 @@ def confirmation_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         context={
             "campaign": campaign,
             "language": letter.language,
+            "organization": campaign.organization(letter.language),
             "confirm_url": settings.SITE_URL + path,
             "municipality_name": letter.municipality.display_name(letter.language),
             "days": settings.LETTERS_CONFIRMATION_DAYS,
         },
         to=[letter.email],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         message_id=mail.message_id,
     )
 
@@ -160,25 +163,38 @@ def reminder_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         context={
             "campaign": campaign,
             "language": letter.language,
+            "organization": campaign.organization(letter.language),
             "status_url": settings.SITE_URL + letter_path(letter, ""),
             "municipality_name": letter.municipality.display_name(letter.language),
         },
         to=[letter.email],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         message_id=mail.message_id,
     )
 
 
-def _campaign_from(letter: Letter) -> str:
-    """From: "First Last via <sending name>" at the campaign's own address (DMARC aligns)."""
-    campaign = letter.campaign
-    with translation.override(letter.language):
-        name = _("%(sender)s via %(organization)s") % {
-            "sender": letter.sender_name,
-            "organization": campaign.sender_name,
+def letter_from_name(*, sender: str, campaign: Campaign, language: str) -> str:
+    """A letter's From name: "Jane Doe via <the campaign's organization>"."""
+    with translation.override(language):
+        return _("%(sender)s via %(organization)s") % {
+            "sender": sender,
+            "organization": campaign.organization(language),
         }
-    return address(name, campaign.sender_email)
+
+
+def campaign_from(campaign: Campaign, language: str) -> str:
+    """The From of the campaign's own emails (confirmation, copy, reminder, erasure notice):
+    its organization, in the email's language, at the campaign's address."""
+    return address(campaign.organization(language), campaign.sender_email)
+
+
+def _letter_from(letter: Letter) -> str:
+    """From: "First Last via <organization>" at the campaign's own address (DMARC aligns)."""
+    name = letter_from_name(
+        sender=letter.sender_name, campaign=letter.campaign, language=letter.language
+    )
+    return address(name, letter.campaign.sender_email)
 
 
 def address(name: str, email: str) -> str:
@@ -206,11 +222,11 @@ def letter_message(mail: OutgoingMail) -> EmailMultiAlternatives:
             "letter": letter,
             "deliveries": deliveries,
             "municipality": letter.municipality.display_name(letter.language),
-            "organization": letter.campaign.sender_name,
+            "organization": letter.campaign.organization(letter.language),
         },
         to=to,
         language=letter.language,
-        from_email=_campaign_from(letter),
+        from_email=_letter_from(letter),
         reply_to=[address(letter.sender_name, letter.email)],
         message_id=mail.message_id,
     )
@@ -248,13 +264,13 @@ def _to_resident(mail: OutgoingMail, template: str) -> EmailMultiAlternatives:
             "emailed": [d for d in deliveries if d.status != Delivery.Status.NO_EMAIL],
             "municipality_name": letter.municipality.display_name(letter.language),
             "website": letter.municipality.website,
-            "organization": campaign.sender_name,
+            "organization": campaign.organization(letter.language),
             "status_url": settings.SITE_URL + letter_path(letter, ""),
             "delete_url": settings.SITE_URL + letter_path(letter, "delete/"),
         },
         to=[address(letter.sender_name, letter.email)],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         message_id=mail.message_id,
     )
 
@@ -287,11 +303,11 @@ def digest_message(mail: OutgoingMail) -> EmailMultiAlternatives:
             "recipient_name": first.recipient_name,
             "municipality": municipality.display_name(language),
             "in_ward": sum(1 for letter in letters if rep_ward and letter.ward_id == rep_ward.pk),
-            "organization": campaign.sender_name,
+            "organization": campaign.organization(language),
         },
         to=[address(first.recipient_name, first.recipient_email)],
         language=language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, language),
         message_id=mail.message_id,
     )
 
@@ -310,9 +326,7 @@ def clerk_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     language = letters[0].language if len(letters) == 1 else campaign.default_language
     reply_to = [address(letters[0].sender_name, letters[0].email)] if len(letters) == 1 else None
     from_email = (
-        _campaign_from(letters[0])
-        if len(letters) == 1
-        else address(campaign.sender_name, campaign.sender_email)
+        _letter_from(letters[0]) if len(letters) == 1 else campaign_from(campaign, language)
     )
     return make_message(
         template="clerk",
@@ -321,7 +335,7 @@ def clerk_message(mail: OutgoingMail) -> EmailMultiAlternatives:
             "language": language,
             "letters": letters,
             "council": _council_name(letters[0].municipality, language),
-            "organization": campaign.sender_name,
+            "organization": campaign.organization(language),
         },
         to=[address(deliveries[0].recipient_name, deliveries[0].recipient_email)],
         language=language,
@@ -342,13 +356,14 @@ def followup_message(mail: OutgoingMail) -> EmailMultiAlternatives:
             "campaign": campaign,
             "language": letter.language,
             "municipality_name": letter.municipality.display_name(letter.language),
+            "organization": campaign.organization(letter.language),
             "replied_url": f"{reply}?outcome=replied",
             "no_reply_url": f"{reply}?outcome=no_reply",
             "unsatisfactory_url": f"{reply}?outcome=unsatisfactory",
         },
         to=[letter.email],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         message_id=mail.message_id,
     )
 
@@ -373,11 +388,12 @@ def update_message(mail: OutgoingMail) -> EmailMultiAlternatives:
             "language": letter.language,
             "subject": update.subject(letter.language),
             "body": update.body(letter.language),
+            "organization": campaign.organization(letter.language),
             "unsubscribe_url": link,
         },
         to=[letter.email],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         headers={
             "List-Unsubscribe": f"<{link}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -402,11 +418,11 @@ def data_erased_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         context={
             "name": "",
             "campaign": campaign,
-            "organization": campaign.sender_name,
+            "organization": campaign.organization(letter.language),
             "site_url": settings.SITE_URL,
         },
         to=[mail.to_email],
         language=letter.language,
-        from_email=address(campaign.sender_name, campaign.sender_email),
+        from_email=campaign_from(campaign, letter.language),
         message_id=mail.message_id,
     )

@@ -1,12 +1,15 @@
-"""CSV exports: signature counts (no personal data) and signers (personal data).
+"""CSV and XLSX exports: signature counts (no personal data) and signers (personal data).
 
-One class per export. Each yields its header row and then its data rows from iter_rows();
-the base class turns those rows into CSV text, in chunks, so a download or a file is written
-as the rows arrive from the database and memory stays flat however many rows there are.
+One class per export. Each yields its header row and then its data rows from iter_rows(); the
+base class, Exporter, renders those rows as CSV text in chunks (after a UTF-8 byte order mark,
+so Excel reads "Montréal" right) or as an XLSX workbook (openpyxl's write-only mode, which
+streams the rows to a temporary file). Either way the rows arrive from the database as the
+file is written, and memory stays flat however many rows there are.
 """
 
 import csv
 import getpass
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -15,11 +18,23 @@ from django.db.models import Case, CharField, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncSecond
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from campaigns.models import Campaign
 
 from .models import SignerExportLog
 from .selectors import letter_counts, signer_export_queryset
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+FORMATS = tuple(CONTENT_TYPES)
+# Without it Excel reads a CSV as Windows-1252 and shows "MontrÃ©al".
+BOM = "\ufeff"
+# Bytes per chunk of an XLSX file handed to the response.
+XLSX_CHUNK_BYTES = 64 * 1024
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection). Tab and
 # carriage return are on OWASP's list too: some spreadsheets strip them and then see "=".
@@ -57,34 +72,52 @@ def escape_cell(value: Any) -> Any:
     return value
 
 
-class CSVExporter:
+class Exporter:
+    """Renders an export's rows (iter_rows) as CSV or XLSX."""
+
     identifier = ""
     verbose_name = ""
     # Positions of the columns whose text comes from people (always str): only those are
-    # checked for formulas, which keeps big exports fast. None: check every cell.
+    # checked for formulas in CSV, which keeps big exports fast. None: check every cell.
     text_columns: tuple[int, ...] | None = None
 
-    def get_filename(self) -> str:
+    def get_filename(self, file_format: str = "csv") -> str:
         raise NotImplementedError
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         """The header row, then the data rows."""
         raise NotImplementedError
 
-    def iter_csv(self) -> Iterator[str]:
-        """The CSV text in chunks of CHUNK_ROWS rows, every cell escaped."""
-        return _csv_chunks(self.iter_rows(), self.text_columns)
+    def render(self, file_format: str = "csv", *, bom: bool = True) -> Iterator[str | bytes]:
+        """The file in chunks: CSV text (starting with a byte order mark unless bom is
+        False) or XLSX bytes, formula cells escaped either way."""
+        return self._render(file_format, bom=bom)
 
-    def write(self, file) -> None:
-        for chunk in self.iter_csv():
+    def iter_csv(self) -> Iterator[str]:
+        return self.render("csv")
+
+    def write(self, file, file_format: str = "csv", *, bom: bool = True) -> None:
+        """Write the export to an open file: a text file for CSV, a binary one for XLSX."""
+        for chunk in self.render(file_format, bom=bom):
             file.write(chunk)
 
+    def _render(self, file_format: str, counter=None, *, bom: bool = True):
+        if file_format == "csv":
+            return _csv_chunks(
+                self.iter_rows(), self.text_columns, counter, prefix=BOM if bom else ""
+            )
+        if file_format == "xlsx":
+            return _xlsx_chunks(self.iter_rows(), str(self.verbose_name), counter)
+        raise ValueError(f"Unknown format {file_format!r}.")
 
-def _dated_filename(*parts: str) -> str:
-    return "-".join([*parts, timezone.localdate().isoformat()]) + ".csv"
+
+def _dated_filename(*parts: str, file_format: str = "csv") -> str:
+    if file_format not in CONTENT_TYPES:
+        raise ValueError(f"Unknown format {file_format!r}.")
+    return "-".join([*parts, timezone.localdate().isoformat()]) + "." + file_format
 
 
-class CountsExporter(CSVExporter):
+class CountsExporter(Exporter):
     identifier = "counts"
     verbose_name = _("Signature counts")
 
@@ -115,8 +148,8 @@ class CountsExporter(CSVExporter):
         self.campaign = campaign
         self.by = by
 
-    def get_filename(self) -> str:
-        return _dated_filename("counts", self.campaign.slug, self.by)
+    def get_filename(self, file_format: str = "csv") -> str:
+        return _dated_filename("counts", self.campaign.slug, self.by, file_format=file_format)
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         yield [str(header) for header in self.HEADERS[self.by]]
@@ -125,7 +158,7 @@ class CountsExporter(CSVExporter):
             yield [row[column] for column in columns]
 
 
-class SignersExporter(CSVExporter):
+class SignersExporter(Exporter):
     """Who wrote, for organizers with the export_signers permission. Every run is logged."""
 
     identifier = "signers"
@@ -170,9 +203,9 @@ class SignersExporter(CSVExporter):
         self.actor = actor or (user.get_username() if user else "")
         self.source = source
 
-    def get_filename(self) -> str:
+    def get_filename(self, file_format: str = "csv") -> str:
         parts = ["signers", self.campaign.slug] + (["consented"] if self.consented_only else [])
-        return _dated_filename(*parts)
+        return _dated_filename(*parts, file_format=file_format)
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         yield [str(header) for header in self.HEADERS]
@@ -200,8 +233,8 @@ class SignersExporter(CSVExporter):
         # Plain tuples from a server-side cursor (PostgreSQL), CHUNK_ROWS at a time.
         yield from queryset.iterator(chunk_size=CHUNK_ROWS)
 
-    def iter_csv(self) -> Iterator[str]:
-        """The CSV, logged: the log row is written before the first byte and gets the row
+    def render(self, file_format: str = "csv", *, bom: bool = True) -> Iterator[str | bytes]:
+        """The file, logged: the log row is written before the first byte and gets the row
         count at the end. An interrupted download keeps an empty finished time."""
         log = SignerExportLog.objects.create(
             campaign=self.campaign,
@@ -214,7 +247,7 @@ class SignersExporter(CSVExporter):
         counter = _RowCounter()
         finished = False
         try:
-            yield from _csv_chunks(self.iter_rows(), self.text_columns, counter)
+            yield from self._render(file_format, counter, bom=bom)
             finished = True
         finally:
             SignerExportLog.objects.filter(pk=log.pk).update(
@@ -232,8 +265,10 @@ def _csv_chunks(
     rows: Iterable[Sequence[Any]],
     text_columns: tuple[int, ...] | None = None,
     counter: _RowCounter | None = None,
+    prefix: str = "",
 ) -> Iterator[str]:
-    """CSV text, CHUNK_ROWS rows at a time, with formula cells escaped.
+    """CSV text, CHUNK_ROWS rows at a time, with formula cells escaped; prefix (the byte
+    order mark) starts the first chunk.
 
     Most rows of a big export are plain text that needs neither quoting nor escaping: those
     are joined with commas directly, several times faster than the csv module. Any other row
@@ -255,12 +290,48 @@ def _csv_chunks(
         if len(lines) >= CHUNK_ROWS:
             if counter is not None:
                 counter.count = count
-            yield "".join(lines)
+            yield prefix + "".join(lines)
+            prefix = ""
             lines.clear()
     if counter is not None:
         counter.count = count
-    if lines:
-        yield "".join(lines)
+    if lines or prefix:
+        yield prefix + "".join(lines)
+
+
+def _xlsx_chunks(
+    rows: Iterable[Sequence[Any]], title: str, counter: _RowCounter | None = None
+) -> Iterator[bytes]:
+    """An XLSX workbook of one sheet, in chunks of bytes. openpyxl's write-only mode writes
+    each row to a temporary file as it comes; the workbook is zipped once all are in.
+
+    Every text cell is escaped as in the CSV: openpyxl would store text starting with "=" as a
+    formula, and spreadsheets run "+", "-" and "@" too. Control characters, which XLSX
+    cannot hold, are dropped.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_sheet_title(title))
+    for count, row in enumerate(rows, 1):
+        sheet.append([_xlsx_cell(value) for value in row])
+        if counter is not None:
+            counter.count = count
+    with tempfile.TemporaryFile() as file:
+        workbook.save(file)
+        file.seek(0)
+        while chunk := file.read(XLSX_CHUNK_BYTES):
+            yield chunk
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def _sheet_title(title: str) -> str:
+    """A worksheet name Excel accepts: at most 31 characters, none of []:*?/\\."""
+    cleaned = "".join(" " if char in "[]:*?/\\" else char for char in title).strip()
+    return cleaned[:31] or "Sheet"
 
 
 def _escape_row(row: Sequence[Any], text_columns: tuple[int, ...] | None) -> list[Any]:

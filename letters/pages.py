@@ -17,7 +17,7 @@ from campaigns.selectors import citation_numbers
 from councils.models import Municipality, Representative, Ward
 from councils.selectors import municipality_choices, recipients_for
 
-from . import drafts, services
+from . import drafts, emails, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -181,8 +181,9 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "composed": composed,
         "recipients": _chosen(form, state),
         "unreachable": [rep for rep in state.representatives if not rep.can_email],
-        "from_name": _("%(name)s via %(organization)s")
-        % {"name": sender_name, "organization": campaign.sender_name},
+        "from_name": emails.letter_from_name(
+            sender=sender_name, campaign=campaign, language=language
+        ),
         "sender_email": cleaned["email"],
         "send_copy": cleaned.get("send_copy"),
         "keep_updated": cleaned.get("keep_updated"),

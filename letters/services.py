@@ -90,7 +90,7 @@ HOLD_EXPLANATION = gettext_lazy(
 
 def consent_explanation(*, campaign: Campaign, language: str) -> str:
     with translation.override(language):
-        return str(CONSENT_EXPLANATION) % {"organization": campaign.sender_name}
+        return str(CONSENT_EXPLANATION) % {"organization": campaign.organization(language)}
 
 
 def consent_text(*, campaign: Campaign, language: str) -> str:
@@ -113,7 +113,7 @@ def publication_consent_text(*, language: str) -> str:
 
 def hold_explanation(*, campaign: Campaign, language: str) -> str:
     with translation.override(language):
-        return str(HOLD_EXPLANATION) % {"organization": campaign.sender_name}
+        return str(HOLD_EXPLANATION) % {"organization": campaign.organization(language)}
 
 
 def hold_consent_text(*, campaign: Campaign, language: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.urls import clear_url_caches
+from django.utils import translation
 
 from tests.factories import UserFactory
 
@@ -85,6 +86,9 @@ def _test_defaults(settings):
     cache.clear()
     yield
     cache.clear()
+    # A request to a /fr/ page leaves French active in this thread: the next test would
+    # otherwise start in French.
+    translation.deactivate()
 
 
 @pytest.fixture

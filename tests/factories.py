@@ -35,7 +35,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     personal_prompt_fr = "Pourquoi est-ce important pour vous?"
     target_roles = factory.LazyFunction(lambda: [Role.MAYOR, Role.COUNCILLOR])
     goal = 100
-    sender_name = "Test Org"
+    organization_name = "Test Org"
     sender_email = "letters@example.org"
 
 

@@ -74,7 +74,7 @@ def campaign(db):
         target_roles=[Role.MAYOR, Role.COUNCILLOR],
         editing_mode=Campaign.EditingMode.PERSONAL,
         requires_confirmation=True,
-        sender_name="Privacy Org",
+        organization_name="Privacy Org",
         sender_email="letters@privacy.example.org",
         share_text="Write to your council about facial recognition.",
     )

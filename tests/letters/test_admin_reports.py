@@ -1,7 +1,9 @@
+import codecs
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
+import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
@@ -40,7 +42,9 @@ def counts_url(data, **query):
 
 
 def streamed_csv(response):
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8"))))
+    content = b"".join(response.streaming_content)
+    assert content.startswith(codecs.BOM_UTF8)  # so Excel reads UTF-8
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 # --- counts page --------------------------------------------------------------------------------
@@ -275,15 +279,156 @@ def test_export_log_is_read_only(staff_client, data):
 
 def test_chart_scales_bars_to_the_busiest_day():
     chart = chart_letters_per_day(
-        [(date(2026, 11, 1), 10), (date(2026, 11, 2), 0), (date(2026, 11, 3), 5)],
-        width=300,
-        height=100,
+        [(date(2026, 11, 1), 10), (date(2026, 11, 2), 0), (date(2026, 11, 3), 5)]
     )
+    bars = chart["bars"]
+    plot_height = chart["bottom"] - chart["top"]
 
-    assert [(bar["x"], bar["height"], bar["y"]) for bar in chart["bars"]] == [
-        (0, 100, 0),
-        (100, 0, 100),
-        (200, 50, 50),
-    ]
+    assert [bar["height"] for bar in bars] == [plot_height, 0, plot_height / 2]
+    assert all(bar["y"] + bar["height"] == chart["bottom"] for bar in bars)
+    # Evenly spaced, one per day, left to right inside the axes.
+    assert bars[0]["x"] > chart["left"]
+    assert bars[2]["x"] + bars[2]["width"] < chart["right"]
+    assert round(bars[1]["x"] - bars[0]["x"], 1) == round(bars[2]["x"] - bars[1]["x"], 1)
     assert chart["max"] == 10
     assert chart_letters_per_day([])["bars"] == []
+
+
+def test_chart_has_a_count_axis_with_round_steps_from_zero():
+    chart = chart_letters_per_day([(date(2026, 11, 1), 37), (date(2026, 11, 2), 12)])
+
+    assert [tick["value"] for tick in chart["y_ticks"]] == [0, 10, 20, 30, 40]
+    assert chart["y_ticks"][0]["y"] == chart["bottom"]
+    assert chart["y_ticks"][-1]["y"] == chart["top"]
+
+
+def test_chart_labels_dates_on_its_time_axis_without_crowding():
+    days = [(date(2026, 10, 1) + timedelta(days=n), n % 7) for n in range(60)]
+
+    chart = chart_letters_per_day(days)
+
+    assert 2 <= len(chart["x_ticks"]) <= 7
+    assert chart["x_ticks"][0]["label"] == "October 1"
+    assert chart["x_ticks"][0]["day"] == date(2026, 10, 1)
+
+
+def test_chart_draws_a_single_day_as_one_bar_of_normal_width():
+    chart = chart_letters_per_day([(date(2026, 11, 20), 5)])
+
+    (bar,) = chart["bars"]
+    assert bar["width"] <= 30
+    centre = bar["x"] + bar["width"] / 2
+    assert abs(centre - (chart["left"] + chart["right"]) / 2) < 1
+    assert [tick["label"] for tick in chart["x_ticks"]] == ["November 20"]
+    assert chart["y_ticks"][-1]["value"] >= 5
+
+
+def test_counts_page_draws_the_chart_with_axes_dates_and_counts(plain_staff, client, data):
+    html = client.get(counts_url(data)).content.decode()
+    start = html.index('<svg class="counts-chart"')
+    svg = html[start : html.index("</svg>", start)]
+
+    assert svg.count('class="axis"') >= 2
+    for label in ("November 20", "November 21", "November 22"):
+        assert f">{label}</text>" in svg
+    assert 'text-anchor="end" dominant-baseline="middle">0</text>' in svg
+    assert 'text-anchor="end" dominant-baseline="middle">3</text>' in svg  # the busiest day
+
+
+def test_counts_page_shows_its_title_above_the_downloads_not_under_them(plain_staff, client, data):
+    html = client.get(counts_url(data)).content.decode()
+
+    title = html.index("<h1>Signature counts: ")
+    downloads = html.index('class="counts-downloads"')
+    assert title < downloads
+    # The admin's object tools float up over the title; the downloads stay in the flow.
+    assert 'class="object-tools"' not in html
+    assert (
+        reverse("admin:letters_counts_xlsx", args=[data.campaign.pk]) + "?by=municipality" in html
+    )
+
+
+# --- XLSX downloads -------------------------------------------------------------------------------
+
+
+def streamed_xlsx(response):
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    return [list(row) for row in workbook.active.iter_rows(values_only=True)]
+
+
+def as_text(rows):
+    return [
+        [
+            ""
+            if value is None
+            else value.date().isoformat()
+            if hasattr(value, "date")
+            else str(value)
+            for value in row
+        ]
+        for row in rows
+    ]
+
+
+@pytest.mark.parametrize("by", ["municipality", "province", "ward", "day"])
+def test_counts_xlsx_holds_the_same_rows_as_the_csv(plain_staff, client, data, by):
+    query = f"?by={by}"
+    csv_rows = streamed_csv(
+        client.get(reverse("admin:letters_counts_csv", args=[data.campaign.pk]) + query)
+    )
+    response = client.get(reverse("admin:letters_counts_xlsx", args=[data.campaign.pk]) + query)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert response["Content-Disposition"].startswith(f'attachment; filename="counts-facial-{by}-')
+    assert response["Content-Disposition"].endswith('.xlsx"')
+    assert as_text(streamed_xlsx(response)) == csv_rows
+
+
+def test_counts_xlsx_escapes_formulas(plain_staff, client, data):
+    data.ottawa.name = "=cmd|' /C calc'!A0"
+    data.ottawa.save()
+
+    rows = streamed_xlsx(client.get(reverse("admin:letters_counts_xlsx", args=[data.campaign.pk])))
+
+    assert rows[2][1] == "'=cmd|' /C calc'!A0"
+
+
+def test_signers_xlsx_is_forbidden_without_the_permission(plain_staff, client, data):
+    response = client.get(reverse("admin:letters_signers_xlsx", args=[data.campaign.pk]))
+
+    assert response.status_code == 403
+    assert not SignerExportLog.objects.exists()
+
+
+def test_signers_xlsx_holds_the_csv_rows_and_is_logged(plain_staff, client, data):
+    grant_export(plain_staff)
+    data.campaign.letters.filter(municipality=data.ottawa).update(
+        consent_given=True, first_name="@SUM(A1)"
+    )
+    url = reverse("admin:letters_signers_xlsx", args=[data.campaign.pk]) + "?consented_only=1"
+
+    response = client.get(url)
+    rows = streamed_xlsx(response)
+
+    assert response.status_code == 200
+    assert {"no-store", "private"} <= set(response["Cache-Control"].split(", "))
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="signers-facial-consented-'
+    )
+    assert as_text(rows) == streamed_csv(client.get(signers_url(data, "?consented_only=1")))
+    assert [row[0] for row in rows[1:]] == ["'@SUM(A1)", "'@SUM(A1)"]
+    first, second = SignerExportLog.objects.order_by("started_at", "pk")
+    assert (first.user, first.rows, first.consented_only) == (plain_staff, 2, True)
+    assert first.finished_at is not None
+    assert second.rows == 2
+
+
+def test_signers_xlsx_rejects_post(plain_staff, client, data):
+    grant_export(plain_staff)
+
+    response = client.post(reverse("admin:letters_signers_xlsx", args=[data.campaign.pk]))
+
+    assert response.status_code == 405

@@ -1,7 +1,9 @@
+import codecs
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 
+import openpyxl
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
@@ -137,6 +139,11 @@ def read_csv(text):
     return list(csv.reader(io.StringIO(text)))
 
 
+def xlsx_rows(path):
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
 def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
@@ -146,7 +153,8 @@ def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatc
 
     path = tmp_path / "counts-facial-municipality-2026-11-23.csv"
     assert "counts-facial-municipality-2026-11-23.csv" in out.getvalue()
-    rows = read_csv(path.read_text(encoding="utf-8"))
+    assert path.read_bytes().startswith(codecs.BOM_UTF8)  # Excel then reads "Montréal" right
+    rows = read_csv(path.read_text(encoding="utf-8-sig"))
     assert rows[0] == ["OCD id", "Name", "Province", "Letters", "Deliveries sent"]
     assert rows[1:] == [
         ["ocd-division/country:ca/csd:3520005", "Toronto", "ON", "5", "6"],
@@ -201,9 +209,50 @@ def test_export_counts_writes_each_grouping(data, tmp_path, by, header, first):
         stdout=io.StringIO(),
     )
 
-    rows = read_csv(path.read_text(encoding="utf-8"))
+    rows = read_csv(path.read_text(encoding="utf-8-sig"))
     assert rows[0] == header
     assert rows[1] == first
+
+
+def test_export_counts_writes_xlsx_with_the_format_option(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    with time_machine.travel(local(23, 9), tick=False):
+        call_command(
+            "export_counts",
+            "--campaign",
+            "facial",
+            "--by",
+            "day",
+            "--format",
+            "xlsx",
+            stdout=io.StringIO(),
+        )
+
+    rows = xlsx_rows(tmp_path / "counts-facial-day-2026-11-23.xlsx")
+    assert rows[0] == ["Date", "Letters", "Deliveries sent"]
+    assert rows[1] == [datetime(2026, 11, 20), 3, 4]
+    assert len(rows) == 1 + 3
+
+
+def test_export_counts_sends_no_xlsx_to_stdout(data):
+    with pytest.raises(CommandError, match="--output FILE"):
+        call_command(
+            "export_counts",
+            "--campaign",
+            "facial",
+            "--by",
+            "day",
+            "--format",
+            "xlsx",
+            "--output",
+            "-",
+        )
+
+
+def test_export_counts_rejects_an_unknown_format(data):
+    with pytest.raises(CommandError):
+        call_command("export_counts", "--campaign", "facial", "--by", "day", "--format", "ods")
 
 
 def test_export_counts_writes_to_stdout_with_a_dash(data):
@@ -213,6 +262,7 @@ def test_export_counts_writes_to_stdout_with_a_dash(data):
         "export_counts", "--campaign", "facial", "--by", "province", "--output", "-", stdout=out
     )
 
+    assert not out.getvalue().startswith("\ufeff")  # no byte order mark in a pipe
     assert read_csv(out.getvalue()) == [
         ["Province", "Name", "Letters", "Deliveries sent"],
         ["ON", "Ontario", "7", "8"],

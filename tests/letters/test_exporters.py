@@ -3,7 +3,9 @@ import getpass
 import io
 import os
 import stat
+from datetime import datetime
 
+import openpyxl
 import pytest
 import time_machine
 from django.core.management import call_command
@@ -31,7 +33,7 @@ SIGNER_HEADER = [
 
 
 def read_csv(chunks):
-    return list(csv.reader(io.StringIO("".join(chunks))))
+    return list(csv.reader(io.StringIO("".join(chunks).removeprefix("\ufeff"))))
 
 
 @pytest.mark.parametrize(
@@ -241,6 +243,89 @@ def test_signers_exporter_streams_in_chunks_and_logs_an_interrupted_export(
     assert log.finished_at is None
 
 
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def read_xlsx(chunks):
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(chunks)), read_only=True)
+    return [list(row) for row in workbook.active.iter_rows(values_only=True)]
+
+
+def as_csv_text(rows):
+    """Cells as a CSV reader reads them back: text, empty for None."""
+    return [["" if value is None else str(value) for value in row] for row in rows]
+
+
+def test_xlsx_holds_the_same_rows_as_the_csv_with_formulas_escaped(campaign, ottawa):
+    make_letter(
+        campaign=campaign,
+        municipality=ottawa,
+        confirmed_at=local(20, 9),
+        first_name='=HYPERLINK("http://evil.example","x")',
+        last_name="+SUM(1)",
+        email="-1@example.org",
+        postal_code="@A1",
+    )
+    make_letter(campaign=campaign, municipality=ottawa, confirmed_at=local(21, 9), first_name="Zoë")
+    exporter = SignersExporter(campaign=campaign, actor="tester")
+
+    xlsx = read_xlsx(exporter.render("xlsx"))
+    csv_rows = read_csv(exporter.render("csv"))
+
+    assert as_csv_text(xlsx) == csv_rows
+    assert xlsx[0] == SIGNER_HEADER
+    assert xlsx[1][:4] == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'+SUM(1)",
+        "'-1@example.org",
+        "'@A1",
+    ]
+    assert xlsx[2][0] == "Zoë"
+    # Stored as text, never as a formula.
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(exporter.render("xlsx"))))
+    assert workbook.active["A2"].data_type == "s"
+
+
+@pytest.mark.django_db
+def test_xlsx_keeps_numbers_and_dates_as_such():
+    data = build_counts_data()
+
+    rows = read_xlsx(CountsExporter(campaign=data.campaign, by="day").render("xlsx"))
+
+    assert rows[0] == ["Date", "Letters", "Deliveries sent"]
+    assert rows[1] == [datetime(2026, 11, 20), 3, 4]
+
+
+@pytest.mark.django_db
+def test_xlsx_drops_control_characters_that_xlsx_cannot_hold():
+    data = build_counts_data()
+    data.ottawa.name = "Ott\x07awa"
+    data.ottawa.save()
+
+    rows = read_xlsx(CountsExporter(campaign=data.campaign, by="municipality").render("xlsx"))
+
+    assert rows[2][1] == "Ottawa"
+
+
+def test_xlsx_export_of_signers_is_logged_like_the_csv(campaign, ottawa):
+    for _ in range(3):
+        make_letter(campaign=campaign, municipality=ottawa, confirmed_at=local(20, 9))
+    exporter = SignersExporter(campaign=campaign, actor="tester")
+
+    assert exporter.get_filename("xlsx").endswith(".xlsx")
+    rows = read_xlsx(exporter.render("xlsx"))
+
+    assert len(rows) == 4
+    log = SignerExportLog.objects.get()
+    assert (log.rows, log.actor) == (3, "tester")
+    assert log.finished_at is not None
+
+
+def test_it_refuses_an_unknown_format(campaign):
+    with pytest.raises(ValueError):
+        CountsExporter(campaign=campaign, by="day").get_filename("ods")
+
+
 # --- export_signers command -------------------------------------------------------------------
 
 
@@ -255,7 +340,7 @@ def test_export_signers_command_writes_a_private_file_and_logs_the_os_user(
         call_command("export_signers", "--campaign", "facial", stdout=out)
 
     path = tmp_path / "signers-facial-2026-11-23.csv"
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert rows[0] == SIGNER_HEADER
     assert rows[1][0] == "Ada"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -267,6 +352,28 @@ def test_export_signers_command_writes_a_private_file_and_logs_the_os_user(
         SignerExportLog.Source.COMMAND,
         1,
     )
+
+
+def test_export_signers_command_writes_a_private_xlsx_with_the_format_option(
+    campaign, ottawa, tmp_path
+):
+    make_letter(campaign=campaign, municipality=ottawa, confirmed_at=local(20, 9), first_name="Ada")
+    path = tmp_path / "signers.xlsx"
+
+    call_command(
+        "export_signers",
+        "--campaign",
+        "facial",
+        "--format",
+        "xlsx",
+        "--output",
+        str(path),
+        stdout=io.StringIO(),
+    )
+
+    assert read_xlsx([path.read_bytes()])[1][0] == "Ada"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert SignerExportLog.objects.get().rows == 1
 
 
 def test_export_signers_command_keeps_only_consent_with_the_flag(campaign, ottawa, tmp_path):
@@ -291,7 +398,7 @@ def test_export_signers_command_keeps_only_consent_with_the_flag(campaign, ottaw
         stdout=io.StringIO(),
     )
 
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert [row[0] for row in rows] == ["First name", "Ada"]
     log = SignerExportLog.objects.get()
     assert log.consented_only is True

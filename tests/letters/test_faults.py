@@ -73,7 +73,7 @@ def test_100_letters_to_5_recipients_each_arrive_once_with_the_specified_headers
     smtp, broker, workers
 ):
     # 500 emails take about 50 s on two busy cores.
-    civic = CampaignFactory(sender_name="Civic Org", sender_email="letters@civic.example.org")
+    civic = CampaignFactory(organization_name="Civic Org", sender_email="letters@civic.example.org")
     letters = [make_letter(campaign=civic, recipients=5) for _ in range(100)]
     worker = workers.start(broker_url=broker, smtp_port=smtp.port)
 

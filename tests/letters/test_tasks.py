@@ -128,6 +128,7 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
         "purge-personal-data",
         "build-daily-bundles",
         "release-held-letters",
+        "send-followups",
     }
 
 

@@ -57,7 +57,7 @@ def test_the_service_collapses_line_breaks_before_any_header(
     campaign, council, django_capture_on_commit_callbacks
 ):
     # Past the form (an admin action, a future API): the service still keeps headers whole.
-    campaign.sender_name = "Org\r\nBcc: evil@example.net"
+    campaign.organization_name = "Org\r\nBcc: evil@example.net"
     campaign.save()
     with django_capture_on_commit_callbacks(execute=True):
         letter = letter_submit(

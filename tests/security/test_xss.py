@@ -144,7 +144,7 @@ def _poison_campaign(campaign: Campaign) -> None:
         setattr(campaign, f"personal_prompt_{language}", "Prompt " + XSS)
         setattr(campaign, f"thanks_text_{language}", "Thanks " + XSS + " [x](javascript:alert(1))")
         setattr(campaign, f"share_text_{language}", "Share " + XSS)
-    campaign.sender_name = "Org " + XSS
+    campaign.organization_name = "Org " + XSS
     campaign.press_name = "Press " + XSS
     campaign.save()
     point = campaign.talking_points.first()
