@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from .models import (
     DirectoryImport,
@@ -25,7 +25,14 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import directory_upload_import, representatives_reset_bounces
+from .roster_plan import RosterPlan, message, plan_preview
+from .services import (
+    ImportDecided,
+    directory_import_apply,
+    directory_import_cancel,
+    directory_upload_import,
+    representatives_reset_bounces,
+)
 from .sources import CheckedUpload, SourceError, upload_check
 
 STALE_DAYS = 365
@@ -214,7 +221,7 @@ class RepresentativeUploadForm(forms.Form):
         required=False,
         help_text=_(
             "Every row belongs to this municipality. Leave empty when the file has a "
-            "Locality (and Province) column."
+            "Locality (and Province) column or OCD ids."
         ),
     )
 
@@ -329,19 +336,29 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(require_GET(self.upload_job_view)),
                 name="councils_representative_upload_job",
             ),
+            path(
+                "upload/<int:job_id>/apply/",
+                self.admin_site.admin_view(require_POST(self.upload_apply_view)),
+                name="councils_representative_upload_apply",
+            ),
+            path(
+                "upload/<int:job_id>/cancel/",
+                self.admin_site.admin_view(require_POST(self.upload_cancel_view)),
+                name="councils_representative_upload_cancel",
+            ),
         ] + super().get_urls()
 
     def _may_import(self, request) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
 
     def upload_view(self, request):
+        """Upload a file; its changes are shown for review before anything is written."""
         if not self._may_import(request):
             raise PermissionDenied
-        summary = None
         form = RepresentativeUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                result = directory_upload_import(
+                job = directory_upload_import(
                     upload=form.cleaned_data["file"],
                     municipality=form.cleaned_data["municipality"],
                     uploaded_by=request.user,
@@ -349,58 +366,103 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             except SourceError as exc:
                 form.add_error("file", str(exc))
             else:
-                if isinstance(result, DirectoryImport):
-                    return redirect("admin:councils_representative_upload_job", job_id=result.pk)
-                summary = result
+                return redirect("admin:councils_representative_upload_job", job_id=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Import representatives"),
             "form": form,
-            "summary": summary,
             "changelist_url": reverse("admin:councils_representative_changelist"),
         }
         return TemplateResponse(request, "councils/admin/representative_upload.html", context)
 
     def upload_job_view(self, request, job_id: int):
-        """The progress page of a large upload; it reloads itself until the job has finished."""
+        """An import's page: the progress of a large file being read (it reloads itself),
+        then the changes to review with Apply and Cancel, then what was decided."""
         if not self._may_import(request):
             raise PermissionDenied
         job = get_object_or_404(
-            DirectoryImport.objects.defer("text").select_related("municipality", "uploaded_by"),
+            DirectoryImport.objects.defer("text").select_related(
+                "municipality", "uploaded_by", "decided_by"
+            ),
             pk=job_id,
         )
+        if job.source == DirectoryImport.Source.REPRESENT:
+            title = _("Represent sync of %(name)s") % {"name": job.municipality or job.file_name}
+        else:
+            title = _("Import of %(name)s") % {"name": job.file_name}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": _("Import of %(name)s") % {"name": job.file_name},
+            "title": title,
             "job": job,
+            "preview": plan_preview(RosterPlan.from_json(job.plan)) if job.plan else None,
+            "reasons": [message(code, params) for code, params in job.review_reasons],
             "changelist_url": reverse("admin:councils_representative_changelist"),
         }
         return TemplateResponse(request, "councils/admin/directory_import.html", context)
 
+    def upload_apply_view(self, request, job_id: int):
+        if not self._may_import(request):
+            raise PermissionDenied
+        job = get_object_or_404(DirectoryImport.objects.defer("text"), pk=job_id)
+        try:
+            job = directory_import_apply(job=job, by=request.user)
+        except ImportDecided:
+            self.message_user(
+                request, gettext("This import was already decided."), messages.WARNING
+            )
+        else:
+            if job.status == DirectoryImport.Status.DONE:
+                self.message_user(request, gettext("The changes were applied."), messages.SUCCESS)
+            elif job.status == DirectoryImport.Status.OUTDATED:
+                self.message_user(
+                    request,
+                    gettext("Nothing was changed: the contacts changed after this preview."),
+                    messages.ERROR,
+                )
+        return redirect("admin:councils_representative_upload_job", job_id=job.pk)
+
+    def upload_cancel_view(self, request, job_id: int):
+        if not self._may_import(request):
+            raise PermissionDenied
+        job = get_object_or_404(DirectoryImport.objects.defer("text"), pk=job_id)
+        try:
+            directory_import_cancel(job=job, by=request.user)
+        except ImportDecided:
+            self.message_user(
+                request, gettext("This import was already decided."), messages.WARNING
+            )
+        else:
+            self.message_user(request, gettext("The import was cancelled: nothing was changed."))
+        return redirect("admin:councils_representative_upload_job", job_id=job.pk)
+
 
 @admin.register(DirectoryImport)
 class DirectoryImportAdmin(admin.ModelAdmin):
-    """The list of large uploads and how they went; the jobs themselves are read-only."""
+    """Every roster import, waiting for review or decided: uploads, and changes the Represent
+    sync found. Reviewed on their own page; the records themselves are read-only."""
 
     list_display = (
         "file_name",
+        "source",
         "status",
         "progress",
         "municipality",
+        "changes",
         "uploaded_by",
         "created_at",
-        "finished_at",
+        "decided_by",
     )
-    list_filter = ("status", "created_at")
+    list_filter = ("status", "source", "created_at")
     search_fields = ("file_name", "municipality__name", "uploaded_by__username", "message")
-    list_select_related = ("municipality", "uploaded_by")
-    exclude = ("text",)
+    list_select_related = ("municipality", "uploaded_by", "decided_by")
+    exclude = ("text", "plan", "review_reasons")
 
     def get_queryset(self, request):
-        # The file itself (up to DIRECTORY_UPLOAD_MAX_BYTES) is never needed here.
-        return super().get_queryset(request).defer("text")
+        # The file and the plan (up to DIRECTORY_UPLOAD_MAX_BYTES and more) are read on the
+        # import's own page only.
+        return super().get_queryset(request).defer("text", "plan")
 
     def has_add_permission(self, request):
         return False
@@ -409,19 +471,33 @@ class DirectoryImportAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # The task of a queued or running job still reads and writes its row.
-        if obj is not None and not obj.is_finished:
+        # The task of a job being read or applied still reads and writes its row.
+        if obj is not None and obj.is_busy:
             return False
         return super().has_delete_permission(request, obj)
 
     @admin.display(description=_("progress"))
     def progress(self, obj):
+        if obj.status == DirectoryImport.Status.REVIEW:
+            text = gettext("Review the changes")
+        else:
+            text = gettext("%(done)s of %(total)s rows") % {
+                "done": obj.rows_done,
+                "total": obj.rows_total,
+            }
         return format_html(
             '<a href="{}">{}</a>',
             reverse("admin:councils_representative_upload_job", args=[obj.pk]),
-            gettext("%(done)s of %(total)s rows")
-            % {"done": obj.rows_done, "total": obj.rows_total},
+            text,
         )
+
+    @admin.display(description=_("changes"))
+    def changes(self, obj):
+        return gettext("%(new)s new, %(changed)s changed, %(retired)s retired") % {
+            "new": obj.created,
+            "changed": obj.updated,
+            "retired": obj.deactivated,
+        }
 
 
 @admin.register(PostcodePrefix)

@@ -1,17 +1,22 @@
 """Import one representative set from Open North's Represent API (represent.opennorth.ca),
-through the same import as the Open North CSV and Represent JSON files."""
+through the same plan as the Open North CSV and Represent JSON files."""
 
+from django.db import transaction
 from django.utils.text import slugify
 
 from . import represent
-from .import_representatives import representatives_import
-from .import_summary import ImportSummary
+from .import_representatives import representatives_plan, roster_plan_apply
 from .models import Municipality, Representative
+from .roster_plan import RosterPlan
 from .sources import RawRepresentative, SourceError, representatives_from_json
 
 
-def represent_sync(*, set_slug: str, municipality: Municipality | None = None) -> ImportSummary:
-    """Import one representative set from Represent's live API (throttled, backs off on 503)."""
+def represent_plan(
+    *, set_slug: str, municipality: Municipality | None = None
+) -> tuple[RosterPlan, Municipality]:
+    """What importing a Represent set changes (throttled, backs off on 503); nothing is
+    written. Raises SourceError when the set's municipality is unknown, RepresentError when
+    Represent cannot be read."""
     if municipality is None:
         municipality = municipality_for_represent_set(set_slug=set_slug)
     records: list[RawRepresentative] = []
@@ -19,15 +24,26 @@ def represent_sync(*, set_slug: str, municipality: Municipality | None = None) -
     for page_url, objects in represent.representatives(set_slug):
         first_url = first_url or page_url
         records += representatives_from_json(objects, first_line=len(records) + 1)
-    if municipality.represent_set != set_slug:
-        municipality.represent_set = set_slug
-        municipality.save(update_fields=["represent_set"])
-    return representatives_import(
+    plan = representatives_plan(
         records=records,
         municipality=municipality,
         source=Representative.Source.REPRESENT,
+        source_label=first_url,
         source_url=first_url,
     )
+    return plan, municipality
+
+
+def represent_plan_apply(
+    *, plan: RosterPlan, municipality: Municipality, set_slug: str
+) -> RosterPlan:
+    """Apply a plan made by represent_plan and link the council to the set."""
+    with transaction.atomic():
+        roster_plan_apply(plan=plan)
+        if municipality.represent_set != set_slug:
+            municipality.represent_set = set_slug
+            municipality.save(update_fields=["represent_set"])
+    return plan
 
 
 _SET_SUFFIXES = ("-city-council", "-town-council", "-council", "-conseil-municipal", "-municipal")

@@ -17,5 +17,15 @@ DIRECTORY_IMPORT_TIME_LIMIT = DIRECTORY_IMPORT_SOFT_TIME_LIMIT + 60
     time_limit=DIRECTORY_IMPORT_TIME_LIMIT,
 )
 def directory_import_run(job_id: int) -> None:
-    """Import an uploaded directory file; the importer records success or failure on the job."""
+    """Read an uploaded directory file into its plan; the job then waits for review."""
     import_representatives.directory_import_run(job_id=job_id)
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=DIRECTORY_IMPORT_SOFT_TIME_LIMIT,
+    time_limit=DIRECTORY_IMPORT_TIME_LIMIT,
+)
+def directory_import_apply(job_id: int) -> None:
+    """Apply a reviewed import; the importer records success or failure on the job."""
+    import_representatives.directory_import_apply(job_id=job_id)
