@@ -454,6 +454,9 @@ REPRESENT_MIN_INTERVAL = 1.5
 DIRECTORY_UPLOAD_MAX_BYTES = env_int("DIRECTORY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 DIRECTORY_UPLOAD_MAX_ROWS = env_int("DIRECTORY_UPLOAD_MAX_ROWS", 100_000)
 DIRECTORY_UPLOAD_TASK_ROWS = env_int("DIRECTORY_UPLOAD_TASK_ROWS", 2000)
+# A council's contacts not checked (imported, synced or checked by hand) for this many days
+# are "stale" in the admin's filters.
+DIRECTORY_STALE_DAYS = env_int("DIRECTORY_STALE_DAYS", 180)
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import format_lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,11 +31,14 @@ from .services import (
     directory_import_apply,
     directory_import_cancel,
     directory_upload_import,
+    municipalities_mark_checked,
     representatives_reset_bounces,
 )
 from .sources import CheckedUpload, SourceError, upload_check
 
-STALE_DAYS = 365
+
+def _stale_days() -> int:
+    return settings.DIRECTORY_STALE_DAYS
 
 
 class AccentInsensitiveSearchMixin:
@@ -60,12 +63,12 @@ class StaleFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS}),
-            ("no", _("Verified in the last %(days)s days") % {"days": STALE_DAYS}),
+            ("yes", _("Stale (not verified in %(days)s days)") % {"days": _stale_days()}),
+            ("no", _("Verified in the last %(days)s days") % {"days": _stale_days()}),
         ]
 
     def queryset(self, request, queryset):
-        cutoff = timezone.now() - timedelta(days=STALE_DAYS)
+        cutoff = timezone.now() - timedelta(days=_stale_days())
         if self.value() == "yes":
             return queryset.filter(Q(last_verified__isnull=True) | Q(last_verified__lt=cutoff))
         if self.value() == "no":
@@ -116,20 +119,42 @@ class MunicipalityEmailFilter(admin.SimpleListFilter):
 
 
 class MunicipalityStaleFilter(admin.SimpleListFilter):
-    title = _("verification")
+    """Councils by when their contacts were last checked (imported, synced or by hand)."""
+
+    title = _("contacts checked")
     parameter_name = "stale"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS})]
+        return [
+            ("yes", _("More than %(days)s days ago") % {"days": _stale_days()}),
+            ("no", _("In the last %(days)s days") % {"days": _stale_days()}),
+            ("never", _("Never")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            cutoff = timezone.now() - timedelta(days=STALE_DAYS)
-            return queryset.filter(
-                Q(representatives__last_verified__isnull=True)
-                | Q(representatives__last_verified__lt=cutoff),
-                representatives__active=True,
-            ).distinct()
+            return queryset.roster_stale(days=_stale_days())
+        if self.value() == "no":
+            cutoff = timezone.now() - timedelta(days=_stale_days())
+            return queryset.filter(roster_checked_at__gte=cutoff)
+        if self.value() == "never":
+            return queryset.filter(roster_checked_at__isnull=True)
+        return queryset
+
+
+class ElectionFilter(admin.SimpleListFilter):
+    """Councils elected since their contacts were last checked: the roster may name people
+    who lost their seats."""
+
+    title = _("election")
+    parameter_name = "election"
+
+    def lookups(self, request, model_admin):
+        return [("since_check", _("Election since the contacts were checked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "since_check":
+            return queryset.election_since_check()
         return queryset
 
 
@@ -149,6 +174,8 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         "classification",
         "organization_name",
         "rep_count",
+        "roster_checked_at",
+        "election_date",
         "active",
         "ocd_id",
     )
@@ -158,7 +185,9 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         "classification",
         MunicipalityEmailFilter,
         MunicipalityStaleFilter,
+        ElectionFilter,
     )
+    actions = ["mark_checked"]
     search_fields = ("name", "name_fr", "organization_name", "ocd_id", "csd_code")
     list_select_related = ("upper_tier",)
     autocomplete_fields = ("upper_tier",)
@@ -170,7 +199,8 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             _("Identifiers"),
             {"fields": ("ocd_id", "csd_code", "classification", "represent_set", "upper_tier")},
         ),
-        (_("Council"), {"fields": ("website", "council_size")}),
+        (_("Council"), {"fields": ("website", "council_size", "election_date")}),
+        (_("Contacts"), {"fields": ("roster_checked_at", "roster_source")}),
     )
 
     def get_queryset(self, request):
@@ -183,6 +213,19 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     @admin.display(description=_("representatives"), ordering="rep_count")
     def rep_count(self, obj):
         return obj.rep_count
+
+    @admin.action(description=_("Mark contacts as checked today"), permissions=["change"])
+    def mark_checked(self, request, queryset):
+        count = municipalities_mark_checked(municipalities=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "The contacts of %(count)d municipality are marked as checked today.",
+                "The contacts of %(count)d municipalities are marked as checked today.",
+                count,
+            )
+            % {"count": count},
+        )
 
 
 @admin.register(Ward)

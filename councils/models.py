@@ -32,6 +32,20 @@ class MunicipalityQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
 
+    def roster_stale(self, *, days: int):
+        """Rosters last checked more than `days` days ago (a roster never checked is not
+        stale but unknown: roster_checked_at is empty)."""
+        return self.filter(roster_checked_at__lt=timezone.now() - timedelta(days=days))
+
+    def election_since_check(self, *, today=None):
+        """Councils whose election has taken place since their roster was last checked (or
+        that were never checked): the roster may name people who lost their seats."""
+        today = today or timezone.localdate()
+        return self.filter(election_date__lte=today).filter(
+            models.Q(roster_checked_at__isnull=True)
+            | models.Q(roster_checked_at__date__lt=models.F("election_date"))
+        )
+
 
 # Each province's and territory's time zone (the municipality's office hours follow it).
 PROVINCE_TIME_ZONES = {

@@ -1,6 +1,7 @@
 """Writes to the council directory that enforce a rule or have a side effect: the resident's
 postal-code lookup (which asks Represent and remembers its answer), the admin's directory upload
-(read into a plan at once, or by a queued job; applied after review), clearing bounces.
+(read into a plan at once, or by a queued job; applied after review), marking rosters checked,
+clearing bounces.
 
 The lookup is a chain that never dead-ends:
   1. "cache"     an earlier Represent answer for the same full postal code;
@@ -203,6 +204,20 @@ def _enqueue(job_id: int, task) -> None:
                 "file again in a few minutes."
             )
         )
+
+
+@transaction.atomic
+def municipalities_mark_checked(*, municipalities, by) -> int:
+    """An organizer checked these councils' contacts by hand: their rosters, and the people
+    on them, count as checked now. Returns how many councils."""
+    now = timezone.now()
+    source = _("Checked by hand by %(user)s") % {"user": by.get_username()}
+    count = 0
+    for municipality in municipalities:
+        municipality.roster_mark_checked(source=source, on=now)
+        municipality.representatives.active().update(last_verified=now)
+        count += 1
+    return count
 
 
 def representatives_reset_bounces(*, representatives) -> int:

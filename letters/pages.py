@@ -162,6 +162,7 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
         "personal_max": PERSONAL_MESSAGE_MAX,
         "body_max": BODY_MAX,
         "municipality_name": state.municipality.display_name(translation.get_language()),
+        "roster_checked_at": state.municipality.roster_checked_at,
     }
 
 
