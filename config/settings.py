@@ -457,6 +457,8 @@ DIRECTORY_UPLOAD_TASK_ROWS = env_int("DIRECTORY_UPLOAD_TASK_ROWS", 2000)
 # A council's contacts not checked (imported, synced or checked by hand) for this many days
 # are "stale" in the admin's filters.
 DIRECTORY_STALE_DAYS = env_int("DIRECTORY_STALE_DAYS", 180)
+# "Wrong or outdated contact?" reports per hour from one IP address.
+CONTACT_REPORTS_PER_IP = env_int("CONTACT_REPORTS_PER_IP", 10)
 
 # --- Logging ----------------------------------------------------------------------------------
 

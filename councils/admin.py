@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .models import (
+    ContactReport,
     DirectoryImport,
     Municipality,
     PostcodeAnswer,
@@ -28,6 +29,8 @@ from .models import (
 from .roster_plan import RosterPlan, message, plan_preview
 from .services import (
     ImportDecided,
+    contact_reports_dismiss,
+    contact_reports_resolve,
     directory_import_apply,
     directory_import_cancel,
     directory_upload_import,
@@ -541,6 +544,92 @@ class DirectoryImportAdmin(admin.ModelAdmin):
             "changed": obj.updated,
             "retired": obj.deactivated,
         }
+
+
+@admin.register(ContactReport)
+class ContactReportAdmin(admin.ModelAdmin):
+    """Residents' "Wrong or outdated contact?" reports: retire the person or correct the
+    contact (its change form), then close the report."""
+
+    list_display = (
+        "created_at",
+        "representative",
+        "municipality",
+        "problem",
+        "details",
+        "status",
+        "correct_link",
+    )
+    list_filter = ("status", "problem", "representative__municipality__province")
+    search_fields = ("representative__name", "representative__municipality__name", "details")
+    list_select_related = ("representative__municipality",)
+    readonly_fields = (
+        "representative",
+        "problem",
+        "details",
+        "created_at",
+        "status",
+        "resolved_at",
+        "resolved_by",
+    )
+    actions = ["retire", "resolve", "dismiss"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("municipality"), ordering="representative__municipality")
+    def municipality(self, obj):
+        return obj.representative.municipality
+
+    @admin.display(description=_("correct"))
+    def correct_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:councils_representative_change", args=[obj.representative_id]),
+            gettext("Correct the contact"),
+        )
+
+    @admin.action(
+        description=_("Retire these representatives (they left office) and close the reports"),
+        permissions=["change"],
+    )
+    def retire(self, request, queryset):
+        if not request.user.has_perm("councils.change_representative"):
+            raise PermissionDenied
+        count = contact_reports_resolve(reports=queryset, by=request.user, retire=True)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d report closed; its representative is retired.",
+                "%(count)d reports closed; their representatives are retired.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(description=_("Close the reports as resolved"), permissions=["change"])
+    def resolve(self, request, queryset):
+        count = contact_reports_resolve(reports=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d report closed as resolved.",
+                "%(count)d reports closed as resolved.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(
+        description=_("Dismiss the reports (the contact was right)"), permissions=["change"]
+    )
+    def dismiss(self, request, queryset):
+        count = contact_reports_dismiss(reports=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext("%(count)d report dismissed.", "%(count)d reports dismissed.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(PostcodePrefix)

@@ -1,7 +1,7 @@
 """Writes to the council directory that enforce a rule or have a side effect: the resident's
 postal-code lookup (which asks Represent and remembers its answer), the admin's directory upload
 (read into a plan at once, or by a queued job; applied after review), marking rosters checked,
-clearing bounces.
+contact reports, clearing bounces.
 
 The lookup is a chain that never dead-ends:
   1. "cache"     an earlier Represent answer for the same full postal code;
@@ -16,6 +16,7 @@ The lookup is a chain that never dead-ends:
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +24,14 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from . import import_representatives, represent
 from .import_representatives import representatives_plan_file
-from .models import DirectoryImport, Municipality, PostcodeAnswer, Ward
+from .models import (
+    ContactReport,
+    DirectoryImport,
+    Municipality,
+    PostcodeAnswer,
+    Representative,
+    Ward,
+)
 from .selectors import (
     Candidate,
     LookupResult,
@@ -218,6 +226,44 @@ def municipalities_mark_checked(*, municipalities, by) -> int:
         municipality.representatives.active().update(last_verified=now)
         count += 1
     return count
+
+
+def contact_report_create(
+    *, representative: Representative, problem: str, details: str = ""
+) -> ContactReport:
+    """File a "Wrong or outdated contact?" report for an organizer to check.
+
+    Raises ValidationError on an unknown problem or details that are too long.
+    """
+    if len(details) > ContactReport.DETAILS_MAX:
+        raise ValidationError({"details": _("Too long.")})
+    report = ContactReport(representative=representative, problem=problem, details=details)
+    report.full_clean()
+    report.save()
+    return report
+
+
+@transaction.atomic
+def contact_reports_resolve(*, reports, by, retire: bool = False) -> int:
+    """Close open reports as resolved; with retire, first retire the representatives they
+    are about (the person left office). Returns how many reports were closed."""
+    reports = list(reports.filter(status=ContactReport.Status.OPEN))
+    if retire:
+        Representative.objects.filter(pk__in={r.representative_id for r in reports}).update(
+            active=False
+        )
+    for report in reports:
+        report.mark(status=ContactReport.Status.RESOLVED, by=by)
+    return len(reports)
+
+
+@transaction.atomic
+def contact_reports_dismiss(*, reports, by) -> int:
+    """Close open reports without changing anything (the contact was right)."""
+    reports = list(reports.filter(status=ContactReport.Status.OPEN))
+    for report in reports:
+        report.mark(status=ContactReport.Status.DISMISSED, by=by)
+    return len(reports)
 
 
 def representatives_reset_bounces(*, representatives) -> int:

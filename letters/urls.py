@@ -18,4 +18,5 @@ urlpatterns = [
     path("letters/confirm/<slug:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("letters/<slug:token>/", views.status, name="status"),
     path("letters/<slug:token>/delete/", views.delete, name="delete"),
+    path("contacts/<int:representative_id>/report/", views.contact_report, name="contact_report"),
 ]
