@@ -493,6 +493,23 @@ REPRESENT_MIN_INTERVAL = 1.5
 DIRECTORY_UPLOAD_MAX_BYTES = env_int("DIRECTORY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 DIRECTORY_UPLOAD_MAX_ROWS = env_int("DIRECTORY_UPLOAD_MAX_ROWS", 100_000)
 DIRECTORY_UPLOAD_TASK_ROWS = env_int("DIRECTORY_UPLOAD_TASK_ROWS", 2000)
+# A council's contacts not checked (imported, synced or checked by hand) for this many days
+# are "stale" in the admin's filters.
+DIRECTORY_STALE_DAYS = env_int("DIRECTORY_STALE_DAYS", 180)
+# The optional periodic sync of the councils linked to a Represent set (off by default): beat
+# runs it hourly, and it refreshes each roster last checked more than REPRESENT_SYNC_HOURS
+# ago. A change adding or retiring more than REPRESENT_SYNC_MAX_AUTO_CHANGES members, or
+# changing the mayor, waits for an organizer's approval (Councils > Directory imports).
+REPRESENT_SYNC_ENABLED = env_bool("REPRESENT_SYNC_ENABLED", False)
+REPRESENT_SYNC_HOURS = env_int("REPRESENT_SYNC_HOURS", 24)
+REPRESENT_SYNC_MAX_AUTO_CHANGES = env_int("REPRESENT_SYNC_MAX_AUTO_CHANGES", 3)
+if REPRESENT_SYNC_ENABLED:
+    CELERY_BEAT_SCHEDULE["represent-sync"] = {
+        "task": "councils.tasks.represent_sync_due",
+        "schedule": 60 * 60,
+    }
+# "Wrong or outdated contact?" reports per hour from one IP address.
+CONTACT_REPORTS_PER_IP = env_int("CONTACT_REPORTS_PER_IP", 10)
 
 # --- Logging ----------------------------------------------------------------------------------
 

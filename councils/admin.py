@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
@@ -12,11 +12,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import format_lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from .models import (
+    ContactReport,
     DirectoryImport,
     Municipality,
     PostcodeAnswer,
@@ -25,10 +26,22 @@ from .models import (
     Ward,
     search_key,
 )
-from .services import directory_upload_import, representatives_reset_bounces
+from .roster_plan import RosterPlan, message, plan_preview
+from .services import (
+    ImportDecided,
+    contact_reports_dismiss,
+    contact_reports_resolve,
+    directory_import_apply,
+    directory_import_cancel,
+    directory_upload_import,
+    municipalities_mark_checked,
+    representatives_reset_bounces,
+)
 from .sources import CheckedUpload, SourceError, upload_check
 
-STALE_DAYS = 365
+
+def _stale_days() -> int:
+    return settings.DIRECTORY_STALE_DAYS
 
 
 class AccentInsensitiveSearchMixin:
@@ -53,12 +66,12 @@ class StaleFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS}),
-            ("no", _("Verified in the last %(days)s days") % {"days": STALE_DAYS}),
+            ("yes", _("Stale (not verified in %(days)s days)") % {"days": _stale_days()}),
+            ("no", _("Verified in the last %(days)s days") % {"days": _stale_days()}),
         ]
 
     def queryset(self, request, queryset):
-        cutoff = timezone.now() - timedelta(days=STALE_DAYS)
+        cutoff = timezone.now() - timedelta(days=_stale_days())
         if self.value() == "yes":
             return queryset.filter(Q(last_verified__isnull=True) | Q(last_verified__lt=cutoff))
         if self.value() == "no":
@@ -109,20 +122,42 @@ class MunicipalityEmailFilter(admin.SimpleListFilter):
 
 
 class MunicipalityStaleFilter(admin.SimpleListFilter):
-    title = _("verification")
+    """Councils by when their contacts were last checked (imported, synced or by hand)."""
+
+    title = _("contacts checked")
     parameter_name = "stale"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Stale (not verified in %(days)s days)") % {"days": STALE_DAYS})]
+        return [
+            ("yes", _("More than %(days)s days ago") % {"days": _stale_days()}),
+            ("no", _("In the last %(days)s days") % {"days": _stale_days()}),
+            ("never", _("Never")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            cutoff = timezone.now() - timedelta(days=STALE_DAYS)
-            return queryset.filter(
-                Q(representatives__last_verified__isnull=True)
-                | Q(representatives__last_verified__lt=cutoff),
-                representatives__active=True,
-            ).distinct()
+            return queryset.roster_stale(days=_stale_days())
+        if self.value() == "no":
+            cutoff = timezone.now() - timedelta(days=_stale_days())
+            return queryset.filter(roster_checked_at__gte=cutoff)
+        if self.value() == "never":
+            return queryset.filter(roster_checked_at__isnull=True)
+        return queryset
+
+
+class ElectionFilter(admin.SimpleListFilter):
+    """Councils elected since their contacts were last checked: the roster may name people
+    who lost their seats."""
+
+    title = _("election")
+    parameter_name = "election"
+
+    def lookups(self, request, model_admin):
+        return [("since_check", _("Election since the contacts were checked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "since_check":
+            return queryset.election_since_check()
         return queryset
 
 
@@ -142,6 +177,8 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         "classification",
         "organization_name",
         "rep_count",
+        "roster_checked_at",
+        "election_date",
         "active",
         "ocd_id",
     )
@@ -151,7 +188,9 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
         "classification",
         MunicipalityEmailFilter,
         MunicipalityStaleFilter,
+        ElectionFilter,
     )
+    actions = ["mark_checked"]
     search_fields = ("name", "name_fr", "organization_name", "ocd_id", "csd_code")
     list_select_related = ("upper_tier",)
     autocomplete_fields = ("upper_tier",)
@@ -163,11 +202,8 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             _("Identifiers"),
             {"fields": ("ocd_id", "csd_code", "classification", "represent_set", "upper_tier")},
         ),
-        (_("Council"), {"fields": ("website", "council_size", "clerk_email")}),
-        (
-            _("Contacts"),
-            {"fields": ("roster_checked_at", "roster_source", "election_date")},
-        ),
+        (_("Council"), {"fields": ("website", "council_size", "election_date", "clerk_email")}),
+        (_("Contacts"), {"fields": ("roster_checked_at", "roster_source")}),
         (
             _("Mail"),
             {
@@ -190,6 +226,19 @@ class MunicipalityAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
     @admin.display(description=_("representatives"), ordering="rep_count")
     def rep_count(self, obj):
         return obj.rep_count
+
+    @admin.action(description=_("Mark contacts as checked today"), permissions=["change"])
+    def mark_checked(self, request, queryset):
+        count = municipalities_mark_checked(municipalities=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "The contacts of %(count)d municipality are marked as checked today.",
+                "The contacts of %(count)d municipalities are marked as checked today.",
+                count,
+            )
+            % {"count": count},
+        )
 
 
 @admin.register(Ward)
@@ -228,7 +277,7 @@ class RepresentativeUploadForm(forms.Form):
         required=False,
         help_text=_(
             "Every row belongs to this municipality. Leave empty when the file has a "
-            "Locality (and Province) column."
+            "Locality (and Province) column or OCD ids."
         ),
     )
 
@@ -343,19 +392,29 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(require_GET(self.upload_job_view)),
                 name="councils_representative_upload_job",
             ),
+            path(
+                "upload/<int:job_id>/apply/",
+                self.admin_site.admin_view(require_POST(self.upload_apply_view)),
+                name="councils_representative_upload_apply",
+            ),
+            path(
+                "upload/<int:job_id>/cancel/",
+                self.admin_site.admin_view(require_POST(self.upload_cancel_view)),
+                name="councils_representative_upload_cancel",
+            ),
         ] + super().get_urls()
 
     def _may_import(self, request) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
 
     def upload_view(self, request):
+        """Upload a file; its changes are shown for review before anything is written."""
         if not self._may_import(request):
             raise PermissionDenied
-        summary = None
         form = RepresentativeUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                result = directory_upload_import(
+                job = directory_upload_import(
                     upload=form.cleaned_data["file"],
                     municipality=form.cleaned_data["municipality"],
                     uploaded_by=request.user,
@@ -363,58 +422,103 @@ class RepresentativeAdmin(AccentInsensitiveSearchMixin, admin.ModelAdmin):
             except SourceError as exc:
                 form.add_error("file", str(exc))
             else:
-                if isinstance(result, DirectoryImport):
-                    return redirect("admin:councils_representative_upload_job", job_id=result.pk)
-                summary = result
+                return redirect("admin:councils_representative_upload_job", job_id=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Import representatives"),
             "form": form,
-            "summary": summary,
             "changelist_url": reverse("admin:councils_representative_changelist"),
         }
         return TemplateResponse(request, "councils/admin/representative_upload.html", context)
 
     def upload_job_view(self, request, job_id: int):
-        """The progress page of a large upload; it reloads itself until the job has finished."""
+        """An import's page: the progress of a large file being read (it reloads itself),
+        then the changes to review with Apply and Cancel, then what was decided."""
         if not self._may_import(request):
             raise PermissionDenied
         job = get_object_or_404(
-            DirectoryImport.objects.defer("text").select_related("municipality", "uploaded_by"),
+            DirectoryImport.objects.defer("text").select_related(
+                "municipality", "uploaded_by", "decided_by"
+            ),
             pk=job_id,
         )
+        if job.source == DirectoryImport.Source.REPRESENT:
+            title = _("Represent sync of %(name)s") % {"name": job.municipality or job.file_name}
+        else:
+            title = _("Import of %(name)s") % {"name": job.file_name}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": _("Import of %(name)s") % {"name": job.file_name},
+            "title": title,
             "job": job,
+            "preview": plan_preview(RosterPlan.from_json(job.plan)) if job.plan else None,
+            "reasons": [message(code, params) for code, params in job.review_reasons],
             "changelist_url": reverse("admin:councils_representative_changelist"),
         }
         return TemplateResponse(request, "councils/admin/directory_import.html", context)
 
+    def upload_apply_view(self, request, job_id: int):
+        if not self._may_import(request):
+            raise PermissionDenied
+        job = get_object_or_404(DirectoryImport.objects.defer("text"), pk=job_id)
+        try:
+            job = directory_import_apply(job=job, by=request.user)
+        except ImportDecided:
+            self.message_user(
+                request, gettext("This import was already decided."), messages.WARNING
+            )
+        else:
+            if job.status == DirectoryImport.Status.DONE:
+                self.message_user(request, gettext("The changes were applied."), messages.SUCCESS)
+            elif job.status == DirectoryImport.Status.OUTDATED:
+                self.message_user(
+                    request,
+                    gettext("Nothing was changed: the contacts changed after this preview."),
+                    messages.ERROR,
+                )
+        return redirect("admin:councils_representative_upload_job", job_id=job.pk)
+
+    def upload_cancel_view(self, request, job_id: int):
+        if not self._may_import(request):
+            raise PermissionDenied
+        job = get_object_or_404(DirectoryImport.objects.defer("text"), pk=job_id)
+        try:
+            directory_import_cancel(job=job, by=request.user)
+        except ImportDecided:
+            self.message_user(
+                request, gettext("This import was already decided."), messages.WARNING
+            )
+        else:
+            self.message_user(request, gettext("The import was cancelled: nothing was changed."))
+        return redirect("admin:councils_representative_upload_job", job_id=job.pk)
+
 
 @admin.register(DirectoryImport)
 class DirectoryImportAdmin(admin.ModelAdmin):
-    """The list of large uploads and how they went; the jobs themselves are read-only."""
+    """Every roster import, waiting for review or decided: uploads, and changes the Represent
+    sync found. Reviewed on their own page; the records themselves are read-only."""
 
     list_display = (
         "file_name",
+        "source",
         "status",
         "progress",
         "municipality",
+        "changes",
         "uploaded_by",
         "created_at",
-        "finished_at",
+        "decided_by",
     )
-    list_filter = ("status", "created_at")
+    list_filter = ("status", "source", "created_at")
     search_fields = ("file_name", "municipality__name", "uploaded_by__username", "message")
-    list_select_related = ("municipality", "uploaded_by")
-    exclude = ("text",)
+    list_select_related = ("municipality", "uploaded_by", "decided_by")
+    exclude = ("text", "plan", "review_reasons")
 
     def get_queryset(self, request):
-        # The file itself (up to DIRECTORY_UPLOAD_MAX_BYTES) is never needed here.
-        return super().get_queryset(request).defer("text")
+        # The file and the plan (up to DIRECTORY_UPLOAD_MAX_BYTES and more) are read on the
+        # import's own page only.
+        return super().get_queryset(request).defer("text", "plan")
 
     def has_add_permission(self, request):
         return False
@@ -423,18 +527,118 @@ class DirectoryImportAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # The task of a queued or running job still reads and writes its row.
-        if obj is not None and not obj.is_finished:
+        # The task of a job being read or applied still reads and writes its row.
+        if obj is not None and obj.is_busy:
             return False
         return super().has_delete_permission(request, obj)
 
     @admin.display(description=_("progress"))
     def progress(self, obj):
+        if obj.status == DirectoryImport.Status.REVIEW:
+            text = gettext("Review the changes")
+        else:
+            text = gettext("%(done)s of %(total)s rows") % {
+                "done": obj.rows_done,
+                "total": obj.rows_total,
+            }
         return format_html(
             '<a href="{}">{}</a>',
             reverse("admin:councils_representative_upload_job", args=[obj.pk]),
-            gettext("%(done)s of %(total)s rows")
-            % {"done": obj.rows_done, "total": obj.rows_total},
+            text,
+        )
+
+    @admin.display(description=_("changes"))
+    def changes(self, obj):
+        return gettext("%(new)s new, %(changed)s changed, %(retired)s retired") % {
+            "new": obj.created,
+            "changed": obj.updated,
+            "retired": obj.deactivated,
+        }
+
+
+@admin.register(ContactReport)
+class ContactReportAdmin(admin.ModelAdmin):
+    """Residents' "Wrong or outdated contact?" reports: retire the person or correct the
+    contact (its change form), then close the report."""
+
+    list_display = (
+        "created_at",
+        "representative",
+        "municipality",
+        "problem",
+        "details",
+        "status",
+        "correct_link",
+    )
+    list_filter = ("status", "problem", "representative__municipality__province")
+    search_fields = ("representative__name", "representative__municipality__name", "details")
+    list_select_related = ("representative__municipality",)
+    readonly_fields = (
+        "representative",
+        "problem",
+        "details",
+        "created_at",
+        "status",
+        "resolved_at",
+        "resolved_by",
+    )
+    actions = ["retire", "resolve", "dismiss"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("municipality"), ordering="representative__municipality")
+    def municipality(self, obj):
+        return obj.representative.municipality
+
+    @admin.display(description=_("correct"))
+    def correct_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:councils_representative_change", args=[obj.representative_id]),
+            gettext("Correct the contact"),
+        )
+
+    @admin.action(
+        description=_("Retire these representatives (they left office) and close the reports"),
+        permissions=["change"],
+    )
+    def retire(self, request, queryset):
+        if not request.user.has_perm("councils.change_representative"):
+            raise PermissionDenied
+        count = contact_reports_resolve(reports=queryset, by=request.user, retire=True)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d report closed; its representative is retired.",
+                "%(count)d reports closed; their representatives are retired.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(description=_("Close the reports as resolved"), permissions=["change"])
+    def resolve(self, request, queryset):
+        count = contact_reports_resolve(reports=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d report closed as resolved.",
+                "%(count)d reports closed as resolved.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(
+        description=_("Dismiss the reports (the contact was right)"), permissions=["change"]
+    )
+    def dismiss(self, request, queryset):
+        count = contact_reports_dismiss(reports=queryset, by=request.user)
+        self.message_user(
+            request,
+            ngettext("%(count)d report dismissed.", "%(count)d reports dismissed.", count)
+            % {"count": count},
         )
 
 

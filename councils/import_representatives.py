@@ -1,13 +1,16 @@
 """Import representatives from an Open North CSV or a Represent JSON file (a path, a URL or an
-upload), at once or as a queued directory import job in batches.
+upload), in two steps: a plan of what changes (councils.roster_plan), then, once someone has
+seen it, applying it. A large upload is read into its plan by a queued job, in batches.
 
-Matching people by name, their ward by district label, and marking whoever a file no longer
-lists inactive all happen here; sync_represent.py feeds the same import from Represent's API.
+An import makes the file each council's roster: people are matched by name, their ward by
+district label, and whoever the file no longer lists (demo placeholders and people added by
+hand included) is retired. sync_represent.py plans from Represent's API the same way.
 """
 
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import urljoin
 
@@ -38,6 +41,7 @@ from .cleaning import (
 )
 from .import_summary import ImportSummary
 from .models import DirectoryImport, Municipality, Representative, Role, Ward, search_key
+from .roster_plan import COMPARED_FIELDS, CouncilPlan, RosterPlan, fingerprint, issue
 from .sources import (
     RawRepresentative,
     SourceError,
@@ -53,8 +57,10 @@ from .sources import (
 
 logger = logging.getLogger(__name__)
 
-# Rows a directory import job writes per transaction, with its progress.
+# Rows a directory import job reads between two saves of its progress.
 DIRECTORY_IMPORT_BATCH_ROWS = 500
+# Rows per INSERT or UPDATE when a plan is applied.
+APPLY_BATCH_ROWS = 500
 
 
 class WardMatcher:
@@ -125,169 +131,222 @@ def _clean_offices(offices: list) -> list[dict]:
     return cleaned
 
 
-def _resolve_municipality(
-    raw: RawRepresentative, *, by_set: dict, by_name: dict
-) -> Municipality | None:
-    if raw.district_id.startswith("ocd-division/"):
-        base = re.match(r"^(ocd-division/country:ca/(?:csd:\d{7}|cd:\d{4}))", raw.district_id)
-        if base:
-            found = Municipality.objects.filter(ocd_id=base.group(1)).first()
-            if found:
-                return found
-    if raw.set_slug and raw.set_slug in by_set:
-        return by_set[raw.set_slug]
-    locality = search_key(one_line(raw.locality))
-    if locality:
-        matches = by_name.get(locality, [])
-        province = one_line(raw.province).upper()[:2]
-        if province:
-            matches = [m for m in matches if m.province == province] or matches
-        if len(matches) == 1:
-            return matches[0]
-    return None
+class RosterOutdated(Exception):
+    """A council's roster changed after the plan was made (another import, an edit in the
+    admin): applying the plan would undo that change. Carries the council's name."""
 
 
-_COMPARED_FIELDS = (
-    "name",
-    "first_name",
-    "last_name",
-    "role",
-    "role_text",
-    "ward_id",
-    "email",
-    "email_kind",
-    "contact_url",
-    "phone",
-    "offices",
-    "photo_url",
-    "source",
-    "source_url",
-    "active",
-)
+_BASE_DIVISION = re.compile(r"^(ocd-division/country:ca/(?:csd:\d{7}|cd:\d{4}))")
 _GENERIC_ROLE_TEXTS = {"", "member", "membre", "elected", "elu", "elue"}
 
 
-@transaction.atomic
-def representatives_import(
-    *,
-    records: Iterable[RawRepresentative],
-    municipality: Municipality | None = None,
-    source: str = Representative.Source.CSV,
-    source_url: str = "",
-    summary: ImportSummary | None = None,
-) -> ImportSummary:
-    """Create or update representatives from parsed records; mark those no longer listed for
-    the municipalities in this file inactive (manual entries are left alone).
+@dataclass
+class _Council:
+    """What the planner keeps about one council the file names."""
 
-    A bad row is skipped with its line number and reason; it never aborts the file.
-    """
-    run = RepresentativesImport(
-        municipality=municipality, source=source, source_url=source_url, summary=summary
-    )
-    run.add(records)
-    return run.finish()
+    municipality: Municipality
+    representatives: list[Representative]
+    existing: dict[str, Representative]
+    matcher: WardMatcher
+    ward_names: dict[int, str]
+    plan: CouncilPlan
+    seen: set[int] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)
 
 
-class RepresentativesImport:
-    """One import of representatives, fed records in one go (representatives_import) or in
+class RosterPlanner:
+    """Works out a RosterPlan from records given in one go (representatives_plan) or in
     batches (directory_import_run), which changes nothing in the result: the people already
-    seen and the municipalities touched are kept across batches, and those no longer listed
-    are marked inactive only by finish(), once every record is in."""
+    seen are kept across batches, and those no longer listed are known only once every
+    record is in (finish). Reads the directory, writes nothing.
+
+    Each row is placed by the municipality given for the whole file, else by its OCD id
+    (District ID), its Represent set, or its Locality (and Province) column; a row that
+    cannot be placed is reported in the plan, with the reason.
+    """
 
     def __init__(
         self,
         *,
         municipality: Municipality | None = None,
         source: str = Representative.Source.CSV,
+        source_label: str = "",
         source_url: str = "",
-        summary: ImportSummary | None = None,
+        notes: list | None = None,
     ):
         self.municipality = municipality
         self.source = source
         self.source_url = source_url
-        self.summary = summary or ImportSummary()
-        self.now = timezone.now()
+        self.plan = RosterPlan(source_label=source_label[:500], notes=list(notes or []))
+        self.councils: dict[int, _Council] = {}
         self.by_set: dict[str, Municipality] = {}
         self.by_name: dict[str, list[Municipality]] = {}
+        self.by_ocd_id: dict[str, Municipality | None] = {}
         if municipality is None:
             for m in Municipality.objects.active():
                 if m.represent_set:
                     self.by_set[m.represent_set] = m
-                self.by_name.setdefault(search_key(m.name), []).append(m)
-        self.touched: dict[int, Municipality] = {}
-        self.existing: dict[int, dict[str, Representative]] = {}
-        self.matchers: dict[int, WardMatcher] = {}
-        self.seen: dict[int, set[int]] = {}
+                for name in {search_key(n) for n in (m.name, m.name_fr, m.organization_name)}:
+                    if name:
+                        self.by_name.setdefault(name, []).append(m)
 
     def add(self, records: Iterable[RawRepresentative]) -> None:
-        summary = self.summary
         for raw in records:
-            if vacancy := _vacancy(raw):
-                summary.skipped.append((raw.line, vacancy))
+            if problem := _vacancy(raw):
+                self.plan.skipped.append(problem)
                 continue
-            target = self.municipality or _resolve_municipality(
-                raw, by_set=self.by_set, by_name=self.by_name
-            )
+            target, problem = (self.municipality, None) if self.municipality else self._place(raw)
             if target is None:
-                summary.skipped.append(
-                    (raw.line, "no municipality (pass --municipality or a Locality column)")
+                self.plan.unplaced.append(problem)
+                continue
+            self._plan_row(raw, self._council(target))
+
+    def finish(self) -> RosterPlan:
+        """The plan, with whoever the file no longer lists retired in each council it names.
+        A council none of whose rows could be used keeps its roster."""
+        councils = []
+        for council in self.councils.values():
+            if not (council.seen or council.plan.new):
+                self.plan.notes.append(
+                    issue(0, "no_valid_rows", municipality=str(council.municipality))
                 )
                 continue
-            if target.pk not in self.touched:
-                self.touched[target.pk] = target
-                self.existing[target.pk] = {
-                    rep.search_name: rep
-                    for rep in Representative.objects.filter(municipality=target)
-                }
-                self.matchers[target.pk] = WardMatcher(
-                    list(Ward.objects.filter(municipality=target))
+            council.plan.retired = [
+                _retired_entry(rep, council.ward_names)
+                for rep in council.representatives
+                if rep.active and rep.pk not in council.seen
+            ]
+            councils.append(council.plan)
+        self.plan.councils = councils
+        return self.plan
+
+    def _place(self, raw: RawRepresentative) -> tuple[Municipality | None, list | None]:
+        ocd_id = ""
+        if base := _BASE_DIVISION.match(raw.district_id.strip()):
+            ocd_id = base.group(1)
+            if ocd_id not in self.by_ocd_id:
+                self.by_ocd_id[ocd_id] = Municipality.objects.filter(ocd_id=ocd_id).first()
+            if found := self.by_ocd_id[ocd_id]:
+                return found, None
+        if raw.set_slug and raw.set_slug in self.by_set:
+            return self.by_set[raw.set_slug], None
+        locality = one_line(raw.locality)
+        if key := search_key(locality):
+            matches = self.by_name.get(key, [])
+            province = one_line(raw.province).upper()[:2]
+            if province:
+                matches = [m for m in matches if m.province == province] or matches
+            if len(matches) == 1:
+                return matches[0], None
+            if len(matches) > 1:
+                return None, issue(raw.line, "ambiguous_locality", locality=locality)
+            if ocd_id:
+                return None, issue(raw.line, "unknown_ocd_id", ocd_id=ocd_id)
+            if province:
+                return None, issue(
+                    raw.line, "unknown_locality_province", locality=locality, province=province
                 )
-                self.seen[target.pk] = set()
-            reason = _representative_upsert(
-                raw=raw,
-                municipality=target,
-                existing=self.existing[target.pk],
-                matcher=self.matchers[target.pk],
-                seen=self.seen[target.pk],
-                source=self.source,
-                source_url=self.source_url,
-                now=self.now,
-                summary=summary,
-            )
-            if reason:
-                summary.skipped.append((raw.line, reason))
+            return None, issue(raw.line, "unknown_locality", locality=locality)
+        if ocd_id:
+            return None, issue(raw.line, "unknown_ocd_id", ocd_id=ocd_id)
+        return None, issue(raw.line, "no_municipality")
 
-    def finish(self) -> ImportSummary:
-        """Mark inactive whoever the file no longer lists, in the municipalities it named."""
-        for pk, target in self.touched.items():
-            if not self.seen[pk]:
+    def _council(self, municipality: Municipality) -> _Council:
+        council = self.councils.get(municipality.pk)
+        if council is None:
+            representatives = list(
+                Representative.objects.filter(municipality=municipality).order_by("pk")
+            )
+            wards = list(Ward.objects.filter(municipality=municipality))
+            council = _Council(
+                municipality=municipality,
+                representatives=representatives,
+                existing={rep.search_name: rep for rep in representatives},
+                matcher=WardMatcher(wards),
+                ward_names={ward.pk: ward.name for ward in wards},
+                plan=CouncilPlan(
+                    municipality_id=municipality.pk,
+                    municipality=str(municipality),
+                    fingerprint=fingerprint(representatives),
+                ),
+            )
+            self.councils[municipality.pk] = council
+            self.plan.councils.append(council.plan)  # counted in the progress from now on
+        return council
+
+    def _plan_row(self, raw: RawRepresentative, council: _Council) -> None:
+        values = _cleaned_values(
+            raw,
+            municipality=council.municipality,
+            matcher=council.matcher,
+            source=self.source,
+            source_url=self.source_url,
+            notes=self.plan.notes,
+        )
+        key = search_key(values["name"])
+        if key in council.listed:
+            self.plan.skipped.append(issue(raw.line, "listed_twice", name=values["name"]))
+            return
+        council.listed.add(key)
+        rep = council.existing.get(key)
+        candidate = Representative(municipality=council.municipality, **values)
+        try:
+            candidate.full_clean(exclude=["municipality", "ward"], validate_unique=False)
+        except ValidationError as exc:
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            self.plan.skipped.append(issue(raw.line, "invalid", name=values["name"], errors=errors))
+            if rep is not None:
+                council.seen.add(rep.pk)  # listed, so kept as it is
+            return
+        ward_name = council.ward_names.get(values["ward_id"], "")
+        if rep is None:
+            council.plan.new.append({"line": raw.line, "values": values, "ward": ward_name})
+            return
+        council.seen.add(rep.pk)
+        changes = []
+        for name in COMPARED_FIELDS:
+            old, new = getattr(rep, name), values[name]
+            if old == new:
                 continue
-            stale = (
-                Representative.objects.filter(municipality=target, active=True)
-                .exclude(pk__in=self.seen[pk])
-                .exclude(source=Representative.Source.MANUAL)
+            if name == "ward_id":
+                changes.append(["ward", council.ward_names.get(old, ""), ward_name])
+            else:
+                changes.append([name, old, new])
+        if changes:
+            council.plan.changed.append(
+                {"id": rep.pk, "line": raw.line, "values": values, "changes": changes}
             )
-            self.summary.deactivated += stale.update(active=False)
-        return self.summary
+        else:
+            council.plan.unchanged.append(rep.pk)
 
 
-def _vacancy(raw: RawRepresentative) -> str:
-    """The reason to skip a row that names nobody ("Vacant", "To be determined", blank)."""
+def _retired_entry(rep: Representative, ward_names: dict[int, str]) -> dict:
+    return {
+        "id": rep.pk,
+        "name": rep.name,
+        "role": rep.role,
+        "ward": ward_names.get(rep.ward_id, ""),
+        "email": rep.email,
+        "placeholder": rep.is_placeholder,
+        "manual": rep.source == Representative.Source.MANUAL,
+    }
+
+
+def _vacancy(raw: RawRepresentative) -> list | None:
+    """The problem with a row that names nobody ("Vacant", "To be determined", blank)."""
     name = clean_person_name(raw.name) or " ".join(
         p for p in (clean_person_name(raw.first_name), clean_person_name(raw.last_name)) if p
     )
     if not name:
-        return "no name"
+        return issue(raw.line, "no_name")
     first = clean_person_name(raw.first_name)
     if is_vacant(name) or (first and is_vacant(first)):
-        return f"vacant seat ({name})"
-    return ""
+        return issue(raw.line, "vacant", name=name)
+    return None
 
 
-def _representative_upsert(
-    *, raw, municipality, existing, matcher, seen, source, source_url, now, summary
-) -> str:
-    """Write one record; returns the reason when it is skipped, else ""."""
+def _cleaned_values(raw, *, municipality, matcher, source, source_url, notes) -> dict:
+    """The Representative fields a row gives, cleaned; problems worth a note go to notes."""
     first = clean_person_name(raw.first_name)
     last = clean_person_name(raw.last_name)
     name = clean_person_name(raw.name) or " ".join(p for p in (first, last) if p)
@@ -311,13 +370,11 @@ def _representative_upsert(
         )
         ward = ward or matcher.match(district) or matcher.match(one_line(raw.district_id))
         if ward is None:
-            summary.notes.append(f"line {raw.line}: no ward matches {district!r}")
+            notes.append(issue(raw.line, "no_ward", district=district))
     email = clean_email(raw.email)
     if raw.email.strip() and not email:
-        summary.notes.append(f"line {raw.line}: invalid email {one_line(raw.email)!r} dropped")
-    offices = _clean_offices(raw.offices)
-    phone = clean_phone(raw.phone)
-    values = {
+        notes.append(issue(raw.line, "invalid_email", email=one_line(raw.email)))
+    return {
         "name": name[:200],
         "first_name": first[:100],
         "last_name": last[:100],
@@ -327,50 +384,112 @@ def _representative_upsert(
         "email": email,
         "email_kind": email_kind(email),
         "contact_url": _clean_url(raw.contact_url),
-        "phone": phone[:50],
-        "offices": offices,
+        "phone": clean_phone(raw.phone)[:50],
+        "offices": _clean_offices(raw.offices),
         "photo_url": _clean_url(raw.photo_url),
         "source": source,
         "source_url": _clean_url(raw.source_url) or _clean_url(source_url),
         "active": True,
     }
-    key = search_key(values["name"])
-    rep = existing.get(key)
-    if rep is not None and rep.pk in seen:
-        return f"{values['name']} is listed twice"
-    created = rep is None
-    if created:
-        rep = Representative(municipality=municipality)
-    changed = created or any(getattr(rep, f) != values[f] for f in _COMPARED_FIELDS)
-    if not created and rep.email != email:
-        rep.bounce_count = 0
-    for name_, value in values.items():
-        setattr(rep, name_, value)
-    rep.last_verified = now
-    try:
-        rep.full_clean(exclude=["municipality", "ward"], validate_unique=False)
-    except ValidationError as exc:
-        if created:
-            return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        rep.refresh_from_db()
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    rep.save()
-    existing[key] = rep
-    seen.add(rep.pk)
-    if created:
-        summary.created += 1
-    elif changed:
-        summary.updated += 1
-    else:
-        summary.unchanged += 1
-    return ""
 
 
-def representatives_import_file(
+def representatives_plan(
+    *,
+    records: Iterable[RawRepresentative],
+    municipality: Municipality | None = None,
+    source: str = Representative.Source.CSV,
+    source_label: str = "",
+    source_url: str = "",
+    notes: list | None = None,
+) -> RosterPlan:
+    """What importing these records changes; nothing is written.
+
+    A bad row is skipped with its line number and reason; it never aborts the file.
+    """
+    planner = RosterPlanner(
+        municipality=municipality,
+        source=source,
+        source_label=source_label,
+        source_url=source_url,
+        notes=notes,
+    )
+    planner.add(records)
+    return planner.finish()
+
+
+@transaction.atomic
+def roster_plan_apply(*, plan: RosterPlan) -> RosterPlan:
+    """Write a plan: create the new members, update the changed ones, retire the others, and
+    record each council's roster as checked now against the plan's source.
+
+    All or nothing. Raises RosterOutdated, changing nothing, when a council's roster is no
+    longer the one the plan was made from.
+    """
+    now = timezone.now()
+    for council in plan.councils:
+        municipality = (
+            Municipality.objects.select_for_update().filter(pk=council.municipality_id).first()
+        )
+        if municipality is None:
+            raise RosterOutdated(council.municipality)
+        representatives = list(Representative.objects.filter(municipality=municipality))
+        if fingerprint(representatives) != council.fingerprint:
+            raise RosterOutdated(str(municipality))
+        ward_ids = set(Ward.objects.filter(municipality=municipality).values_list("pk", flat=True))
+
+        Representative.objects.bulk_create(
+            [
+                Representative(
+                    municipality=municipality,
+                    last_verified=now,
+                    search_name=search_key(entry["values"]["name"]),
+                    **_with_ward(entry["values"], ward_ids),
+                )
+                for entry in council.new
+            ],
+            batch_size=APPLY_BATCH_ROWS,
+        )
+        by_pk = {rep.pk: rep for rep in representatives}
+        changed = []
+        for entry in council.changed:
+            rep = by_pk[entry["id"]]
+            values = _with_ward(entry["values"], ward_ids)
+            if rep.email != values["email"]:
+                rep.bounce_count = 0  # a new address starts with a clean record
+            for name, value in values.items():
+                setattr(rep, name, value)
+            rep.search_name = search_key(rep.name)
+            rep.last_verified = now
+            changed.append(rep)
+        Representative.objects.bulk_update(
+            changed,
+            [*COMPARED_FIELDS, "bounce_count", "search_name", "last_verified"],
+            batch_size=APPLY_BATCH_ROWS,
+        )
+        for ids in _chunks(council.unchanged):
+            Representative.objects.filter(pk__in=ids).update(last_verified=now)
+        for ids in _chunks([entry["id"] for entry in council.retired]):
+            Representative.objects.filter(pk__in=ids).update(active=False)
+        municipality.roster_mark_checked(source=plan.source_label, on=now)
+    return plan
+
+
+def _with_ward(values: dict, ward_ids: set[int]) -> dict:
+    """A ward deleted since the plan was made: the person is imported without one."""
+    return values if values["ward_id"] in ward_ids else {**values, "ward_id": None}
+
+
+def _chunks(items: list, size: int = APPLY_BATCH_ROWS) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def representatives_plan_file(
     *, path_or_url: str, data: bytes | None = None, municipality: Municipality | None = None
-) -> ImportSummary:
-    """Import an Open North CSV or Represent JSON file (or URL; JSON pages follow meta.next)."""
-    summary = ImportSummary()
+) -> RosterPlan:
+    """Plan the import of an Open North CSV or Represent JSON file (or URL; JSON pages follow
+    meta.next). Raises SourceError or RepresentError when it cannot be read."""
+    notes = []
     payload = None
     if data is None and _is_represent_url(path_or_url):
         # Represent's own API: throttled, with back-off, like sync_represent.
@@ -386,65 +505,99 @@ def representatives_import_file(
             records += representatives_from_json(page, first_line=len(records) + 1)
             next_url = next_page_url(page)
         if next_url:
-            summary.notes.append(f"more pages at {next_url} were not read (not a URL source)")
+            notes.append(issue(0, "more_pages", url=next_url))
         source = Representative.Source.REPRESENT
     else:
         records, warnings = representatives_from_csv(data)
-        summary.notes += warnings
+        notes += warnings
         source = Representative.Source.CSV
-    return representatives_import(
+    return representatives_plan(
         records=records,
         municipality=municipality,
         source=source,
+        source_label=path_or_url,
         source_url=path_or_url if is_url(path_or_url) else "",
-        summary=summary,
+        notes=notes,
     )
 
 
-def directory_import_run(*, job_id: int) -> DirectoryImport | None:
-    """Import a queued directory file (an upload too large for the request) in batches.
+def representatives_import_file(
+    *, path_or_url: str, data: bytes | None = None, municipality: Municipality | None = None
+) -> ImportSummary:
+    """Plan and apply at once, without review (tests, scripts): what the plan did."""
+    plan = representatives_plan_file(path_or_url=path_or_url, data=data, municipality=municipality)
+    return roster_plan_apply(plan=plan).summary()
 
-    Each batch commits with the job's progress, so the progress page shows it as it goes.
-    People no longer listed are marked inactive only after the last batch. When the job
-    fails, the rows of the batches before stay imported and nobody is marked inactive;
-    importing the file again is safe, as people are matched by name. Failures are recorded on
-    the job (FAILED and a message), not raised; a finished job is left alone.
+
+def directory_import_run(*, job_id: int) -> DirectoryImport | None:
+    """Read a queued directory file (an upload too large for the request) into its plan, in
+    batches, saving the progress after each; the job then waits for review.
+
+    Nothing in the directory changes here. Failures are recorded on the job (FAILED and a
+    message), not raised; a job already read is left alone.
     """
     job = DirectoryImport.objects.select_related("municipality").filter(pk=job_id).first()
-    if job is None or job.is_finished:
+    if job is None or job.status not in (
+        DirectoryImport.Status.QUEUED,
+        DirectoryImport.Status.RUNNING,
+    ):
         return job
     # A RUNNING job here is one whose worker died (Celery hands the task to another worker
     # only then): it starts again from the first row.
     job.mark_running()
-    summary = ImportSummary()
+    planner = None
     try:
         records, notes, is_json = representatives_from_text(job.text)
-        summary.notes += notes
-        run = RepresentativesImport(
+        planner = RosterPlanner(
             municipality=job.municipality,
             source=Representative.Source.REPRESENT if is_json else Representative.Source.CSV,
-            summary=summary,
+            source_label=job.file_name,
+            notes=notes,
         )
         for batch in _batches(records, DIRECTORY_IMPORT_BATCH_ROWS):
-            with transaction.atomic():
-                run.add(batch)
-                job.record_progress(rows=len(batch), summary=summary)
-        with transaction.atomic():
-            run.finish()
-            job.mark_done(summary=summary)
+            planner.add(batch)
+            job.record_progress(rows=len(batch), counts=planner.plan)
+        job.mark_review(plan=planner.finish())
     except SourceError as exc:
-        job.mark_failed(message=str(exc), summary=summary)
+        job.mark_failed(message=str(exc), counts=planner and planner.plan)
     except SoftTimeLimitExceeded:
         job.mark_failed(
             message=_("The import took longer than the time a task may run, and was stopped."),
-            summary=summary,
+            counts=planner and planner.plan,
         )
     except Exception as exc:
         logger.exception("Directory import %s failed", job.pk)
         job.mark_failed(
             message=_("The import stopped on an unexpected error: %(error)s") % {"error": exc},
-            summary=summary,
+            counts=planner and planner.plan,
         )
+    return job
+
+
+def directory_import_apply(*, job_id: int) -> DirectoryImport | None:
+    """Apply the plan of a job an organizer approved (status APPLYING), all or nothing.
+
+    A roster changed since the plan was made leaves the job OUTDATED; failures are recorded
+    on the job, not raised.
+    """
+    job = DirectoryImport.objects.defer("text").filter(pk=job_id).first()
+    if job is None or job.status != DirectoryImport.Status.APPLYING:
+        return job
+    try:
+        roster_plan_apply(plan=RosterPlan.from_json(job.plan))
+    except RosterOutdated as exc:
+        job.mark_outdated(message=str(exc))
+    except SoftTimeLimitExceeded:
+        job.mark_failed(
+            message=_("The import took longer than the time a task may run, and was stopped.")
+        )
+    except Exception as exc:
+        logger.exception("Directory import %s could not be applied", job.pk)
+        job.mark_failed(
+            message=_("The import stopped on an unexpected error: %(error)s") % {"error": exc}
+        )
+    else:
+        job.mark_done()
     return job
 
 

@@ -1,5 +1,7 @@
+import re
 import unicodedata
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +31,20 @@ def search_key(value: str) -> str:
 class MunicipalityQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
+
+    def roster_stale(self, *, days: int):
+        """Rosters last checked more than `days` days ago (a roster never checked is not
+        stale but unknown: roster_checked_at is empty)."""
+        return self.filter(roster_checked_at__lt=timezone.now() - timedelta(days=days))
+
+    def election_since_check(self, *, today=None):
+        """Councils whose election has taken place since their roster was last checked (or
+        that were never checked): the roster may name people who lost their seats."""
+        today = today or timezone.localdate()
+        return self.filter(election_date__lte=today).filter(
+            models.Q(roster_checked_at__isnull=True)
+            | models.Q(roster_checked_at__date__lt=models.F("election_date"))
+        )
 
 
 # Each province's and territory's time zone (the municipality's office hours follow it).
@@ -127,6 +143,13 @@ class Municipality(models.Model):
             return self.name_fr
         return self.name
 
+    def roster_mark_checked(self, *, source: str, on=None) -> None:
+        """Record that the roster was checked against source (a file, a Represent set, a
+        person) on `on` (now by default)."""
+        self.roster_checked_at = on or timezone.now()
+        self.roster_source = source[:500]
+        self.save(update_fields=["roster_checked_at", "roster_source"])
+
 
 class Ward(models.Model):
     ocd_id = models.CharField(_("OCD division id"), max_length=250, unique=True)
@@ -153,6 +176,10 @@ class Ward(models.Model):
         if self.valid_from and self.valid_from > on:
             return False
         return not (self.valid_through and self.valid_through < on)
+
+
+# example.org, example.com, example.net and their subdomains (RFC 2606).
+_PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)example\.(org|com|net)$")
 
 
 class RepresentativeQuerySet(models.QuerySet):
@@ -251,6 +278,15 @@ class Representative(models.Model):
         return bool(self.email) and not self.email_flagged
 
     @property
+    def is_placeholder(self) -> bool:
+        """A demo entry (councils/seed/demo.json): role-based, at an example.org-style address
+        (the domains RFC 2606 reserves), standing in until the real roster is imported."""
+        hosts = [self.email.rpartition("@")[2], urlsplit(self.contact_url).hostname or ""]
+        return self.source == self.Source.MANUAL and any(
+            _PLACEHOLDER_DOMAIN.search(host.lower()) for host in hosts if host
+        )
+
+    @property
     def title(self) -> str:
         """The role as the source published it ("Deputy Mayor"), else the role's name."""
         return self.role_text or str(self.get_role_display())
@@ -314,11 +350,14 @@ class PostcodeAnswer(models.Model):
 
 
 class DirectoryImport(models.Model):
-    """A representatives file uploaded in the admin and too large to import during the request:
-    councils.tasks imports it in batches, and the admin's progress page reads this row."""
+    """A roster import: its plan waiting for an organizer's review, or the record of what was
+    decided. It comes from an upload in the admin (read during the request, or by a task
+    when the file is large: then its text waits here) or from the Represent sync (a change
+    too large to apply without approval, or one applied automatically and logged).
 
-    # Skipped rows and notes kept for the result page; a file can have thousands.
-    DETAILS_LIMIT = 1000
+    The plan (councils.roster_plan.RosterPlan as JSON) is what the review page shows and
+    exactly what Apply writes."""
+
     _PROGRESS_FIELDS = [
         "rows_done",
         "created",
@@ -326,17 +365,26 @@ class DirectoryImport(models.Model):
         "unchanged",
         "deactivated",
         "skipped_count",
-        "skipped",
-        "notes",
         "updated_at",
     ]
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
+        REVIEW = "review", _("Waiting for review")
+        APPLYING = "applying", _("Applying")
+        DONE = "done", _("Applied")
+        CANCELLED = "cancelled", _("Cancelled")
+        OUTDATED = "outdated", _("Outdated")
         FAILED = "failed", _("Failed")
 
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Upload")
+        REPRESENT = "represent", _("Represent sync")
+
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.UPLOAD
+    )
     file_name = models.CharField(_("file name"), max_length=255)
     municipality = models.ForeignKey(
         Municipality,
@@ -358,8 +406,12 @@ class DirectoryImport(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
     # The decoded file, in the database rather than on a disk, so a worker on another machine
-    # reads it; emptied once the job has finished. Load it only where needed (defer("text")).
+    # reads it; emptied once the plan is made. Load it only where needed (defer("text")).
     text = models.TextField(_("file contents"), blank=True)
+    # What the import changes (councils.roster_plan); large, so deferred in lists too.
+    plan = models.JSONField(_("changes"), default=dict, blank=True)
+    # Why a Represent sync waits for approval: [[code, params], ...] (councils.roster_plan).
+    review_reasons = models.JSONField(_("why it waits for review"), default=list, blank=True)
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_done = models.PositiveIntegerField(_("rows read"), default=0)
     created = models.PositiveIntegerField(_("people created"), default=0)
@@ -367,13 +419,20 @@ class DirectoryImport(models.Model):
     unchanged = models.PositiveIntegerField(_("people unchanged"), default=0)
     deactivated = models.PositiveIntegerField(_("people marked inactive"), default=0)
     skipped_count = models.PositiveIntegerField(_("rows skipped"), default=0)
-    skipped = models.JSONField(_("skipped rows and reasons"), default=list, blank=True)
-    notes = models.JSONField(_("notes"), default=list, blank=True)
     message = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("last progress"), auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("directory import")
@@ -384,55 +443,147 @@ class DirectoryImport(models.Model):
         return self.file_name
 
     @property
+    def is_busy(self) -> bool:
+        """A task is reading the file or applying the plan (or about to)."""
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.APPLYING)
+
+    @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (
+            self.Status.DONE,
+            self.Status.CANCELLED,
+            self.Status.OUTDATED,
+            self.Status.FAILED,
+        )
 
     def percent_done(self) -> int:
         if not self.rows_total:
-            return 100 if self.is_finished else 0
+            return 100 if not self.is_busy else 0
         return min(100, self.rows_done * 100 // self.rows_total)
 
     def mark_running(self) -> None:
-        """Start from the first row (again, after a run that was lost with its worker)."""
+        """Start reading from the first row (again, after a run that was lost with its
+        worker)."""
         self.status = self.Status.RUNNING
         self.started_at = timezone.now()
         self.rows_done = self.created = self.updated = self.unchanged = 0
         self.deactivated = self.skipped_count = 0
-        self.skipped, self.notes = [], []
         self.save(update_fields=[*self._PROGRESS_FIELDS, "status", "started_at"])
 
-    def record_progress(self, *, rows: int, summary) -> None:
-        """Count a batch of rows as read, with the import's counts so far (an ImportSummary)."""
+    def record_progress(self, *, rows: int, counts) -> None:
+        """Count a batch of rows as read, with the plan's counts so far (a RosterPlan)."""
         self.rows_done += rows
-        self._take_counts(summary)
+        self._take_counts(counts)
         self.save(update_fields=self._PROGRESS_FIELDS)
 
-    def mark_done(self, *, summary) -> None:
-        self.status = self.Status.DONE
+    def mark_review(self, *, plan, reasons: list | None = None) -> None:
+        """The plan is made (a RosterPlan): it waits for an organizer; the file is no longer
+        needed."""
+        self.status = self.Status.REVIEW
+        self.plan = plan.to_json()
+        self.review_reasons = reasons or []
         self.rows_done = self.rows_total
-        self._take_counts(summary)
+        self.text = ""
+        self._take_counts(plan)
+        self.save()
+
+    def mark_applying(self, *, by) -> None:
+        self.status = self.Status.APPLYING
+        self.decided_by = by
+        self.decided_at = timezone.now()
+        self.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+
+    def mark_done(self, *, by=None) -> None:
+        """The plan was applied (by an organizer, or automatically when `by` is None)."""
+        self.status = self.Status.DONE
+        if self.decided_at is None:
+            self.decided_by = by
+            self.decided_at = timezone.now()
         self._finish()
 
-    def mark_failed(self, *, message: str, summary=None) -> None:
-        """Record why the job stopped; the counts say what was imported before it did."""
+    def mark_cancelled(self, *, by) -> None:
+        self.status = self.Status.CANCELLED
+        self.decided_by = by
+        self.decided_at = timezone.now()
+        self._finish()
+
+    def mark_outdated(self, *, message: str) -> None:
+        """The roster changed since the plan was made: applying it would undo that change."""
+        self.status = self.Status.OUTDATED
+        self.message = message
+        self._finish()
+
+    def mark_failed(self, *, message: str, counts=None) -> None:
+        """Record why the job stopped; nothing was changed in the directory."""
         self.status = self.Status.FAILED
         self.message = message
-        if summary is not None:
-            self._take_counts(summary)
+        if counts is not None:
+            self._take_counts(counts)
         self._finish()
 
     def _finish(self) -> None:
         self.text = ""
         self.finished_at = timezone.now()
-        self.save(
-            update_fields=[*self._PROGRESS_FIELDS, "status", "message", "text", "finished_at"]
-        )
+        self.save()
 
-    def _take_counts(self, summary) -> None:
-        self.created = summary.created
-        self.updated = summary.updated
-        self.unchanged = summary.unchanged
-        self.deactivated = summary.deactivated
-        self.skipped_count = len(summary.skipped)
-        self.skipped = [list(item) for item in summary.skipped[: self.DETAILS_LIMIT]]
-        self.notes = summary.notes[: self.DETAILS_LIMIT]
+    def _take_counts(self, counts) -> None:
+        self.created = counts.created
+        self.updated = counts.updated
+        self.unchanged = counts.unchanged
+        self.deactivated = counts.deactivated
+        self.skipped_count = counts.skipped_count
+
+
+class ContactReport(models.Model):
+    """A resident's "Wrong or outdated contact?" about one representative, for an organizer to
+    check. It holds nothing about who sent it."""
+
+    DETAILS_MAX = 1000
+
+    class Problem(models.TextChoices):
+        LEFT_OFFICE = "left_office", _("This person no longer holds this office")
+        WRONG_EMAIL = "wrong_email", _("The email address is wrong or no longer works")
+        WRONG_DETAILS = "wrong_details", _("Another detail is wrong (name, role, ward, phone)")
+        OTHER = "other", _("Something else")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    representative = models.ForeignKey(
+        Representative,
+        verbose_name=_("representative"),
+        on_delete=models.CASCADE,
+        related_name="contact_reports",
+    )
+    problem = models.CharField(_("what is wrong"), max_length=20, choices=Problem.choices)
+    details = models.TextField(_("details or the correct information"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("contact report")
+        verbose_name_plural = _("contact reports")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.representative.name}: {self.get_problem_display()}"
+
+    def mark(self, *, status: str, by) -> None:
+        self.status = status
+        self.resolved_by = by
+        self.resolved_at = timezone.now()
+        self.save(update_fields=["status", "resolved_by", "resolved_at"])

@@ -1,13 +1,20 @@
 """A small client for Open North's Represent API (https://represent.opennorth.ca/api/).
 
-Represent asks for fewer than one request per second. The throttle is shared by every process
-through the Django cache (Redis in production), and a 503 makes us back off and retry.
+Represent allows 60 requests a minute and answers 503 beyond. Every process shares one pace
+through the Django cache (Redis in production): a request takes the cache's slot, which
+frees again after REPRESENT_MIN_INTERVAL rounded up to whole seconds (1.5 s: 2 s, so at most
+30 requests a minute, whoever asks). A 503 or 429 makes every process wait: its Retry-After
+(seconds or a date) is shared through the cache too. Without the cache, a resident's lookup
+keeps its own process's pace (it waits two seconds at most and falls through), but the bulk
+callers (imports, the sync) stop rather than risk going over the limit.
 """
 
 import logging
 import math
 import threading
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 import requests
@@ -18,7 +25,11 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "council-letters (+https://github.com/; municipal letter campaigns)"
 THROTTLE_KEY = "councils:represent:throttle"
+# Until when (a Unix time) every process waits, after Represent answered 503 or 429.
+BACKOFF_KEY = "councils:represent:backoff"
 MAX_RETRIES = 3
+# A Retry-After longer than this is not waited out in a worker: the caller gives up for now.
+LONGEST_WAIT = 300.0
 
 _local = threading.local()
 
@@ -31,29 +42,67 @@ class RepresentNotFound(RepresentError):
     """Represent answered 404 (for example an unknown postal code)."""
 
 
+class RepresentUnavailable(RepresentError):
+    """Represent asks for a pause (503 or 429 after the retries, or a long Retry-After), or
+    the shared pace cannot be kept because the cache is down: try again later."""
+
+
 def _base_url() -> str:
     return settings.REPRESENT_API_URL.rstrip("/") + "/"
+
+
+def _backoff_remaining() -> float:
+    """Seconds left of a pause Represent asked for, 0 when none (or this process has already
+    waited it out)."""
+    until = cache.get(BACKOFF_KEY)
+    if not until or until <= getattr(_local, "backoff_served", 0):
+        return 0.0
+    return max(0.0, until - time.time())
+
+
+def _backoff_share(delay: float) -> None:
+    """Tell every process to wait `delay` seconds; this one waits them out itself."""
+    until = time.time() + delay
+    cache.set(BACKOFF_KEY, until, timeout=max(1, math.ceil(delay)) + 1)
+    _local.backoff_served = until
 
 
 def _wait_for_slot(*, max_wait: float | None) -> bool:
     """Take the next request slot, waiting up to max_wait seconds (None: as long as needed).
 
     Returns False when no slot came up in time, so a resident's lookup can fall through rather
-    than keep them waiting.
+    than keep them waiting. Raises RepresentUnavailable for a caller without max_wait when the
+    cache is down, or Represent asked for a pause longer than LONGEST_WAIT.
     """
     interval = float(getattr(settings, "REPRESENT_MIN_INTERVAL", 1.5))
-    if interval <= 0:
-        return True
     # The cache key expires after whole seconds; round up so we stay under the limit.
     timeout = max(1, math.ceil(interval))
     started = time.monotonic()
     while True:
+        pause = _backoff_remaining()
+        if pause > 0:
+            if max_wait is not None:
+                if time.monotonic() - started + pause > max_wait:
+                    return False
+            elif pause > LONGEST_WAIT:
+                raise RepresentUnavailable(f"Represent asked to wait {pause:.0f} s")
+            time.sleep(min(pause, 5.0))
+            continue
+        if interval <= 0:
+            return True
         last = getattr(_local, "last_request", None)
         local_ready = last is None or time.monotonic() - last >= interval
-        # add() answers None when the cache is down: then this process's own pace holds.
-        if local_ready and cache.add(THROTTLE_KEY, 1, timeout=timeout) is not False:
-            _local.last_request = time.monotonic()
-            return True
+        if local_ready:
+            taken = cache.add(THROTTLE_KEY, 1, timeout=timeout)
+            # add() answers None when the cache is down: a lookup keeps this process's own
+            # pace; a bulk caller stops, as several processes could then go over the limit.
+            if taken is None and max_wait is None:
+                raise RepresentUnavailable(
+                    "the cache is unreachable, so requests to Represent cannot be paced"
+                )
+            if taken is not False:
+                _local.last_request = time.monotonic()
+                return True
         if max_wait is not None and time.monotonic() - started >= max_wait:
             return False
         time.sleep(0.25)
@@ -68,8 +117,9 @@ def get_json(
 ):
     """GET a Represent URL (absolute, or a path such as "/postcodes/K1A0B1/") and decode it.
 
-    A 503 is retried up to `retries` times with growing pauses (or Retry-After). Raises
-    RepresentNotFound on 404 and RepresentError on anything else that went wrong.
+    A 503 or 429 pauses every process (for its Retry-After, else 2, 4, 8 s) and is retried
+    up to `retries` times. Raises RepresentNotFound on 404, RepresentUnavailable when
+    Represent still asks for a pause, and RepresentError on anything else that went wrong.
     """
     url = urljoin(_base_url(), url_or_path.lstrip("/"))
     timeout = float(getattr(settings, "REPRESENT_TIMEOUT", 5))
@@ -85,9 +135,17 @@ def get_json(
             )
         except requests.RequestException as exc:
             raise RepresentError(f"{url}: {exc}") from exc
-        if response.status_code == 503 and attempt < retries:
+        if response.status_code in (429, 503):
             delay = _retry_after(response, attempt)
-            logger.warning("Represent answered 503 for %s; retrying in %s s", url, delay)
+            _backoff_share(delay)
+            if attempt >= retries or delay > LONGEST_WAIT:
+                raise RepresentUnavailable(
+                    f"{url}: HTTP {response.status_code}, asked to wait {delay:.0f} s"
+                    + (f" (after {retries} retries)" if attempt else "")
+                )
+            logger.warning(
+                "Represent answered %s for %s; retrying in %s s", response.status_code, url, delay
+            )
             time.sleep(delay)
             continue
         if response.status_code == 404:
@@ -98,13 +156,23 @@ def get_json(
             return response.json()
         except ValueError as exc:
             raise RepresentError(f"{url}: not JSON") from exc
-    raise RepresentError(f"{url}: still 503 after {retries} retries")
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 def _retry_after(response, attempt: int) -> float:
-    header = response.headers.get("Retry-After", "")
+    """Retry-After in seconds (it may be a number of seconds or an HTTP date), else 2, 4, 8."""
+    header = (response.headers.get("Retry-After") or "").strip()
     if header.isdigit():
-        return min(float(header), 60.0)
+        return float(header)
+    if header:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return float(2 ** (attempt + 1))
 
 

@@ -1,6 +1,7 @@
 """Writes to the council directory that enforce a rule or have a side effect: the resident's
 postal-code lookup (which asks Represent and remembers its answer), the admin's directory upload
-(imported at once, or queued as a job), clearing bounces.
+(read into a plan at once, or by a queued job; applied after review), marking rosters checked,
+contact reports, clearing bounces.
 
 The lookup is a chain that never dead-ends:
   1. "cache"     an earlier Represent answer for the same full postal code;
@@ -15,15 +16,22 @@ The lookup is a chain that never dead-ends:
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import represent
-from .import_representatives import representatives_import_file
-from .import_summary import ImportSummary
-from .models import DirectoryImport, Municipality, PostcodeAnswer, Ward
+from . import import_representatives, represent
+from .import_representatives import representatives_plan_file
+from .models import (
+    ContactReport,
+    DirectoryImport,
+    Municipality,
+    PostcodeAnswer,
+    Representative,
+    Ward,
+)
 from .selectors import (
     Candidate,
     LookupResult,
@@ -34,6 +42,7 @@ from .selectors import (
     province_from_postcode,
 )
 from .sources import CheckedUpload
+from .tasks import directory_import_apply as directory_import_apply_task
 from .tasks import directory_import_run as directory_import_run_task
 
 logger = logging.getLogger(__name__)
@@ -107,24 +116,38 @@ def postcode_answer_store(
 
 def directory_upload_import(
     *, upload: CheckedUpload, municipality: Municipality | None, uploaded_by
-) -> ImportSummary | DirectoryImport:
-    """Import a checked upload now when it has at most DIRECTORY_UPLOAD_TASK_ROWS records
-    (returns the summary), else queue it as a DirectoryImport job (returns the job).
+) -> DirectoryImport:
+    """Read a checked upload into the plan of what it changes, for the organizer to review:
+    during the request when it has at most DIRECTORY_UPLOAD_TASK_ROWS records, else in a
+    queued job. Returns the job; nothing in the directory changes before it is applied.
 
-    Raises SourceError when a small file cannot be imported.
+    Raises SourceError when a small file cannot be read.
     """
-    if upload.records <= settings.DIRECTORY_UPLOAD_TASK_ROWS:
-        return representatives_import_file(
-            path_or_url=upload.name, data=upload.data, municipality=municipality
+    if upload.records > settings.DIRECTORY_UPLOAD_TASK_ROWS:
+        return directory_import_start(
+            upload=upload, municipality=municipality, uploaded_by=uploaded_by
         )
-    return directory_import_start(upload=upload, municipality=municipality, uploaded_by=uploaded_by)
+    plan = representatives_plan_file(
+        path_or_url=upload.name, data=upload.data, municipality=municipality
+    )
+    job = DirectoryImport(
+        file_name=upload.name[:255],
+        municipality=municipality,
+        uploaded_by=uploaded_by,
+        rows_total=upload.records,
+        started_at=timezone.now(),
+    )
+    job.full_clean()
+    job.mark_review(plan=plan)
+    return job
 
 
 @transaction.atomic
 def directory_import_start(
     *, upload: CheckedUpload, municipality: Municipality | None, uploaded_by
 ) -> DirectoryImport:
-    """Save the upload as a queued DirectoryImport and start its task once that is committed."""
+    """Save the upload as a queued DirectoryImport and start its task once that is committed;
+    the task reads it into a plan to review."""
     job = DirectoryImport(
         file_name=upload.name[:255],
         municipality=municipality,
@@ -134,13 +157,51 @@ def directory_import_start(
     )
     job.full_clean()
     job.save()
-    transaction.on_commit(lambda: _enqueue(job.pk))
+    transaction.on_commit(lambda: _enqueue(job.pk, directory_import_run_task))
     return job
 
 
-def _enqueue(job_id: int) -> None:
+class ImportDecided(Exception):
+    """The import is no longer waiting for review (applied, cancelled or being applied)."""
+
+
+def directory_import_apply(*, job: DirectoryImport, by) -> DirectoryImport:
+    """Apply a reviewed import: at once when it writes at most DIRECTORY_UPLOAD_TASK_ROWS
+    people, else in a queued task (the job shows APPLYING until it is done). Returns the job,
+    DONE, OUTDATED (a roster changed since the preview) or APPLYING.
+
+    Raises ImportDecided when the job is not waiting for review, e.g. after a second click.
+    """
+    with transaction.atomic():
+        job = DirectoryImport.objects.select_for_update().defer("text").get(pk=job.pk)
+        if job.status != DirectoryImport.Status.REVIEW:
+            raise ImportDecided(job.get_status_display())
+        job.mark_applying(by=by)
+        rows = job.created + job.updated + job.unchanged + job.deactivated
+        if rows > settings.DIRECTORY_UPLOAD_TASK_ROWS:
+            transaction.on_commit(lambda: _enqueue(job.pk, directory_import_apply_task))
+            return job
+    import_representatives.directory_import_apply(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def directory_import_cancel(*, job: DirectoryImport, by) -> DirectoryImport:
+    """Reject an import waiting for review; nothing changes in the directory.
+
+    Raises ImportDecided when the job is not waiting for review.
+    """
+    job = DirectoryImport.objects.select_for_update().defer("text").get(pk=job.pk)
+    if job.status != DirectoryImport.Status.REVIEW:
+        raise ImportDecided(job.get_status_display())
+    job.mark_cancelled(by=by)
+    return job
+
+
+def _enqueue(job_id: int, task) -> None:
     try:
-        directory_import_run_task.delay(job_id)
+        task.delay(job_id)
     except BrokerError:
         # Nothing would ever run it: say so on the job rather than leave it queued.
         logger.warning("Broker unavailable: directory import %s could not be queued", job_id)
@@ -151,6 +212,58 @@ def _enqueue(job_id: int) -> None:
                 "file again in a few minutes."
             )
         )
+
+
+@transaction.atomic
+def municipalities_mark_checked(*, municipalities, by) -> int:
+    """An organizer checked these councils' contacts by hand: their rosters, and the people
+    on them, count as checked now. Returns how many councils."""
+    now = timezone.now()
+    source = _("Checked by hand by %(user)s") % {"user": by.get_username()}
+    count = 0
+    for municipality in municipalities:
+        municipality.roster_mark_checked(source=source, on=now)
+        municipality.representatives.active().update(last_verified=now)
+        count += 1
+    return count
+
+
+def contact_report_create(
+    *, representative: Representative, problem: str, details: str = ""
+) -> ContactReport:
+    """File a "Wrong or outdated contact?" report for an organizer to check.
+
+    Raises ValidationError on an unknown problem or details that are too long.
+    """
+    if len(details) > ContactReport.DETAILS_MAX:
+        raise ValidationError({"details": _("Too long.")})
+    report = ContactReport(representative=representative, problem=problem, details=details)
+    report.full_clean()
+    report.save()
+    return report
+
+
+@transaction.atomic
+def contact_reports_resolve(*, reports, by, retire: bool = False) -> int:
+    """Close open reports as resolved; with retire, first retire the representatives they
+    are about (the person left office). Returns how many reports were closed."""
+    reports = list(reports.filter(status=ContactReport.Status.OPEN))
+    if retire:
+        Representative.objects.filter(pk__in={r.representative_id for r in reports}).update(
+            active=False
+        )
+    for report in reports:
+        report.mark(status=ContactReport.Status.RESOLVED, by=by)
+    return len(reports)
+
+
+@transaction.atomic
+def contact_reports_dismiss(*, reports, by) -> int:
+    """Close open reports without changing anything (the contact was right)."""
+    reports = list(reports.filter(status=ContactReport.Status.OPEN))
+    for report in reports:
+        report.mark(status=ContactReport.Status.DISMISSED, by=by)
+    return len(reports)
 
 
 def representatives_reset_bounces(*, representatives) -> int:

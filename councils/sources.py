@@ -217,14 +217,15 @@ def _header_key(header: str) -> str | None:
     return _HEADER_LOOKUP.get(" ".join(folded.split()))
 
 
-def representatives_from_csv(data: bytes) -> tuple[list[RawRepresentative], list[str]]:
-    """Parse an Open North CSV (English or French headers). Returns records and warnings."""
+def representatives_from_csv(data: bytes) -> tuple[list[RawRepresentative], list[list]]:
+    """Parse an Open North CSV (English or French headers). Returns records and notes."""
     records, warnings = representatives_csv_records(decode(data))
     return list(records), warnings
 
 
-def representatives_csv_records(text: str) -> tuple[Iterator[RawRepresentative], list[str]]:
-    """Read an Open North CSV one record at a time. Returns the records and warnings.
+def representatives_csv_records(text: str) -> tuple[Iterator[RawRepresentative], list[list]]:
+    """Read an Open North CSV one record at a time. Returns the records and notes, each
+    [line, code, values] as councils.roster_plan keeps them.
 
     Raises SourceError at once when the header has no name column, and while the records are
     read when a line is not CSV.
@@ -241,7 +242,7 @@ def representatives_csv_records(text: str) -> tuple[Iterator[RawRepresentative],
             )
             % {"columns": ", ".join(header)[:500]}
         )
-    warnings = [f"ignored column: {column}" for column in unknown]
+    warnings = [[0, "ignored_column", {"column": column}] for column in unknown]
     return (_csv_record(line, row, mapping) for line, row in rows), warnings
 
 
@@ -396,7 +397,7 @@ def upload_check(*, name: str, data: bytes) -> CheckedUpload:
     return CheckedUpload(name=name, data=data, text=text, records=sum(1 for _record in records))
 
 
-def representatives_from_text(text: str) -> tuple[Iterator[RawRepresentative], list[str], bool]:
+def representatives_from_text(text: str) -> tuple[Iterator[RawRepresentative], list[list], bool]:
     """The records of an uploaded file's text, a CSV's read one row at a time.
 
     Returns (records, notes, is_json); raises SourceError as representatives_csv_records does,
@@ -408,7 +409,7 @@ def representatives_from_text(text: str) -> tuple[Iterator[RawRepresentative], l
     payload = _parse_json(text)
     notes = []
     if next_url := next_page_url(payload):
-        notes.append(f"more pages at {next_url} were not read (not a URL source)")
+        notes.append([0, "more_pages", {"url": next_url}])
     return iter(representatives_from_json(payload)), notes, True
 
 

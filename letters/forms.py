@@ -12,7 +12,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, TalkingPoint
-from councils.models import Representative
+from councils.models import ContactReport, Representative
 from councils.selectors import postcode_normalise
 
 from .composition import BODY_MAX, PERSONAL_MESSAGE_MAX, SUBJECT_MAX
@@ -340,3 +340,37 @@ class ReplyForm(forms.Form):
         if replied_on and replied_on > timezone.localdate():
             self.add_error("replied_on", _("Enter a date that has passed."))
         return cleaned
+
+
+class ContactReportForm(forms.Form):
+    """ "Wrong or outdated contact?": what is wrong with one representative's entry. Asks
+    nothing about the person reporting."""
+
+    problem = forms.ChoiceField(
+        label=_("What is wrong?"),
+        choices=ContactReport.Problem.choices,
+        widget=forms.RadioSelect,
+    )
+    details = forms.CharField(
+        label=_("The correct information, if you know it (optional)"),
+        max_length=ContactReport.DETAILS_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "For example the new councillor's name or the right email address. Please do not "
+            "write anything about yourself."
+        ),
+    )
+    # Honeypot, as on the letter form.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def clean_details(self):
+        return strip_format_characters(self.cleaned_data["details"]).strip()
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool((self.cleaned_data or {}).get("website"))

@@ -41,9 +41,14 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
             )
             for action in _CRUD
         ),
-        # Large directory uploads: organizers follow them and clear old ones.
+        # Directory imports (uploads and Represent sync changes): organizers review and
+        # apply them on their own page, and clear old ones.
         "councils.view_directoryimport",
         "councils.delete_directoryimport",
+        # Residents' "Wrong or outdated contact?" reports: organizers act on them.
+        "councils.view_contactreport",
+        "councils.change_contactreport",
+        "councils.delete_contactreport",
         *(f"letters.{action}_blockedsender" for action in _CRUD),
         "letters.view_letter",
         "letters.view_personal_data",
@@ -58,6 +63,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "councils.view_municipality",
         "councils.view_ward",
         "councils.view_representative",
+        "councils.view_contactreport",
         "letters.view_letter",
         "letters.view_delivery",
         "letters.view_outgoingmail",

@@ -165,6 +165,7 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
         "body_max": BODY_MAX,
         "municipality_name": state.municipality.display_name(translation.get_language()),
         "website": state.municipality.website,
+        "roster_checked_at": state.municipality.roster_checked_at,
     }
 
 

@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
-from councils.models import Municipality, Representative, Ward
+from councils.models import ContactReport, Municipality, Representative, Ward
 from councils.selectors import recipients_for
+from councils.services import contact_report_create
 
 from . import bounces, erasure, scheduling
 from .composition import Sender, compose_letter, single_line
@@ -151,6 +152,18 @@ def draft_write_check(*, ip: str) -> None:
     key = TokenBucket.hash_key("draft", ip)
     if ip and TokenBucket.authorize_many([(key, per_hour, per_hour / 3600)]):
         raise RateLimited("draft")
+
+
+def contact_report_submit(
+    *, representative: Representative, problem: str, details: str, ip: str
+) -> ContactReport:
+    """File a resident's "Wrong or outdated contact?" report (councils keeps the queue),
+    within CONTACT_REPORTS_PER_IP an hour per IP address. Raises RateLimited."""
+    per_hour = settings.CONTACT_REPORTS_PER_IP
+    key = TokenBucket.hash_key("report", ip)
+    if ip and TokenBucket.authorize_many([(key, per_hour, per_hour / 3600)]):
+        raise RateLimited("report")
+    return contact_report_create(representative=representative, problem=problem, details=details)
 
 
 def _sender_letters(*, campaign: Campaign, municipality: Municipality, email: str):

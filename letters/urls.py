@@ -20,4 +20,5 @@ urlpatterns = [
     path("letters/<slug:token>/delete/", views.delete, name="delete"),
     path("letters/<slug:token>/reply/", views.reply, name="reply"),
     path("letters/unsubscribe/<str:value>/", views.unsubscribe, name="unsubscribe"),
+    path("contacts/<int:representative_id>/report/", views.contact_report, name="contact_report"),
 ]

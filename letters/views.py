@@ -10,9 +10,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import cache_page, never_cache
@@ -21,11 +22,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_version
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
-from councils.models import Municipality
+from councils.models import Municipality, Representative
 from councils.services import postcode_lookup
 
 from . import drafts, pages, services
-from .forms import MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
+from .forms import ContactReportForm, MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import (
     SENT_STATUSES,
@@ -397,3 +398,39 @@ def unsubscribe(request, value):
         done = True
     context = {"campaign": letter.campaign, "done": done}
     return render(request, "letters/unsubscribe.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def contact_report(request, representative_id):
+    """ "Wrong or outdated contact?" about one representative, from the letter step or a
+    status page: an organizer gets the report (Councils > Contact reports). Public, CSRF
+    protected and limited per IP address; it asks nothing about the person reporting."""
+    representative = get_object_or_404(
+        Representative.objects.active().select_related("municipality", "ward"),
+        pk=representative_id,
+    )
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    form = ContactReportForm(request.POST if request.method == "POST" else None)
+    context = {"representative": representative, "form": form, "next_url": next_url}
+    if request.method == "POST" and form.is_valid():
+        if form.honeypot_filled:
+            return render(request, "letters/contact_report.html", {**context, "sent": True})
+        try:
+            services.contact_report_submit(
+                representative=representative,
+                problem=form.cleaned_data["problem"],
+                details=form.cleaned_data["details"],
+                ip=pages.client_ip(request),
+            )
+        except services.RateLimited:
+            context["notice"] = _(
+                "Many reports were sent from your internet address in the last hour. Please "
+                "try again later."
+            )
+            return render(request, "letters/contact_report.html", context, status=429)
+        context["sent"] = True
+    return render(request, "letters/contact_report.html", context)

@@ -122,3 +122,21 @@ def reload_urls(settings):
     yield reload
     with override_settings(**original):
         reload()
+
+
+@pytest.fixture
+def french_catalog():
+    """Add entries to the French catalog for one test: a message shown in French through it
+    is one the code passes through gettext under exactly that msgid."""
+    from django.utils.translation import trans_real
+
+    catalog = trans_real.translation("fr")._catalog
+    added = []
+
+    def add(msgid: str, msgstr: str) -> None:
+        catalog[msgid] = msgstr
+        added.append(msgid)
+
+    yield add
+    for msgid in added:
+        catalog._catalogs[0].pop(msgid, None)

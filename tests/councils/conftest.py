@@ -60,7 +60,8 @@ class FakeRepresent:
         self.calls: list[str] = []
 
     def add(self, path: str, *responses):
-        """Queue responses for a path: a fixture file name, an int status, an exception."""
+        """Queue responses for a path: a fixture file name, a JSON payload (a dict), an int
+        status, a FakeResponse, an exception."""
         self.routes.setdefault(path, []).extend(responses)
 
     def __call__(self, url, params=None, timeout=None, headers=None):
@@ -76,6 +77,10 @@ class FakeRepresent:
             raise answer
         if isinstance(answer, int):
             return FakeResponse(answer, None)
+        if isinstance(answer, FakeResponse):
+            return answer
+        if isinstance(answer, dict):
+            return FakeResponse(200, answer)
         return FakeResponse(200, json.loads((FIXTURES / answer).read_text(encoding="utf-8")))
 
 

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from councils.models import Municipality, PostcodePrefix, Representative
+from councils.models import DirectoryImport, Municipality, PostcodePrefix, Representative
 from letters.groups import STAFF, groups_ensure
 from tests.factories import MunicipalityFactory, RepresentativeFactory, UserFactory, WardFactory
 
@@ -104,7 +104,7 @@ def test_representative_search_ignores_accents(staff_client, gatineau):
     assert [r.name for r in response.context["cl"].result_list] == ["Paulette Thériault"]
 
 
-def test_the_csv_upload_imports_and_shows_the_summary(staff_client, gatineau):
+def test_the_csv_upload_shows_the_changes_then_applies_them(staff_client, gatineau):
     data = (FIXTURES / "representatives_fr_bom_semicolon.csv").read_bytes()
     response = staff_client.post(
         reverse("admin:councils_representative_upload"),
@@ -112,13 +112,15 @@ def test_the_csv_upload_imports_and_shows_the_summary(staff_client, gatineau):
             "file": SimpleUploadedFile("conseil.csv", data, content_type="text/csv"),
             "municipality": gatineau.pk,
         },
+        follow=True,
     )
     assert response.status_code == 200
-    summary = response.context["summary"]
-    assert (summary.created, summary.skipped) == (5, [(5, "vacant seat (Vacant)"), (8, "no name")])
     page = response.content.decode()
-    assert "5 created" in page
+    assert "5 new, 0 changed, 0 retired, 0 unchanged" in page
     assert "vacant seat (Vacant)" in page
+    assert not Representative.objects.exists()
+    job = DirectoryImport.objects.get()
+    staff_client.post(reverse("admin:councils_representative_upload_apply", args=[job.pk]))
     assert Representative.objects.filter(municipality=gatineau).count() == 5
 
 
@@ -128,9 +130,9 @@ def test_the_upload_explains_a_file_it_cannot_read(staff_client):
         {"file": SimpleUploadedFile("x.csv", b"foo,bar\n1,2\n", content_type="text/csv")},
     )
     assert response.status_code == 200
-    assert response.context["summary"] is None
     assert "Last name" in response.context["form"].errors["file"][0]
     assert not Representative.objects.exists()
+    assert not DirectoryImport.objects.exists()
 
 
 def test_the_upload_is_for_staff_who_may_change_representatives(client, user):

@@ -151,7 +151,7 @@ def test_it_reports_bad_rows_with_line_numbers_and_carries_on(gatineau):
         path_or_url=str(FIXTURES / "representatives_fr_bom_semicolon.csv"), municipality=gatineau
     )
     assert summary.skipped == [(5, "vacant seat (Vacant)"), (8, "no name")]
-    assert any("line 6: invalid email 'pas-un-courriel'" in note for note in summary.notes)
+    assert "line 6: invalid email “pas-un-courriel” dropped" in summary.notes
     levesque = Representative.objects.get(last_name="Lévesque")
     assert levesque.email == ""  # imported anyway: residents get the phone
     assert levesque.phone == "819-555-0103"
@@ -172,12 +172,19 @@ def test_it_reads_windows_1252_files(gatineau):
     assert english.skipped == [(5, "vacant seat (To be determined)")]
 
 
-def test_reimport_updates_in_place_and_deactivates_people_no_longer_listed(gatineau, capsys):
+def test_reimport_updates_in_place_and_retires_everyone_no_longer_listed(gatineau, capsys):
     manual = RepresentativeFactory(
-        municipality=gatineau, name="Clerk", source=Representative.Source.MANUAL
+        municipality=gatineau,
+        name="Clerk",
+        email="clerk@gatineau.ca",
+        source=Representative.Source.MANUAL,
     )
     path = str(FIXTURES / "representatives_fr_bom_semicolon.csv")
     call_command("import_representatives", path, "--municipality", GATINEAU)
+    # The file is the council's roster now: someone added by hand and not in it is retired
+    # too (the plan lists them first).
+    assert "  - Clerk, Councillor [added by hand]" in capsys.readouterr().out
+    assert not Representative.objects.get(pk=manual.pk).active
     julie = Representative.objects.get(first_name="Julie")
     julie.bounce_count = 3
     julie.save()
@@ -199,7 +206,6 @@ def test_reimport_updates_in_place_and_deactivates_people_no_longer_listed(gatin
     assert julie.phone == "819-555-0102 ext. 12"
     assert julie.bounce_count == 3  # same address: the bounce history stays
     assert not Representative.objects.get(last_name="Lévesque").active
-    assert Representative.objects.get(pk=manual.pk).active
 
 
 def test_it_finds_the_municipality_from_the_locality_column(gatineau):
@@ -258,12 +264,15 @@ def test_the_command_rejects_a_csv_without_name_columns(tmp_path):
         call_command("import_representatives", str(bad))
 
 
-def test_it_skips_rows_it_cannot_place_without_a_municipality(db):
+def test_it_reports_rows_whose_locality_is_not_in_the_directory(db):
     summary = representatives_import_file(
         path_or_url=str(FIXTURES / "representatives_en_cp1252.csv")
     )
     assert summary.created == 0
-    reason = "no municipality (pass --municipality or a Locality column)"
+    reason = (
+        "No municipality named “Gatineau” in QC is in the directory. Check the spelling in "
+        "the Locality and Province columns."
+    )
     assert summary.skipped == [
         (2, reason),
         (3, reason),

@@ -1,6 +1,10 @@
+import itertools
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from councils import represent
 from councils.models import Municipality, Representative, Role
@@ -157,3 +161,143 @@ def test_a_residents_lookup_does_not_wait_long_for_a_slot(fake_represent, settin
     with pytest.raises(represent.RepresentError, match="throttled"):
         represent.postcode("K1P 1J1", max_wait=3.0)
     assert fake_represent.calls == []
+
+
+# --- Represent's pace, across processes ---------------------------------------------------------
+
+
+def page(*people) -> dict:
+    return {"objects": list(people), "meta": {"next": None}}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """One fake clock for time.time, time.monotonic and time.sleep (the cache's expiry too)."""
+    now = {"t": 1_000_000.0}
+
+    def sleep(seconds):
+        now["t"] += seconds
+
+    monkeypatch.setattr("councils.represent.time.time", lambda: now["t"])
+    monkeypatch.setattr("councils.represent.time.monotonic", lambda: now["t"])
+    monkeypatch.setattr("councils.represent.time.sleep", sleep)
+    return now
+
+
+class Processes:
+    """Stands in for several processes: each keeps its own per-process pace state."""
+
+    FIELDS = ("last_request", "backoff_served")
+
+    def __init__(self, count: int):
+        self.states = [{} for _ in range(count)]
+
+    def run(self, index: int, call):
+        for name in self.FIELDS:
+            if hasattr(represent._local, name):
+                delattr(represent._local, name)
+        for name, value in self.states[index].items():
+            setattr(represent._local, name, value)
+        try:
+            return call()
+        finally:
+            self.states[index] = {
+                name: getattr(represent._local, name)
+                for name in self.FIELDS
+                if hasattr(represent._local, name)
+            }
+
+
+def test_requests_stay_under_60_a_minute_across_processes(
+    fake_represent, settings, clock, monkeypatch
+):
+    settings.REPRESENT_MIN_INTERVAL = 1.5
+    times = []
+    fake_represent.add("/representatives/x/", page())
+    processes = Processes(3)
+    original = fake_represent.__call__
+
+    def timed(url, **kwargs):
+        times.append(clock["t"])
+        return original(url, **kwargs)
+
+    monkeypatch.setattr("councils.represent.requests.get", timed)
+    start = clock["t"]
+    while clock["t"] - start < 120:
+        for index in range(3):
+            processes.run(index, lambda: represent.get_json("/representatives/x/"))
+
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 1.0
+    per_minute = max(sum(1 for t in times if s <= t < s + 60) for s in times)
+    assert per_minute <= 60
+    assert len(times) >= 50  # it still moves: about one request every two seconds
+
+
+def test_a_pause_asked_of_one_process_makes_the_others_wait(fake_represent, settings, clock):
+    settings.REPRESENT_MIN_INTERVAL = 1.5
+    fake_represent.add(
+        "/representatives/x/",
+        FakeResponse(503, None, {"Retry-After": "20"}),
+        page(),
+    )
+    processes = Processes(2)
+    start = clock["t"]
+    processes.run(0, lambda: represent.get_json("/representatives/x/"))
+    assert clock["t"] - start >= 20
+    # Another process, meanwhile: a resident's lookup falls through at once...
+    clock["t"] = start + 1
+    with pytest.raises(represent.RepresentError, match="throttled"):
+        processes.run(1, lambda: represent.postcode("K1P 1J1", max_wait=2.0))
+    # ...and a bulk caller waits the pause out before asking.
+    calls = len(fake_represent.calls)
+    processes.run(1, lambda: represent.get_json("/representatives/x/"))
+    assert clock["t"] >= start + 20
+    assert len(fake_represent.calls) == calls + 1
+
+
+def test_a_retry_after_date_is_honoured(fake_represent, monkeypatch):
+    from email.utils import format_datetime
+
+    waits = []
+    monkeypatch.setattr("councils.represent.time.sleep", waits.append)
+    when = format_datetime(timezone.now() + timedelta(seconds=30), usegmt=True)
+    fake_represent.add(
+        "/representatives/x/", FakeResponse(503, None, {"Retry-After": when}), page()
+    )
+
+    assert represent.get_json("/representatives/x/") == page()
+    assert 28 <= waits[0] <= 31
+
+
+def test_a_429_is_treated_as_a_request_to_slow_down(fake_represent, monkeypatch):
+    waits = []
+    monkeypatch.setattr("councils.represent.time.sleep", waits.append)
+    fake_represent.add("/representatives/x/", FakeResponse(429, None, {"Retry-After": "5"}), page())
+    assert represent.get_json("/representatives/x/") == page()
+    assert waits == [5.0]
+
+
+def test_a_long_retry_after_is_not_waited_out_in_a_worker(fake_represent, monkeypatch):
+    waits = []
+    monkeypatch.setattr("councils.represent.time.sleep", waits.append)
+    fake_represent.add("/representatives/x/", FakeResponse(503, None, {"Retry-After": "3600"}))
+    with pytest.raises(represent.RepresentUnavailable, match="3600"):
+        represent.get_json("/representatives/x/")
+    assert waits == []
+    assert len(fake_represent.calls) == 1
+
+
+def test_bulk_callers_stop_when_the_cache_cannot_share_the_pace(
+    fake_represent, settings, monkeypatch
+):
+    settings.REPRESENT_MIN_INTERVAL = 1.5
+    monkeypatch.setattr(represent.cache, "add", lambda *args, **kwargs: None)  # cache down
+    monkeypatch.setattr(represent._local, "last_request", None, raising=False)
+    fake_represent.add("/postcodes/K1P1J1/", "represent_postcode_K1P1J1.json")
+    with pytest.raises(represent.RepresentUnavailable, match="cache"):
+        represent.get_json("/representatives/x/")
+    assert fake_represent.calls == []
+    # A resident's lookup keeps its own process's pace.
+    assert represent.postcode("K1P 1J1")
+    assert len(fake_represent.calls) == 1

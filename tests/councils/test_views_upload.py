@@ -52,7 +52,7 @@ def upload(client, name: str, data: bytes, town=None):
 
 def file_error(response) -> str:
     assert response.status_code == 200
-    assert response.context["summary"] is None
+    assert not DirectoryImport.objects.exists()
     errors = response.context["form"].errors["file"]
     assert len(errors) == 1
     assert escape(errors[0]) in response.content.decode()
@@ -164,18 +164,29 @@ def test_it_refuses_a_utf16_file_with_a_message(staff_client, town):
     assert error.startswith('This file is saved as UTF-16 ("Unicode text").')
 
 
+def apply(client, job) -> str:
+    """Press Apply on the import's review page; the page it lands on."""
+    url = reverse("admin:councils_representative_upload_apply", args=[job.pk])
+    response = client.post(url, follow=True)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def test_it_still_imports_a_windows_1252_file(staff_client, town):
     data = (FIXTURES / "representatives_en_cp1252.csv").read_bytes()
     response = upload(staff_client, "conseil.csv", data, town)
-    assert response.status_code == 200
-    assert response.context["summary"].created > 0
+    job = DirectoryImport.objects.get()
+    assert response.status_code == 302
+    assert job.created > 0
+    assert "Hélène Côté" in staff_client.get(response["Location"]).content.decode()
+    apply(staff_client, job)
     assert Representative.objects.filter(name="Hélène Côté").exists()
 
 
 # --- Large files become a job --------------------------------------------------------------------
 
 
-def test_it_imports_a_large_file_as_a_job_and_shows_it_done(
+def test_it_reads_a_large_file_as_a_job_then_applies_it_as_a_task(
     staff_client, staff_user, town, settings, django_capture_on_commit_callbacks
 ):
     settings.DIRECTORY_UPLOAD_TASK_ROWS = 10
@@ -187,24 +198,40 @@ def test_it_imports_a_large_file_as_a_job_and_shows_it_done(
     assert response["Location"] == reverse(
         "admin:councils_representative_upload_job", args=[job.pk]
     )
-    assert (job.status, job.rows_total, job.rows_done) == (DirectoryImport.Status.DONE, 25, 25)
+    assert (job.status, job.rows_total, job.rows_done) == (DirectoryImport.Status.REVIEW, 25, 25)
     assert (job.created, job.skipped_count, job.file_name) == (25, 0, "council.csv")
     assert (job.municipality, job.uploaded_by) == (town, staff_user)
     assert job.text == ""
-    assert Representative.objects.filter(municipality=town, active=True).count() == 25
+    assert not Representative.objects.exists()  # nothing changes before Apply
 
     page = staff_client.get(response["Location"]).content.decode()
-    assert "All 25 rows were read." in page
-    assert "25 created" in page
+    assert "Waiting for review" in page
+    assert "25 new, 0 changed, 0 retired, 0 unchanged" in page
+    assert "Person Number25" in page
     assert 'http-equiv="refresh"' not in page
 
+    with django_capture_on_commit_callbacks(execute=True):
+        page = apply(staff_client, job)  # 25 people: more than the request applies itself
 
-def test_a_small_file_is_still_imported_at_once(staff_client, town, settings):
+    job.refresh_from_db()
+    assert (job.status, job.decided_by) == (DirectoryImport.Status.DONE, staff_user)
+    assert Representative.objects.filter(municipality=town, active=True).count() == 25
+    assert "What changed" in staff_client.get(response["Location"]).content.decode()
+
+
+def test_a_small_file_is_read_and_applied_during_the_request(staff_client, town, settings):
     settings.DIRECTORY_UPLOAD_TASK_ROWS = 10
     response = upload(staff_client, "council.csv", representatives_csv(10), town)
-    assert response.status_code == 200
-    assert response.context["summary"].created == 10
-    assert not DirectoryImport.objects.exists()
+    job = DirectoryImport.objects.get()
+    assert response.status_code == 302
+    assert (job.status, job.created) == (DirectoryImport.Status.REVIEW, 10)
+
+    page = apply(staff_client, job)
+
+    assert "The changes were applied." in page
+    job.refresh_from_db()
+    assert job.status == DirectoryImport.Status.DONE
+    assert Representative.objects.filter(municipality=town).count() == 10
 
 
 def test_the_progress_page_refreshes_itself_until_the_job_has_finished(staff_client):
@@ -213,6 +240,7 @@ def test_the_progress_page_refreshes_itself_until_the_job_has_finished(staff_cli
         status=DirectoryImport.Status.RUNNING, rows_total=4000, rows_done=1500
     )
     done = DirectoryImportFactory(status=DirectoryImport.Status.DONE, rows_done=2, created=2)
+    applying = DirectoryImportFactory(status=DirectoryImport.Status.APPLYING)
 
     def page(job):
         url = reverse("admin:councils_representative_upload_job", args=[job.pk])
@@ -229,7 +257,7 @@ def test_the_progress_page_refreshes_itself_until_the_job_has_finished(staff_cli
     # The site's CSP allows no inline script: the page refreshes with a meta tag alone.
     assert re.findall(r"<script(?![^>]*\bsrc=)", running_page) == []
     assert 'http-equiv="refresh"' not in page(done)
-    assert "2 created" in page(done)
+    assert '<meta http-equiv="refresh" content="2">' in page(applying)
 
 
 def test_the_progress_page_shows_why_a_job_failed(staff_client):
@@ -238,14 +266,11 @@ def test_the_progress_page_shows_why_a_job_failed(staff_client):
         message="Line 7: a field is longer than 131072 characters.",
         rows_total=4000,
         rows_done=500,
-        created=480,
-        skipped_count=20,
     )
     response = staff_client.get(reverse("admin:councils_representative_upload_job", args=[job.pk]))
     page = response.content.decode()
     assert "Line 7: a field is longer than 131072 characters." in page
-    assert "The import stopped after 500 of 4000 rows." in page
-    assert "480 created" in page
+    assert "The import stopped after 500 of 4000 rows. Nothing was changed" in page
     assert 'http-equiv="refresh"' not in page
 
 
