@@ -338,6 +338,8 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "America/Toronto")
 CELERY_TIMEZONE = TIME_ZONE
 USE_I18N = True
 USE_TZ = True
+# French dates, times and numbers as written in Canada ("1er décembre 2026, 6 h 06", "10 000").
+FORMAT_MODULE_PATH = ["config.formats"]
 
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_LANGUAGES = ("en", "fr")
