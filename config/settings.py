@@ -334,6 +334,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
+# The language switch remembers a visitor's choice for a year (campaigns.views.language_choose);
+# it wins over the browser's Accept-Language at "/".
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = os.environ.get("TIME_ZONE", "America/Toronto")
 CELERY_TIMEZONE = TIME_ZONE
 USE_I18N = True

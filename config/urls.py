@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.views import healthz
+from campaigns.views import favicon, healthz, language_choose
 from letters.views_counts import counts_json
 
 
@@ -28,6 +28,9 @@ def anymail_urlpatterns(esp: str) -> list:
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
+    # The language switch: no prefix, it serves both languages.
+    path("language/<str:language_code>/", language_choose, name="language"),
     # No language prefix: one address for the embeddable counter, whatever the language.
     path("campaigns/<slug:slug>/counts.json", counts_json, name="counts_json"),
     path(settings.ADMIN_URL, admin.site.urls),

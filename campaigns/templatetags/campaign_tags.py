@@ -1,7 +1,8 @@
 import re
+from urllib.parse import urlencode
 
 from django import template
-from django.urls import translate_url
+from django.urls import reverse
 from django.utils.formats import date_format, get_format, number_format
 from django.utils.translation import get_language
 
@@ -81,10 +82,12 @@ def markdown_inline(text):
 
 
 @register.simple_tag(takes_context=True)
-def translated_url(context, language_code):
-    """The current page's address in another language (/campaigns/x/ <-> /fr/campaigns/x/)."""
+def language_switch_url(context, language_code):
+    """The language switch's link: it remembers the choice, then shows the current page in
+    that language (/campaigns/x/ <-> /fr/campaigns/x/; campaigns.views.language_choose)."""
     request = context["request"]
-    return translate_url(request.get_full_path(), language_code)
+    query = urlencode({"next": request.get_full_path()})
+    return reverse("language", kwargs={"language_code": language_code}) + "?" + query
 
 
 @register.simple_tag

@@ -52,7 +52,8 @@ def test_it_renders_french_under_fr(client):
     assert "Arrêtez les caméras" in html
     assert "<strong>agir</strong>" in html
     assert "Un fait en français." in html
-    assert 'href="/campaigns/' in html  # the switch back to English
+    # The switch back to English, which remembers the choice (campaigns.views.language_choose).
+    assert f'href="/language/en/?next=%2Ffr%2Fcampaigns%2F{campaign.slug}%2F"' in html
 
 
 def test_french_falls_back_to_english_when_untranslated(client):
@@ -63,7 +64,11 @@ def test_french_falls_back_to_english_when_untranslated(client):
 def test_it_links_to_the_other_language(client):
     campaign = CampaignFactory()
     html = page(client, campaign).content.decode()
-    assert f'href="/fr/campaigns/{campaign.slug}/"' in html
+    switch = f"/language/fr/?next=%2Fcampaigns%2F{campaign.slug}%2F"
+    assert f'href="{switch}"' in html
+    response = client.get(switch)
+    assert response.status_code == 302
+    assert response["Location"] == f"/fr/campaigns/{campaign.slug}/"
 
 
 def test_a_draft_is_404_for_the_public(client, user):
@@ -170,3 +175,71 @@ def test_the_sanitiser_strips_what_markdown_lets_through():
     assert '<a href="https://example.org" title="t" rel="noopener noreferrer">ok</a>' in html
     assert "vbscript" not in html.split("[bad]")[0]
     assert "<iframe" not in html
+
+
+# --- Languages --------------------------------------------------------------------------------
+
+
+def test_a_french_browser_at_the_root_goes_to_the_french_campaign(client):
+    campaign = CampaignFactory()
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9,en;q=0.5")
+    assert response.status_code == 302
+    assert response["Location"] == f"/fr/campaigns/{campaign.slug}/"
+    assert "Accept-Language" in response["Vary"] and "Cookie" in response["Vary"]
+
+
+def test_an_english_browser_at_the_root_stays_in_english(client):
+    campaign = CampaignFactory()
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-CA,en;q=0.9")
+    assert response["Location"] == f"/campaigns/{campaign.slug}/"
+
+
+def test_a_french_browser_with_several_campaigns_gets_the_french_list(client):
+    CampaignFactory()
+    CampaignFactory()
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="fr-CA")
+    assert response.status_code == 302 and response["Location"] == "/fr/"
+    assert client.get("/fr/", HTTP_ACCEPT_LANGUAGE="fr-CA").status_code == 200
+
+
+def test_the_language_switch_wins_over_the_browser(client, settings):
+    campaign = CampaignFactory()
+    response = client.get(f"/language/en/?next=/fr/campaigns/{campaign.slug}/")
+    assert response["Location"] == f"/campaigns/{campaign.slug}/"
+    cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert cookie.value == "en" and int(cookie["max-age"]) >= 30 * 24 * 3600
+
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="fr-CA")
+    assert response["Location"] == f"/campaigns/{campaign.slug}/"
+    # An address with its language keeps it, whatever the cookie says.
+    assert client.get(f"/fr/campaigns/{campaign.slug}/").status_code == 200
+    client.get(f"/language/fr/?next=/campaigns/{campaign.slug}/")
+    assert client.get("/", HTTP_ACCEPT_LANGUAGE="en")["Location"] == (
+        f"/fr/campaigns/{campaign.slug}/"
+    )
+
+
+def test_the_language_switch_only_leads_to_this_site(client):
+    response = client.get("/language/fr/?next=https://evil.example/phish")
+    assert response.status_code == 302
+    assert response["Location"] == "/fr/"
+    assert client.post("/language/fr/").status_code == 405
+
+
+# --- Favicon ------------------------------------------------------------------------------------
+
+
+def test_every_page_names_its_icon_and_favicon_ico_exists(client):
+    from django.contrib.staticfiles import finders
+
+    campaign = CampaignFactory()
+    html = page(client, campaign).content.decode()
+    assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in html
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/img/favicon.ico"
+    assert "max-age=86400" in response["Cache-Control"]
+    for name in ("img/favicon.ico", "img/favicon.svg"):
+        assert finders.find(name), name
+    with open(finders.find("img/favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file
