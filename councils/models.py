@@ -28,6 +28,18 @@ def search_key(value: str) -> str:
     return " ".join(ascii_only.casefold().split())
 
 
+def person_label(name: str, title: str = "") -> str:
+    """How a representative is named to residents: "Jane Doe, Councillor". The title is
+    left out when the name already says it, as directory placeholders and some sources do
+    ("Mayor of Toronto", "Councillor, Ward 10 Spadina-Fort York"), so nothing is said twice."""
+    name, title = (name or "").strip(), (title or "").strip()
+    if not title:
+        return name
+    if re.search(r"\b" + re.escape(search_key(title)) + r"\b", search_key(name)):
+        return name
+    return f"{name}, {title}" if name else title
+
+
 class MunicipalityQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
@@ -290,6 +302,11 @@ class Representative(models.Model):
     def title(self) -> str:
         """The role as the source published it ("Deputy Mayor"), else the role's name."""
         return self.role_text or str(self.get_role_display())
+
+    @property
+    def label(self) -> str:
+        """Name and title for residents, without repeating the title ("Mayor of Toronto")."""
+        return person_label(self.name, self.title)
 
 
 class PostcodePrefix(models.Model):

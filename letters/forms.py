@@ -237,9 +237,7 @@ class LetterForm(forms.Form):
         self.campaign = campaign
         self.representatives = representatives
         self.emailable = [rep for rep in representatives if rep.can_email]
-        self.fields["recipients"].choices = [
-            (rep.pk, f"{rep.name}, {rep.title}") for rep in self.emailable
-        ]
+        self.fields["recipients"].choices = [(rep.pk, rep.label) for rep in self.emailable]
         if not self.is_bound and "recipients" not in self.initial:
             self.initial["recipients"] = [rep.pk for rep in self.emailable]
         if not self.emailable:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
-from councils.models import Municipality, Representative, Ward
+from councils.models import Municipality, Representative, Ward, person_label
 
 
 def new_token() -> str:
@@ -451,6 +451,12 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.recipient_name}: {self.get_status_display()}"
+
+    @property
+    def recipient_label(self) -> str:
+        """The recipient as residents see them named: "Jane Doe, Councillor", the role left
+        out when the name already says it ("Mayor of Toronto")."""
+        return person_label(self.recipient_name, self.recipient_role)
 
     def fallback(self) -> "DeliveryFallback | None":
         """How the resident can reach this recipient when our email did not reach them, or

@@ -277,8 +277,7 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
             rep = delivery.representative
             unreachable.append(
                 {
-                    "name": delivery.recipient_name,
-                    "role": delivery.recipient_role,
+                    "label": delivery.recipient_label,
                     "phone": rep.phone if rep else "",
                     "contact_url": rep.contact_url if rep else "",
                     "mailto": "mailto:?subject="

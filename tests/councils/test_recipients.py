@@ -104,3 +104,37 @@ def test_the_order_is_stable_across_roles(council):
     recipients = recipients_for(municipality=town, roles=roles)
     assert recipients[:3] == [mayor, deputy, regional]
     assert recipients == recipients_for(municipality=town, roles=list(reversed(roles)))
+
+
+# --- How representatives are named to residents ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "label"),
+    [
+        ("Jane Doe", "Councillor", "Jane Doe, Councillor"),
+        # The directory's placeholders and some sources put the title in the name: once only.
+        ("Mayor of Toronto", "Mayor", "Mayor of Toronto"),
+        ("Deputy Mayor of Toronto", "Deputy Mayor", "Deputy Mayor of Toronto"),
+        (
+            "Councillor, Ward 10 Spadina-Fort York",
+            "Councillor",
+            "Councillor, Ward 10 Spadina-Fort York",
+        ),
+        ("Conseillère, district de Deschênes", "conseillere", "Conseillère, district de Deschênes"),
+        # A word that merely starts like the title is not the title.
+        ("Maya Mayorga", "Mayor", "Maya Mayorga, Mayor"),
+        ("Marie Tremblay", "", "Marie Tremblay"),
+    ],
+)
+def test_labels_never_repeat_the_title(name, title, label):
+    from councils.models import person_label
+
+    assert person_label(name, title) == label
+
+
+def test_a_representatives_label_uses_the_published_role():
+    rep = RepresentativeFactory.build(name="Mayor of Toronto", role=Role.MAYOR, role_text="Mayor")
+    assert rep.label == "Mayor of Toronto"
+    rep = RepresentativeFactory.build(name="Ana Silva", role=Role.COUNCILLOR, role_text="")
+    assert rep.label == "Ana Silva, Councillor"

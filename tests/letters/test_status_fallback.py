@@ -38,7 +38,7 @@ def test_a_bounced_delivery_shows_the_phone_form_clerk_and_letter(client):
 
     assert "Our email could not be delivered to this address." in content
     assert "Reach them another way:" in content
-    assert 'href="tel:613-555-0100"' in content
+    assert 'href="tel:+16135550100"' in content
     assert 'href="https://town.example.ca/form"' in content
     assert "the council's clerk:" in content
     assert 'href="mailto:clerk@town.example.ca?subject=Please%20act%20in%20' in content

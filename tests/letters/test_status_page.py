@@ -25,11 +25,11 @@ def test_it_shows_each_recipient_and_status(client):
     assert response.status_code == 200
     content = response.content.decode()
     for delivery in (sent, bounced, unreachable):
-        assert delivery.recipient_name in content
+        assert delivery.recipient_label in content
     assert "Delivered" in content
     assert "Bounced" in content
     assert "Reach them another way" in content
-    assert 'href="tel:613-555-0100"' in content
+    assert 'href="tel:+16135550100"' in content
 
 
 def test_it_speaks_french_under_the_french_address(client):
