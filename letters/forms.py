@@ -6,10 +6,12 @@ import unicodedata
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from campaigns.models import Campaign, TalkingPoint
 from councils.models import ContactReport, Representative
@@ -100,16 +102,56 @@ PUBLICATION_CONSENT_LABEL = _(
 FOLLOWUP_LABEL = _("Ask me in two weeks whether council replied")
 
 
+class LongTextField(forms.CharField):
+    """Text with a limit the browser does not enforce: no maxlength attribute, so nothing
+    typed is cut off unseen (the page's counter shows the count as people type). Past the
+    limit, the error says the limit and by how much the text is over it; the text is kept.
+
+    too_long: a message with %(limit)s and %(excess)s, plural on %(count)s (the excess).
+    max_length stays set, as the bound of what the draft keeps (letters.drafts)."""
+
+    def __init__(self, *, max_length: int, too_long, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.too_long = too_long
+
+    def validate(self, value):
+        super().validate(value)
+        excess = len(value) - self.max_length
+        if excess > 0:
+            raise ValidationError(
+                self.too_long
+                % {
+                    "limit": number_format(self.max_length, force_grouping=True),
+                    "excess": number_format(excess, force_grouping=True),
+                    "count": excess,
+                },
+                code="max_length",
+            )
+
+
 class PostalCodeForm(forms.Form):
     postal_code = forms.CharField(
         label=_("Postal code"),
         max_length=10,
         help_text=_("For example K1A 0B1. It tells us which council represents you."),
+        error_messages={
+            "required": _("Enter your postal code."),
+            "max_length": _("Enter a postal code like K1A 0B1."),
+        },
         widget=forms.TextInput(attrs={"autocomplete": "postal-code", "spellcheck": "false"}),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A pasted "K1A 0B1, Ottawa" is refused with a message, not cut to "K1A 0B1, O".
+        self.fields["postal_code"].widget.attrs.pop("maxlength", None)
+
     def clean_postal_code(self):
-        return postcode_normalise(self.cleaned_data["postal_code"])
+        try:
+            return postcode_normalise(self.cleaned_data["postal_code"])
+        except ValidationError as exc:
+            raise ValidationError(_("Enter a postal code like K1A 0B1."), code="invalid") from exc
 
 
 class MunicipalitySearchForm(forms.Form):
@@ -127,7 +169,13 @@ class MunicipalityForm(forms.Form):
     Choices are "municipality id" or "municipality id:ward id" strings built by the view.
     """
 
-    municipality = forms.ChoiceField(label=_("Municipality"))
+    municipality = forms.ChoiceField(
+        label=_("Municipality"),
+        error_messages={
+            "required": _("Choose your municipality."),
+            "invalid_choice": _("Choose your municipality from the list."),
+        },
+    )
 
     def __init__(self, *args, choices, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,18 +200,40 @@ class LetterForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Untick anyone you do not want to write to."),
+        error_messages={"invalid_choice": _("Choose recipients from this council only.")},
     )
     subject = forms.CharField(
-        label=_("Subject"), max_length=SUBJECT_MAX, validators=[validate_single_line]
+        label=_("Subject"),
+        max_length=SUBJECT_MAX,
+        validators=[validate_single_line],
+        error_messages={
+            "required": _("Enter a subject."),
+            "max_length": _("The subject must be %(limit_value)s characters or fewer."),
+        },
     )
-    body = forms.CharField(
+    body = LongTextField(
         label=_("Letter"),
         max_length=BODY_MAX,
+        too_long=ngettext_lazy(
+            "Your letter must be %(limit)s characters or fewer. "
+            "You have %(excess)s character too many.",
+            "Your letter must be %(limit)s characters or fewer. "
+            "You have %(excess)s characters too many.",
+            "count",
+        ),
+        error_messages={"required": _("Enter the text of your letter.")},
         widget=forms.Textarea(attrs={"rows": 14, "data-counter": ""}),
     )
-    personal_message = forms.CharField(
+    personal_message = LongTextField(
         label=_("Your personal message"),
         max_length=PERSONAL_MESSAGE_MAX,
+        too_long=ngettext_lazy(
+            "Your personal message must be %(limit)s characters or fewer. "
+            "You have %(excess)s character too many.",
+            "Your personal message must be %(limit)s characters or fewer. "
+            "You have %(excess)s characters too many.",
+            "count",
+        ),
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-counter": ""}),
     )
@@ -173,22 +243,36 @@ class LetterForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"data-talking-point": ""}),
         help_text=_("Each one is added to your letter, with its source as a footnote."),
+        error_messages={"invalid_choice": _("Choose talking points from the list.")},
     )
     first_name = forms.CharField(
         label=_("First name"),
         max_length=NAME_MAX,
         validators=[validate_single_line],
+        error_messages={
+            "required": _("Enter your first name."),
+            "max_length": _("Your first name must be %(limit_value)s characters or fewer."),
+        },
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         label=_("Last name"),
         max_length=NAME_MAX,
         validators=[validate_single_line],
+        error_messages={
+            "required": _("Enter your last name."),
+            "max_length": _("Your last name must be %(limit_value)s characters or fewer."),
+        },
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     email = forms.EmailField(
         label=_("Email"),
         max_length=254,
+        error_messages={
+            "required": _("Enter your email address."),
+            "invalid": _("Enter an email address in the correct format, like name@example.com."),
+            "max_length": _("Your email address must be %(limit_value)s characters or fewer."),
+        },
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     street_address = forms.CharField(
@@ -196,6 +280,9 @@ class LetterForm(forms.Form):
         max_length=STREET_ADDRESS_MAX,
         required=False,
         validators=[validate_single_line],
+        error_messages={
+            "max_length": _("Your street address must be %(limit_value)s characters or fewer."),
+        },
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
         # Two messages, so the first keeps its translation.
         help_text=format_lazy(
@@ -267,9 +354,10 @@ class LetterForm(forms.Form):
             self.fields["keep_updated"].help_text = escape(consent_help)
         if campaign.clerk_mode == Campaign.ClerkMode.OFF:
             del self.fields["publish"]
-        for name, field in self.fields.items():
-            if name in ("personal_message", "body"):
-                field.widget.attrs["maxlength"] = field.max_length
+        # No field cuts what is typed (a maxlength attribute would, without a word): each
+        # limit is checked here, and its error says it.
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
 
     def _clean_name(self, name: str) -> str:
         value = strip_format_characters(self.cleaned_data[name])

@@ -58,7 +58,11 @@ def picker_choices(draft: dict, *, query: str) -> list:
             continue
         label = municipality.display_name(language)
         if ward_id and int(ward_id) in wards:
-            label = f"{label}: {wards[int(ward_id)].name}"
+            # French puts a space before the colon: « Gatineau : district de Deschênes ».
+            label = _("%(municipality)s: %(ward)s") % {
+                "municipality": label,
+                "ward": wards[int(ward_id)].name,
+            }
         suggested.append((value, label))
     if suggested:
         groups.append((_("Suggested for your postal code"), suggested))

@@ -3,19 +3,51 @@
 (function () {
   "use strict";
 
-  // Characters left, under each limited textarea.
+  // The page's language for numbers and plurals: "1,234" / "1 234" (no-break space, as the
+  // server writes it; browsers write French thousands with a narrow one).
+  var lang = document.documentElement.lang || undefined;
+  var formatNumber = function (n) {
+    var text = window.Intl ? new Intl.NumberFormat(lang).format(n) : String(n);
+    return text.replace(/\u202f/g, "\u00a0");
+  };
+  var pluralRule = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
+
+  // The character count under each limited text field, as GOV.UK's: people may type past the
+  // limit (nothing is cut), and the count says by how much. Screen readers hear the count
+  // once typing pauses, not at every key.
   document.querySelectorAll("[data-counter-for]").forEach(function (counter) {
     var field = document.getElementById(counter.getAttribute("data-counter-for"));
-    if (!field || !field.maxLength || field.maxLength < 0) return;
-    var template = counter.getAttribute("data-remaining-text") || "%s";
-    counter.setAttribute("aria-live", "polite");
-    var update = function () {
-      var left = field.maxLength - field.value.length;
-      counter.textContent = template.replace("%s", String(left));
-      counter.classList.toggle("char-count-over", left <= 0);
+    var limit = parseInt(counter.getAttribute("data-limit"), 10);
+    if (!field || !limit) return;
+    var announcer = document.createElement("span");
+    announcer.className = "visually-hidden";
+    announcer.setAttribute("aria-live", "polite");
+    counter.parentNode.insertBefore(announcer, counter.nextSibling);
+    var described = (field.getAttribute("aria-describedby") || "").split(" ");
+    if (described.indexOf(counter.id) === -1) {
+      described.push(counter.id);
+      field.setAttribute("aria-describedby", described.join(" ").trim());
+    }
+    var timer = null;
+    var update = function (announce) {
+      var left = limit - field.value.length;
+      var count = Math.abs(left);
+      var form = pluralRule && pluralRule.select(count) === "one" ? "one" : "other";
+      var template = counter.getAttribute(
+        (left < 0 ? "data-over-" : "data-remaining-") + form
+      );
+      counter.textContent = template.replace("%s", formatNumber(count));
+      counter.classList.toggle("char-count-over", left < 0);
+      counter.classList.toggle("text-body-secondary", left >= 0);
+      if (announce) {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(function () {
+          announcer.textContent = counter.textContent;
+        }, 1000);
+      }
     };
-    field.addEventListener("input", update);
-    update();
+    field.addEventListener("input", function () { update(true); });
+    update(false);
   });
 
   // Talking points: ticking one adds it to the list of what goes into the letter.

@@ -189,8 +189,10 @@ def test_it_refuses_a_line_break_in_an_editable_subject(campaign, council):
 def test_it_limits_the_personal_message(campaign, council):
     form = make_form(campaign, council, valid_data(council, personal_message="x" * 2001))
     assert not form.is_valid()
-    assert "personal_message" in form.errors
-    assert form.fields["personal_message"].widget.attrs["maxlength"] == 2000
+    assert form.errors["personal_message"] == [
+        "Your personal message must be 2,000 characters or fewer. You have 1 character too many."
+    ]
+    assert "maxlength" not in form.fields["personal_message"].widget.attrs
 
 
 def test_it_needs_one_recipient_when_some_have_email(campaign, council):
@@ -221,3 +223,91 @@ def test_send_copy_is_on_and_updates_off_by_default(campaign, council):
     form = make_form(campaign, council)
     assert form.fields["send_copy"].initial is True
     assert form.fields["keep_updated"].initial is False
+
+
+# --- Error messages say what to do -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"first_name": ""}, "first_name", "Enter your first name."),
+        ({"last_name": ""}, "last_name", "Enter your last name."),
+        ({"email": ""}, "email", "Enter your email address."),
+        (
+            {"email": "jane.example.org"},
+            "email",
+            "Enter an email address in the correct format, like name@example.com.",
+        ),
+        ({"first_name": "J" * 51}, "first_name", "Your first name must be 50 characters or fewer."),
+        ({"last_name": "D" * 51}, "last_name", "Your last name must be 50 characters or fewer."),
+        (
+            {"street_address": "1" * 101},
+            "street_address",
+            "Your street address must be 100 characters or fewer.",
+        ),
+        (
+            {"personal_message": "x" * 2100},
+            "personal_message",
+            (
+                "Your personal message must be 2,000 characters or fewer. "
+                "You have 100 characters too many."
+            ),
+        ),
+        ({"recipients": []}, "recipients", "Choose at least one recipient."),
+        ({"recipients": ["999999"]}, "recipients", "Choose recipients from this council only."),
+        ({"talking_points": ["999999"]}, "talking_points", "Choose talking points from the list."),
+    ],
+)
+def test_each_field_says_what_to_do(campaign, council, overrides, field, message):
+    form = make_form(campaign, council, valid_data(council, **overrides))
+    assert not form.is_valid()
+    assert form.errors[field] == [message]
+
+
+def test_an_editable_letter_says_its_limits(campaign, council):
+    campaign.editing_mode = Campaign.EditingMode.EDITABLE
+    form = make_form(campaign, council, valid_data(council, subject="", body="b" * 10_001))
+    assert not form.is_valid()
+    assert form.errors["subject"] == ["Enter a subject."]
+    assert form.errors["body"] == [
+        "Your letter must be 10,000 characters or fewer. You have 1 character too many."
+    ]
+    form = make_form(campaign, council, valid_data(council, subject="s" * 201, body=""))
+    form.is_valid()
+    assert form.errors["subject"] == ["The subject must be 200 characters or fewer."]
+    assert form.errors["body"] == ["Enter the text of your letter."]
+
+
+def test_no_field_cuts_what_is_typed(campaign, council):
+    campaign.editing_mode = Campaign.EditingMode.EDITABLE
+    form = make_form(campaign, council)
+    assert not [name for name, field in form.fields.items() if "maxlength" in field.widget.attrs]
+    assert "maxlength" not in PostalCodeForm().fields["postal_code"].widget.attrs
+
+
+@pytest.mark.parametrize(
+    ("postal_code", "message"),
+    [("", "Enter your postal code."), ("12345", "Enter a postal code like K1A 0B1.")],
+)
+def test_the_postal_code_says_what_to_do(postal_code, message):
+    form = PostalCodeForm({"postal_code": postal_code})
+    assert form.errors["postal_code"] == [message]
+
+
+def test_the_picker_says_what_to_do():
+    form = MunicipalityForm({"municipality": ""}, choices=[("1", "Ottawa")])
+    assert form.errors["municipality"] == ["Choose your municipality."]
+    form = MunicipalityForm({"municipality": "2"}, choices=[("1", "Ottawa")])
+    assert form.errors["municipality"] == ["Choose your municipality from the list."]
+
+
+def test_length_errors_group_figures_in_french(campaign, council):
+    from django.utils import translation
+
+    with translation.override("fr"):
+        form = make_form(campaign, council, valid_data(council, personal_message="x" * 3234))
+        form.is_valid()
+        (message,) = form.errors["personal_message"]
+    # The figures follow French typography whatever the catalogue says around them.
+    assert "2\xa0000" in message and "1\xa0234" in message

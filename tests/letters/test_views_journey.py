@@ -54,7 +54,7 @@ def test_a_bad_postal_code_is_shown_next_to_the_field(client, campaign, council)
     response = choose_council(client, campaign, postal_code="12345")
     html = html_of(response)
     assert response.status_code == 200
-    assert "Enter a Canadian postal code" in html
+    assert "Enter a postal code like K1A 0B1." in html
     assert 'aria-invalid="true"' in html
     assert 'href="#id_postal_code"' in html  # the error summary links to the field
 
@@ -108,7 +108,7 @@ def test_the_picker_refuses_a_municipality_it_did_not_offer(client, campaign, co
         "/campaigns/cams/council/", {"action": "pick", "municipality": str(elsewhere.pk)}
     )
     assert response.status_code == 200
-    assert "Select a valid choice" in html_of(response)
+    assert "Choose your municipality from the list." in html_of(response)
 
 
 def test_the_council_step_without_a_postal_code_leads_back_to_the_campaign(client, campaign):
@@ -169,7 +169,7 @@ def test_a_missing_email_keeps_everything_typed(client, campaign, council):
     )
     html = html_of(response)
     assert response.status_code == 200
-    assert "This field is required." in html
+    assert "Enter your email address." in html
     assert 'href="#id_email"' in html
     assert "Keep me, please.</textarea>" in html
     assert 'value="Jane"' in html
@@ -206,7 +206,14 @@ def test_a_personal_message_over_the_limit_is_refused(client, campaign, council)
         client, campaign, letter_data(personal_message="x" * 2001, recipients=everyone(council))
     )
     assert response.status_code == 200
-    assert "at most 2000 characters" in html_of(response)
+    html = html_of(response)
+    assert (
+        "Your personal message must be 2,000 characters or fewer. "
+        "You have 1 character too many." in html
+    )
+    # Typed past the limit, the text is kept, and no maxlength cuts it in the browser.
+    assert "x" * 2001 + "</textarea>" in html
+    assert "maxlength" not in html
 
 
 # --- Step 3: preview and send -----------------------------------------------------------------
@@ -327,7 +334,7 @@ def test_a_crafted_recipient_from_another_council_is_refused(client, campaign, c
     stranger = RepresentativeFactory(email="stranger@example.org")
     choose_council(client, campaign)
     response = fill_letter(client, campaign, letter_data(recipients=[stranger.pk]))
-    assert "Select a valid choice" in html_of(response)
+    assert "Choose recipients from this council only." in html_of(response)
     assert not Letter.objects.exists()
 
 

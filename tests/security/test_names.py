@@ -129,7 +129,7 @@ def test_direction_overrides_and_zero_width_characters_are_removed(
 def test_a_name_of_only_invisible_characters_is_required_again(client, campaign, council):
     response = _write(client, campaign, council, first_name="\u200b\u202e\u200d")
     assert response.status_code == 200
-    assert _field_error(response.content.decode(), "first_name", "This field is required.")
+    assert _field_error(response.content.decode(), "first_name", "Enter your first name.")
 
 
 # --- A locked letter carries no slogans -----------------------------------------------------
@@ -157,9 +157,11 @@ def test_a_locked_letter_refuses_slogans_in_the_sender_fields(client, locked, co
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert _field_error(html, "first_name", "Ensure this value has at most 50 characters")
-    assert _field_error(html, "last_name", "Ensure this value has at most 50 characters")
-    assert _field_error(html, "street_address", "Ensure this value has at most 100 characters")
+    assert _field_error(html, "first_name", "Your first name must be 50 characters or fewer.")
+    assert _field_error(html, "last_name", "Your last name must be 50 characters or fewer.")
+    assert _field_error(
+        html, "street_address", "Your street address must be 100 characters or fewer."
+    )
     assert not Letter.objects.exists()
 
 

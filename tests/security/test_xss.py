@@ -123,7 +123,7 @@ def test_an_invalid_email_is_echoed_inertly(client, campaign, council):
     assert response.status_code == 200
     html = response.content.decode()
     assert_inert(html, "the email error")
-    assert "Enter a valid email address" in html
+    assert "Enter an email address in the correct format" in html
 
 
 def _poison_campaign(campaign: Campaign) -> None:
