@@ -11,21 +11,42 @@ from django.utils.translation import gettext_lazy as _
 
 from councils.models import Role
 
+# What the recipient placeholders become when one letter goes to several representatives
+# (letters.composition). The campaign page's sample letter shows them too: a resident writes
+# to the whole council unless they untick people.
+COUNCIL_RECIPIENT_NAME = _("Mayor and Council")
+COUNCIL_RECIPIENT_TITLE = _("Members of Council")
+COUNCIL_SALUTATION = _("Dear Mayor and Council")
+# The greeting of a letter to one representative; %(name)s is their name.
+ONE_SALUTATION = _("Dear %(name)s")
+
 # Placeholders an organizer may use in a letter subject or body: what each becomes, and the
 # stand-in the campaign page shows before a resident has filled in the form.
 LETTER_PLACEHOLDERS = {
     "municipality": (_("the municipality's name, e.g. Toronto"), _("[your municipality]")),
     "council": (_("the council's name, e.g. City of Toronto"), _("[your council]")),
     "province": (_("the province or territory"), _("[your province]")),
+    "salutation": (
+        _(
+            "the greeting, in the letter's language: 'Dear Mayor and Council' for the whole "
+            "council, 'Dear' and the name for one representative"
+        ),
+        COUNCIL_SALUTATION,
+    ),
     "recipient_name": (
         _("the representative's name, or 'Mayor and Council' for the whole council"),
-        _("[your representative]"),
+        COUNCIL_RECIPIENT_NAME,
     ),
-    "recipient_title": (_("the representative's title, e.g. Councillor"), _("[Councillor]")),
+    "recipient_title": (
+        _("the representative's title, e.g. Councillor"),
+        COUNCIL_RECIPIENT_TITLE,
+    ),
     "sender_name": (_("the resident's first and last name"), _("[your name]")),
     "sender_first_name": (_("the resident's first name"), _("[your first name]")),
     "postal_code": (_("the resident's postal code"), _("[your postal code]")),
 }
+# The placeholders that name whom the letter is addressed to.
+RECIPIENT_PLACEHOLDERS = ("salutation", "recipient_name", "recipient_title")
 
 
 def placeholder_names(text: str) -> list[str]:
@@ -66,7 +87,8 @@ def render_letter_template(text: str, context: dict[str, str]) -> str:
 
 
 def sample_placeholders() -> dict[str, str]:
-    """Bracketed stand-ins for showing a letter before a resident has filled in the form."""
+    """Stand-ins for showing a letter before a resident has filled in the form: bracketed
+    hints for the resident's details, the whole council for the recipients."""
     return {name: str(sample) for name, (_meaning, sample) in LETTER_PLACEHOLDERS.items()}
 
 
@@ -152,8 +174,9 @@ class Campaign(models.Model):
         _("letter body template"),
         help_text=_(
             "The letter as sent. Placeholders: {municipality}, {council}, {province}, "
-            "{recipient_name}, {recipient_title}, {sender_name}, {sender_first_name}, "
-            "{postal_code}. The personal message and chosen talking points are added after it."
+            "{salutation}, {recipient_name}, {recipient_title}, {sender_name}, "
+            "{sender_first_name}, {postal_code}. The personal message and chosen talking "
+            "points are added after it."
         ),
     )
     personal_prompt = models.CharField(

@@ -3,7 +3,15 @@ from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from .models import Campaign, Citation, TalkingPoint, render_letter_template, sample_placeholders
+from .models import (
+    RECIPIENT_PLACEHOLDERS,
+    Campaign,
+    Citation,
+    TalkingPoint,
+    placeholder_names,
+    render_letter_template,
+    sample_placeholders,
+)
 
 
 def campaign_list_public() -> QuerySet[Campaign]:
@@ -58,20 +66,25 @@ def citation_numbers(campaign: Campaign) -> dict[int, int]:
 
 def campaign_page_context(*, campaign: Campaign) -> dict:
     """What the public campaign page shows: copy, talking points with citation numbers, a
-    sample letter with bracketed placeholders, and progress toward the goal."""
+    sample letter as it goes to the whole council (the resident's details as bracketed
+    hints) with every subject a letter may get, and progress toward the goal."""
     numbers = citation_numbers(campaign)
     talking_points = [
         (point, numbers.get(point.citation_id)) for point in campaign.talking_points.all()
     ]
+    samples = sample_placeholders()
     return {
         "campaign": campaign,
         "phase": campaign.phase(),
         "talking_points": talking_points,
         "citations": list(campaign.citations.all()),
-        "letter_subject": render_letter_template(
-            (campaign.subject_list() or [""])[0], sample_placeholders()
+        "letter_subjects": [
+            render_letter_template(subject, samples) for subject in campaign.subject_list()
+        ],
+        "letter_preview": render_letter_template(campaign.letter_template, samples),
+        "greets_recipient": any(
+            name in RECIPIENT_PLACEHOLDERS for name in placeholder_names(campaign.letter_template)
         ),
-        "letter_preview": render_letter_template(campaign.letter_template, sample_placeholders()),
         "progress": min(100, round(100 * campaign.letters_count / campaign.goal))
         if campaign.goal
         else 0,

@@ -10,16 +10,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
 from councils.models import Municipality
-from councils.selectors import municipality_choices, recipients_for
+from councils.selectors import municipality_choices
 
 from . import services
-from .composition import Sender, compose_letter
 
 PICKER_LIMIT = 300
 
@@ -93,24 +91,9 @@ def campaign_letter_preview(request, campaign_id, *, admin_site):
         "opts": Campaign._meta,
     }
     if municipality is not None:
-        context.update(_preview(campaign, municipality, language))
-    return TemplateResponse(request, "admin/letters/preview.html", context)
-
-
-def _preview(campaign: Campaign, municipality: Municipality, language: str) -> dict:
-    council = recipients_for(municipality=municipality, **campaign.recipient_rule())
-    addressable = [rep for rep in council if rep.can_email]
-    with translation.override(language):
-        composed = compose_letter(
-            campaign=campaign,
-            municipality=municipality,
-            recipients=addressable,
-            sender=Sender("", "", ""),
-            language=language,
-            personal_message=_("[The resident's personal message goes here.]"),
+        context.update(
+            services.letter_test_preview(
+                campaign=campaign, municipality=municipality, language=language, user=request.user
+            )
         )
-    return {
-        "composed": composed,
-        "addressable": addressable,
-        "unreachable": [rep for rep in council if not rep.can_email],
-    }
+    return TemplateResponse(request, "admin/letters/preview.html", context)

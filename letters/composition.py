@@ -11,7 +11,15 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
-from campaigns.models import Campaign, TalkingPoint, render_letter_template
+from campaigns.models import (
+    COUNCIL_RECIPIENT_NAME,
+    COUNCIL_RECIPIENT_TITLE,
+    COUNCIL_SALUTATION,
+    ONE_SALUTATION,
+    Campaign,
+    TalkingPoint,
+    render_letter_template,
+)
 from councils.models import Municipality, Representative
 
 # Limits shown next to the fields (and enforced by the form and the service).
@@ -64,20 +72,23 @@ def template_context(
     """Values for the campaign's {placeholders}.
 
     One letter text goes to every recipient, so with several recipients the greeting names
-    the council as a whole ("Mayor and Council").
+    the council as a whole ("Dear Mayor and Council").
     """
     with translation.override(language):
         name = municipality.display_name(language)
         if len(recipients) == 1:
             recipient_name = recipients[0].name
             recipient_title = recipients[0].title
+            salutation = ONE_SALUTATION % {"name": recipient_name}
         else:
-            recipient_name = _("Mayor and Council")
-            recipient_title = _("Members of Council")
+            recipient_name = COUNCIL_RECIPIENT_NAME
+            recipient_title = COUNCIL_RECIPIENT_TITLE
+            salutation = COUNCIL_SALUTATION
         return {
             "municipality": name,
             "council": municipality.organization_name or _("Council of %(name)s") % {"name": name},
             "province": str(dict(PROVINCE_CHOICES).get(municipality.province, "")),
+            "salutation": str(salutation),
             "recipient_name": str(recipient_name),
             "recipient_title": str(recipient_title),
             "sender_name": single_line(sender.name) or _("[your name]"),

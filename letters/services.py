@@ -740,10 +740,47 @@ def sender_links_resend(*, campaign: Campaign, municipality: Municipality, email
         mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=pending)])
 
 
+# The test letter's stand-in for the resident's own words (the preview shows it too).
+TEST_PERSONAL_MESSAGE = gettext_lazy("[The resident's personal message goes here.]")
+
+
+def letter_test_preview(
+    *, campaign: Campaign, municipality: Municipality, language: str, user
+) -> dict:
+    """The test letter for a municipality, exactly as letter_test_send sends it: the letter
+    a resident there sends to the whole council (everyone with an email address), signed
+    with the organizer's name, with a stand-in for the personal message.
+
+    Returns composed (subject and text), addressable and unreachable (the council's
+    representatives with and without an email address)."""
+    council = recipients_for(municipality=municipality, **campaign.recipient_rule())
+    addressable = [rep for rep in council if rep.can_email]
+    with translation.override(language):
+        composed = compose_letter(
+            campaign=campaign,
+            municipality=municipality,
+            recipients=addressable,
+            sender=_test_sender(user),
+            language=language,
+            personal_message=str(TEST_PERSONAL_MESSAGE),
+        )
+    return {
+        "composed": composed,
+        "addressable": addressable,
+        "unreachable": [rep for rep in council if not rep.can_email],
+    }
+
+
+def _test_sender(user) -> Sender:
+    return Sender(user.first_name or user.get_username(), user.last_name, "")
+
+
 def letter_test_send(
     *, campaign: Campaign, municipality: Municipality, language: str, user
 ) -> Letter:
-    """Send an organizer a test letter for a municipality, addressed as to its first recipient.
+    """Send an organizer the test letter letter_test_preview shows: the same subject,
+    greeting and text, in one email to the organizer (its subject marked [TEST] by the email
+    template).
 
     The letter is marked as a test: it is never counted and its email goes to the organizer,
     never to a council. Raises ValidationError when the organizer has no email address or the
@@ -755,25 +792,23 @@ def letter_test_send(
     addressable = [rep for rep in council if rep.can_email]
     if not addressable:
         raise ValidationError(_("This council has nobody with an email address to address."))
-    with transaction.atomic():
-        letter = letter_submit(
-            campaign=campaign,
-            municipality=municipality,
-            representative_ids=[addressable[0].pk],
-            first_name=user.first_name or user.get_username(),
-            last_name=user.last_name,
-            email=user.email,
-            postal_code="",
-            language=language,
-            send_copy=False,
-            is_test=True,
-        )
-        # Only the first recipient is emailed: a test goes out once, not once per councillor.
-        # The subject changes before commit, so the send task already sees it.
-        with translation.override(language):
-            letter.subject = (_("[TEST] %(subject)s") % {"subject": letter.subject})[:300]
-        letter.save(update_fields=["subject"])
-    return letter
+    sender = _test_sender(user)
+    with translation.override(language):
+        personal_message = str(TEST_PERSONAL_MESSAGE)
+    return letter_submit(
+        campaign=campaign,
+        municipality=municipality,
+        representative_ids=[rep.pk for rep in addressable],
+        first_name=sender.first_name,
+        last_name=sender.last_name,
+        email=user.email,
+        postal_code=sender.postal_code,
+        language=language,
+        personal_message=personal_message,
+        send_copy=False,
+        is_test=True,
+        council=council,
+    )
 
 
 def letter_delete_request(*, letter: Letter) -> Letter:

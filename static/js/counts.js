@@ -10,7 +10,10 @@
   function update(root, data) {
     var number = root.querySelector("[data-counter] strong");
     if (number) {
-      number.textContent = data.total.toLocaleString(document.documentElement.lang || undefined);
+      // Grouped as the server writes it: "10,000" / "10 000" with a no-break space.
+      number.textContent = data.total
+        .toLocaleString(document.documentElement.lang || undefined)
+        .replace(/\u202f/g, "\u00a0");
     }
     var meter = root.querySelector("progress.goal-meter");
     if (meter && data.goal > 0) {

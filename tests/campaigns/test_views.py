@@ -36,10 +36,36 @@ def test_it_shows_the_campaign(client):
 
 
 def test_it_shows_the_letter_with_placeholders_as_bracketed_hints(client):
-    campaign = CampaignFactory(letter_template_en="Dear {recipient_name}, in {municipality}")
+    campaign = CampaignFactory(letter_template_en="From {sender_name}, in {municipality}")
     html = page(client, campaign).content.decode()
-    assert "Dear [your representative], in [your municipality]" in html
-    assert "{recipient_name}" not in html
+    assert "From [your name], in [your municipality]" in html
+    assert "{sender_name}" not in html
+
+
+def test_the_sample_letter_greets_the_whole_council_as_letters_do(client):
+    campaign = CampaignFactory(
+        letter_template_en="{salutation},\n\n{recipient_name} ({recipient_title}) of {municipality}"
+    )
+    html = page(client, campaign).content.decode()
+    assert "Dear Mayor and Council,\n\nMayor and Council (Members of Council) of" in html
+    assert "a letter to one person greets them by name" in html
+
+
+def test_the_sample_letter_lists_every_subject_a_letter_may_get(client):
+    campaign = CampaignFactory(
+        letter_subjects_en="Please act in {municipality}\nA request from {municipality}"
+    )
+    html = page(client, campaign).content.decode()
+    assert "Each letter goes out with one of these subjects" in html
+    assert "<li>Please act in [your municipality]</li>" in html
+    assert "<li>A request from [your municipality]</li>" in html
+
+
+def test_one_subject_is_shown_in_the_letter(client):
+    campaign = CampaignFactory(letter_subjects_en="Please act in {municipality}")
+    html = page(client, campaign).content.decode()
+    assert "<strong>Subject: Please act in [your municipality]</strong>" in html
+    assert "one of these subjects" not in html
 
 
 def test_it_renders_french_under_fr(client):
@@ -224,6 +250,59 @@ def test_the_language_switch_only_leads_to_this_site(client):
     assert response.status_code == 302
     assert response["Location"] == "/fr/"
     assert client.post("/language/fr/").status_code == 405
+
+
+# --- Figures, dates, links ----------------------------------------------------------------------
+
+
+def test_the_goal_is_grouped_in_each_language(client):
+    campaign = CampaignFactory(goal=10000)
+    flat = " ".join(page(client, campaign).content.decode().split())
+    assert "<strong>0</strong> letters sent of a goal of 10,000" in flat
+    html = page(client, campaign, prefix="/fr").content.decode()
+    assert "10\xa0000" in html
+
+
+def test_the_press_phone_dials_its_extension(client):
+    campaign = CampaignFactory(press_name="Rosa Addario", press_phone="+1 (888) 441-2640 ext. 0")
+    html = page(client, campaign).content.decode()
+    assert '<a href="tel:+18884412640,0">+1 (888) 441-2640 ext. 0</a>' in html
+
+
+def test_french_dates_on_the_page(client):
+    from datetime import UTC, datetime
+
+    campaign = CampaignFactory(opens_at=datetime(2099, 12, 1, 11, 6, tzinfo=UTC))
+    CitationFactory(campaign=campaign, published_on="2021-06-01")
+    html = page(client, campaign, prefix="/fr").content.decode()
+    assert "1er décembre 2099, 6\xa0h\xa006" in html  # 11:06 UTC in Toronto
+    assert "1er juin 2021" in html
+
+
+# --- Layout, the letter, closing ------------------------------------------------------------------
+
+
+def test_the_form_comes_before_the_copy_in_the_page(client):
+    campaign = CampaignFactory(body_en="Why it **matters**.")
+    html = page(client, campaign).content.decode()
+    # A phone shows the form first; wide screens put it in the right-hand column.
+    assert html.index('id="letter-form"') < html.index("campaign-body")
+    assert 'class="row g-4 g-lg-5"' in html
+
+
+def test_a_closed_campaign_no_longer_invites_words(client):
+    campaign = CampaignFactory(status=Campaign.Status.CLOSED)
+    html = page(client, campaign).content.decode()
+    assert "You can add your own words" not in html
+    assert "Residents sent this letter to their council." in html
+    assert "You can still write to your council yourself" in html
+
+
+def test_a_locked_letter_does_not_promise_changes(client):
+    campaign = CampaignFactory(editing_mode=Campaign.EditingMode.LOCKED)
+    html = page(client, campaign).content.decode()
+    assert "This is the letter your council will receive." in html
+    assert "add your own words" not in html
 
 
 # --- Favicon ------------------------------------------------------------------------------------

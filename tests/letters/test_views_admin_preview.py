@@ -4,6 +4,7 @@
 import pytest
 from django.core import mail
 
+from letters import services
 from letters.models import BlockedSender, Letter
 from tests.factories import UserFactory
 from tests.letters.journey_helpers import (  # noqa: F401
@@ -66,11 +67,33 @@ def test_a_test_letter_goes_to_the_organizer_only_and_never_counts(
     assert response.status_code == 302
     letter = Letter.objects.get()
     assert letter.is_test
-    assert letter.subject.startswith("[TEST] ")
-    recipients = [address for message in mail.outbox for address in message.to]
-    assert recipients and all("organizer@example.org" in address for address in recipients)
+    # One email, to the organizer alone, however many people the letter addresses.
+    assert [message.to for message in mail.outbox] == [["organizer@example.org"]]
     campaign.refresh_from_db()
     assert campaign.letters_count == 0
+
+
+def test_the_test_letter_is_the_letter_previewed(
+    organizer, staff_user, campaign, council, django_capture_on_commit_callbacks
+):
+    query = f"?municipality={council['municipality'].pk}&language=en"
+    html = organizer.get(url(campaign) + query).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        organizer.post(url(campaign) + query)
+    (message,) = mail.outbox
+    preview = services.letter_test_preview(
+        campaign=campaign, municipality=council["municipality"], language="en", user=staff_user
+    )["composed"]
+
+    # The preview shows the subject and text that go out; the email marks its subject once.
+    assert f'<p class="preview-subject">{preview.subject}</p>' in html
+    assert message.subject == "[TEST] Please act in Ottawa"
+    assert message.body.startswith(preview.body + "\n")
+    # The greeting is the whole council's, in the preview and in the email alike.
+    assert preview.body.startswith("Dear Mayor and Council,")
+    assert "Dear Mayor and Council," in html
+    assert "[The resident&#x27;s personal message goes here.]" in html
+    assert "[The resident's personal message goes here.]" in message.body
 
 
 def test_a_test_letter_needs_the_organizers_email(
