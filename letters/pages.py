@@ -257,6 +257,58 @@ def status_context(letter: Letter) -> dict:
     }
 
 
+def letter_mailto(subject: str, body: str, to: list[str] | None = None) -> str:
+    return (
+        "mailto:"
+        + quote(",".join(to or []), safe="@,")
+        + "?subject="
+        + quote(subject)
+        + "&body="
+        + quote(body)
+    )
+
+
+def closed_draft(campaign: Campaign, draft: dict) -> dict | None:
+    """For a resident who was writing when the campaign closed: the letter as far as they
+    got (what they typed, in the campaign's letter), to send themselves, and their council's
+    contacts. None when they had not chosen their council."""
+    state = council_state(campaign, draft)
+    if state is None:
+        return None
+    data = draft.get("data") or {}
+    chosen = {str(value) for value in data.get("recipients") or []}
+    emailable = [rep for rep in state.representatives if rep.can_email]
+    recipients = [rep for rep in emailable if str(rep.pk) in chosen] or emailable
+    points = {str(point.pk): point for point, _number in _talking_points(campaign)}
+    language = translation.get_language()
+    composed = compose_letter(
+        campaign=campaign,
+        municipality=state.municipality,
+        recipients=recipients,
+        sender=Sender(
+            data.get("first_name", ""),
+            data.get("last_name", ""),
+            state.postal_code,
+            data.get("street_address", ""),
+        ),
+        language=language,
+        subject_index=draft.get("subject_index", 0),
+        personal_message=data.get("personal_message", ""),
+        talking_points=[points[pk] for pk in data.get("talking_points") or [] if pk in points],
+        subject=data.get("subject", ""),
+        template_part=data.get("body", ""),
+    )
+    return {
+        "typed": bool(data.get("personal_message") or data.get("body")),
+        "subject": composed.subject,
+        "body": composed.body,
+        "mailto": letter_mailto(composed.subject, composed.body, [rep.email for rep in recipients]),
+        "municipality": state.municipality,
+        "municipality_name": state.municipality.display_name(language),
+        "representatives": state.representatives,
+    }
+
+
 def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
     campaign.refresh_from_db(fields=["letters_count"])
     page_url = request.build_absolute_uri(campaign.get_absolute_url())
@@ -284,10 +336,7 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
                     "label": delivery.recipient_label,
                     "phone": rep.phone if rep else "",
                     "contact_url": rep.contact_url if rep else "",
-                    "mailto": "mailto:?subject="
-                    + quote(letter.subject)
-                    + "&body="
-                    + quote(letter.body),
+                    "mailto": letter_mailto(letter.subject, letter.body),
                 }
             )
     return {
@@ -295,6 +344,9 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
         "campaign": campaign,
         "letter": letter,
         "unreachable": unreachable,
+        # The letter to send to more members yourself, for its writer only (a letter is
+        # here only after its writer confirmed it, or sent it when no confirmation is asked).
+        "letter_mailto": letter_mailto(letter.subject, letter.body) if letter else "",
         "page_url": page_url,
         "share_links": [
             (_("Email"), "mailto:?subject=" + quote(share_text) + "&body=" + quote(page_url)),

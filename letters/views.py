@@ -51,6 +51,9 @@ def campaign(request, slug):
 def _campaign_page(request, slug):
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     draft = drafts.draft_get(request, campaign)
+    if draft and campaign.phase() == "closed":
+        # Closed while this visitor was writing: their letter, to send themselves.
+        return _render_campaign(request, campaign, closed_draft=pages.closed_draft(campaign, draft))
     postal_form = PostalCodeForm(initial={"postal_code": draft.get("postal_code", "")})
     return _render_campaign(
         request, campaign, postal_form=postal_form, resume=bool(draft.get("municipality"))
@@ -139,6 +142,8 @@ def write(request, slug):
     """Step 2: recipients, the personal parts of the letter and the sender's details."""
     campaign, draft, state = _journey_step(request, slug)
     if state is None:
+        if request.method == "POST":
+            _keep_typed_after_closing(request, campaign, draft)
         return redirect(campaign)
     if "started" not in draft:
         # The minimum fill time counts from the first view of this step; the subject is
@@ -165,6 +170,21 @@ def write(request, slug):
         form = pages.letter_form(campaign, state, data=draft.get("data"))
     context = pages.write_context(campaign, state, form, draft)
     return render(request, "letters/write.html", context)
+
+
+def _keep_typed_after_closing(request, campaign, draft) -> None:
+    """The campaign stopped taking letters while this resident wrote: keep what they just
+    typed in the draft, for the campaign page to give back (letters.pages.closed_draft)."""
+    state = pages.council_state(campaign, draft)
+    if state is None or campaign.is_accepting_letters():
+        return
+    try:
+        services.draft_write_check(ip=pages.client_ip(request))
+    except services.RateLimited:
+        return
+    form = pages.letter_form(campaign, state, data=request.POST)
+    draft["data"] = drafts.form_data(request.POST, form)
+    drafts.draft_save(request, campaign, draft)
 
 
 @require_http_methods(["GET", "POST"])
@@ -278,11 +298,13 @@ def confirm(request, token):
     except services.ConfirmationExpired as exc:
         return _confirm_expired(request, exc.letter, token)
     except services.CampaignClosed as exc:
-        return render(
-            request,
-            "letters/confirm_closed.html",
-            {"letter": exc.letter, "campaign": exc.letter.campaign},
-        )
+        letter = exc.letter
+        context = {
+            "letter": letter,
+            "campaign": letter.campaign,
+            "mailto": pages.letter_mailto(letter.subject, letter.body),
+        }
+        return render(request, "letters/confirm_closed.html", context)
     if not waiting:
         if letter.status == Letter.Status.CONFIRMED and letter.confirmation_token != token:
             # Another letter of this writer's to this council was confirmed first.

@@ -88,6 +88,26 @@
     });
   }
 
+  // "Copy the letter": the letter is plain text in a read-only field anyone can select; with
+  // the clipboard available, one button copies it.
+  document.querySelectorAll("[data-copy-from]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!source || !navigator.clipboard) return;
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.value).then(
+        function () {
+          if (status) status.textContent = button.getAttribute("data-copied-text");
+        },
+        function () {
+          source.focus();
+          source.select();
+        }
+      );
+    });
+  });
+
   // After a failed submit, move focus to the error summary so it is announced.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();

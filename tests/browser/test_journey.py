@@ -101,6 +101,10 @@ def test_a_resident_writes_to_their_council_in_english(site, page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you!")
     expect(page.locator("[data-counter]")).to_contain_text("1 letter sent")
     expect(page.get_by_role("link", name="open your letter in your email program")).to_be_visible()
+    # The letter, to send to more members yourself: selectable text, and a Copy button.
+    expect(page.get_by_label("Letter", exact=True)).to_have_value(re.compile(PERSONAL))
+    expect(page.get_by_role("button", name="Copy the letter")).to_be_visible()
+    assert_accessible(page, "thank-you page with the letter")
     letter.refresh_from_db()
     assert letter.status == Letter.Status.CONFIRMED
     to = " ".join(address for message in mail.outbox for address in message.to)

@@ -171,6 +171,8 @@ def test_a_closed_campaign_takes_no_more_confirmations(
     assert response.status_code == 200
     assert "This campaign has closed" in html
     assert "copy the letter below" in html and pending.body.splitlines()[0] in html
+    # The letter is plain text to copy, or to open in an email program.
+    assert 'id="closed-letter-body"' in html and 'href="mailto:?subject=' in html
     pending.refresh_from_db()
     assert pending.status == Letter.Status.PENDING_CONFIRMATION
     assert mail.outbox == []

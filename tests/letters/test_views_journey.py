@@ -467,7 +467,7 @@ def test_without_confirmation_the_thanks_page_counts_the_letter(
     html = html_of(client.get("/campaigns/cams/thanks/"))
     assert "Thank you!" in html
     assert "<strong>1</strong> letter sent of a goal of 100" in html
-    assert "Send it yourself" in html and "Nora Noemail" in html
+    assert "Send it to more members yourself" in html and "Nora Noemail" in html
     assert 'href="mailto:?subject=Please%20act%20in%20Ottawa' in html
     assert "https://ottawa.example.org/contact" in html
 
@@ -530,3 +530,107 @@ def test_send_checks_again_when_the_campaign_changed(client, campaign, council):
     campaign.save()
     assert send(client, campaign)["Location"].endswith("/thanks/")
     assert Letter.objects.get().personal_message == ""
+
+
+# --- The campaign closes while a resident writes -------------------------------------------------
+
+
+def close(campaign):
+    campaign.status = Campaign.Status.CLOSED
+    campaign.save()  # clears the cached campaign and page, as an organizer's edit does
+
+
+def test_a_letter_typed_when_the_campaign_closed_is_given_back(client, campaign, council):
+    choose_council(client, campaign)
+    client.get("/campaigns/cams/write/")
+    close(campaign)
+    response = fill_letter(
+        client,
+        campaign,
+        letter_data(personal_message="My own words, typed too late.", recipients=everyone(council)),
+    )
+    assert response.status_code == 302 and response["Location"] == "/campaigns/cams/"
+
+    html = html_of(client.get("/campaigns/cams/"))
+    assert "Your letter was not sent" in html
+    assert "This campaign closed before you sent your letter" in html
+    # The letter as far as they got, to copy, with their council's contacts.
+    body = re.search(
+        r'<textarea[^>]*id="closed-letter-body"[^>]*>(.*?)</textarea>', html, re.DOTALL
+    )
+    assert "My own words, typed too late." in body.group(1)
+    assert "Dear Mayor and Council," in body.group(1)
+    assert 'href="mailto:mayor@ottawa.example.org"' in html
+    assert 'href="tel:+16135550100"' in html  # Nora Noemail, reached by phone
+    assert "id_postal_code" not in html
+    assert not Letter.objects.exists()
+
+
+def test_a_send_after_the_campaign_closed_keeps_the_letter_for_its_writer(
+    client, campaign, council
+):
+    choose_council(client, campaign)
+    fill_letter(
+        client, campaign, letter_data(personal_message="Ready to go.", recipients=everyone(council))
+    )
+    close(campaign)
+    response = send(client, campaign)
+    assert response.status_code == 302 and response["Location"] == "/campaigns/cams/"
+    html = html_of(client.get(response["Location"]))
+    assert "Your letter was not sent" in html and "Ready to go." in html
+    assert not Letter.objects.exists()
+
+
+def test_a_closed_campaign_shows_no_draft_to_other_visitors(client, campaign, council):
+    choose_council(client, campaign)
+    fill_letter(client, campaign, letter_data(personal_message="Mine alone."))
+    close(campaign)
+    html = html_of(Client().get("/campaigns/cams/"))
+    assert "This campaign is closed." in html
+    assert "Mine alone." not in html and "Your letter was not sent" not in html
+
+
+# --- After sending: the letter to send to more members yourself --------------------------------
+
+
+def test_the_writer_gets_their_letter_to_send_to_more_members(
+    client, campaign, council, django_capture_on_commit_callbacks
+):
+    ottawa = council["municipality"]
+    ottawa.website = "https://ottawa.example.org"
+    ottawa.save()
+    campaign.requires_confirmation = False
+    campaign.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        write_and_send(client, campaign, letter_data(recipients=[council["mayor"].pk]))
+    letter = Letter.objects.get()
+    html = html_of(client.get("/campaigns/cams/thanks/"))
+    assert "Send it to more members yourself" in html
+    # Plain, selectable text: it works without JavaScript (a Copy button comes with it).
+    body = re.search(
+        r'<textarea[^>]*id="sent-letter-body"[^>]*readonly>(.*?)</textarea>', html, re.DOTALL
+    )
+    assert body.group(1).startswith("Dear Mara Mayor,")
+    assert f'value="{letter.subject}"' in html
+    assert 'href="https://ottawa.example.org"' in html
+    assert 'href="mailto:?subject=Please%20act%20in%20Ottawa&amp;body=Dear%20Mara%20Mayor' in html
+    # Members without email are still listed with their other ways in.
+    assert "Nora Noemail, Councillor" in html and 'href="tel:+16135550100"' in html
+
+
+def test_check_your_inbox_offers_no_letter(client, campaign, council):
+    write_and_send(client, campaign, letter_data(recipients=everyone(council)))
+    html = html_of(client.get("/campaigns/cams/thanks/"))
+    assert "check your inbox" in html
+    assert "Send it to more members yourself" not in html
+    assert "<textarea" not in html and "My street has three new cameras." not in html
+
+
+def test_the_municipality_picker_writes_wards_with_a_colon(client, campaign, council):
+    from tests.factories import WardFactory
+
+    ward = WardFactory(municipality=council["municipality"], name="Somerset")
+    PostcodePrefix.objects.create(fsa="K2P", municipality=council["municipality"], ward=ward)
+    PostcodePrefix.objects.create(fsa="K2P", municipality=MunicipalityFactory(name="Gatineau"))
+    html = html_of(choose_council(client, campaign, postal_code="K2P 1L4"))
+    assert "Ottawa: Somerset" in html
