@@ -387,6 +387,23 @@ class Campaign(models.Model):
             return "upcoming"
         return "open"
 
+    def personal_data_erased_at(self, written_at):
+        """When the personal data of a letter written at written_at is erased (the purge,
+        letters.erasure, runs daily after it): retention_days after the later of the letter
+        and the campaign's closing time. A campaign closed by hand, without a closing time,
+        keeps each letter for the period from its writing."""
+        start = max(written_at, self.closes_at) if self.closes_at else written_at
+        return start + timedelta(days=self.retention_days)
+
+    def letters_due_for_erasure_before(self, now):
+        """The writing time at or before which letters are due for erasure at now (see
+        personal_data_erased_at, whose inverse this is), or None while none are: before
+        the closing time plus the retention period."""
+        cutoff = now - timedelta(days=self.retention_days)
+        if self.closes_at and self.closes_at > cutoff:
+            return None
+        return cutoff
+
     def subject_list(self) -> list[str]:
         """Subjects in the active language, one per non-empty line."""
         return [line.strip() for line in (self.letter_subjects or "").splitlines() if line.strip()]

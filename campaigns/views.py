@@ -4,7 +4,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse, translate_url
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control, never_cache
@@ -97,13 +97,31 @@ def mail_processor() -> str:
 @require_safe
 def privacy(request):
     """The privacy notice, generated from the settings and each public campaign."""
+    now = timezone.now()
     context = {
-        "campaigns": Campaign.objects.public().order_by("-created_at"),
+        "retention": [
+            _retention(campaign, now)
+            for campaign in Campaign.objects.public().order_by("-created_at")
+        ],
         "mail_processor": mail_processor(),
         "confirmation_days": settings.LETTERS_CONFIRMATION_DAYS,
         "session_hours": max(1, settings.SESSION_COOKIE_AGE // 3600),
     }
     return render(request, "campaigns/privacy.html", context)
+
+
+def _retention(campaign: Campaign, now) -> dict:
+    """What the privacy page says of a campaign's erasure, from the purge's own rule
+    (Campaign.personal_data_erased_at): when a letter written today is erased while the
+    campaign takes letters, and when its last letters are once it has closed at a set time."""
+    accepting = campaign.is_accepting_letters(now)
+    if accepting:
+        erased_on = campaign.personal_data_erased_at(now)
+    elif campaign.closes_at:
+        erased_on = campaign.personal_data_erased_at(campaign.closes_at)
+    else:
+        erased_on = None
+    return {"campaign": campaign, "accepting": accepting, "erased_on": erased_on}
 
 
 @never_cache

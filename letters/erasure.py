@@ -17,7 +17,6 @@ emails them that it is done.
 """
 
 import logging
-from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -92,14 +91,15 @@ def _outbox_forget(emails: set[str]) -> None:
 def personal_data_purge(*, now=None, batch_size: int = 500) -> int:
     """Erase the personal data of every letter past its campaign's retention period.
 
-    A letter is due retention_days after the later of its creation and its campaign's
-    closes_at. Test letters follow the same rule. Returns the number of letters erased.
+    A letter is due when Campaign.personal_data_erased_at says (retention_days after the
+    later of its creation and its campaign's closes_at), the rule the privacy page states.
+    Test letters follow the same rule. Returns the number of letters erased.
     """
     now = now or timezone.now()
     total = 0
     for campaign in Campaign.objects.only("pk", "closes_at", "retention_days"):
-        cutoff = now - timedelta(days=campaign.retention_days)
-        if campaign.closes_at and campaign.closes_at > cutoff:
+        cutoff = campaign.letters_due_for_erasure_before(now)
+        if cutoff is None:
             continue
         due = Letter.objects.filter(
             campaign_id=campaign.pk, purged_at__isnull=True, created_at__lte=cutoff

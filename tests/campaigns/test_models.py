@@ -1,8 +1,11 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from campaigns.models import (
     Campaign,
@@ -125,3 +128,37 @@ def test_edits_are_recorded_in_history(staff_user):
     assert latest.title_en == "After"
     assert latest.history_user == staff_user
     assert campaign.history.count() == 2
+
+
+# --- When a letter's personal data is erased (one rule for the purge and the privacy page) ---
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+moments = st.integers(min_value=0, max_value=4 * 365 * 24).map(
+    lambda hours: START + timedelta(hours=hours)
+)
+
+
+def test_a_letter_is_erased_retention_days_after_the_later_of_its_writing_and_the_close():
+    campaign = Campaign(retention_days=30, closes_at=datetime(2026, 6, 1, tzinfo=UTC))
+    early = datetime(2026, 2, 1, tzinfo=UTC)
+    assert campaign.personal_data_erased_at(early) == datetime(2026, 7, 1, tzinfo=UTC)
+    late = datetime(2026, 6, 20, tzinfo=UTC)  # confirmed in a grace period, say
+    assert campaign.personal_data_erased_at(late) == datetime(2026, 7, 20, tzinfo=UTC)
+    campaign.closes_at = None
+    assert campaign.personal_data_erased_at(early) == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    written=moments,
+    now=moments,
+    closes=st.one_of(st.none(), moments),
+    days=st.integers(min_value=1, max_value=800),
+)
+def test_the_purges_cutoff_is_the_inverse_of_the_erasure_date(written, now, closes, days):
+    """letters_due_for_erasure_before (the purge's query) selects exactly the letters whose
+    personal_data_erased_at (what the privacy page says) has come."""
+    campaign = Campaign(retention_days=days, closes_at=closes)
+    cutoff = campaign.letters_due_for_erasure_before(now)
+    due = cutoff is not None and written <= cutoff
+    assert due == (campaign.personal_data_erased_at(written) <= now)

@@ -178,7 +178,8 @@ def test_the_privacy_page_gives_each_campaigns_retention(client):
     CampaignFactory(title_en="Open-ended", retention_days=30, closes_at=None)
     html = client.get("/privacy/").content.decode()
     assert "Cams: your personal details are erased 90 days after the campaign closes" in html
-    # Without a closing time, retention counts from each letter (letters.privacy).
+    # Without a closing time, retention counts from each letter (letters.privacy), or from a
+    # closing time if one is set later.
     assert "Open-ended: your personal details are erased 30 days after you write" in html
 
 

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone, translation
 
+from campaigns.templatetags.campaign_tags import long_date
 from letters.erasure import personal_data_purge
 from letters.models import Delivery, Letter, OutboxMessage, OutgoingMail
 from letters.selectors import letter_counts
@@ -110,6 +112,37 @@ def test_it_counts_from_the_later_of_a_letters_creation_and_the_close():
     with time_machine.travel(T0 + timedelta(days=8), tick=False):
         assert personal_data_purge() == 1
     _assert_erased(after_close)
+
+
+@pytest.mark.parametrize("closes_in_days", [None, 20])
+def test_the_privacy_page_gives_the_date_the_purge_keeps(client, closes_in_days):
+    """The page's date comes from the purge's own rule (Campaign.personal_data_erased_at):
+    a letter written when the page is read survives every purge until that date, and is
+    erased by the first purge after it."""
+    closes = T0 + timedelta(days=closes_in_days) if closes_in_days else None
+    campaign = CampaignFactory(title_en="Cams", closes_at=closes, retention_days=30)
+    with time_machine.travel(T0, tick=False):
+        html = client.get("/privacy/").content.decode()
+        letter = _letter(campaign)
+    erased_at = campaign.personal_data_erased_at(T0)
+    assert erased_at == (closes or T0) + timedelta(days=30)
+    with translation.override("en"):
+        date = long_date(timezone.localtime(erased_at))
+    assert f"A letter written today is kept until {date}" in html
+
+    with time_machine.travel(erased_at - timedelta(seconds=1), tick=False):
+        assert personal_data_purge() == 0
+    with time_machine.travel(erased_at, tick=False):
+        assert personal_data_purge() == 1
+    _assert_erased(letter)
+
+
+def test_the_privacy_page_says_when_a_closed_campaigns_letters_go(client):
+    campaign = CampaignFactory(title_en="Cams", status="closed", closes_at=T0, retention_days=30)
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        html = client.get("/privacy/").content.decode()
+    assert "Its letters are kept until Feb. 9, 2026." in html
+    assert campaign.personal_data_erased_at(T0).date().isoformat() == "2026-02-09"
 
 
 def test_it_cancels_deliveries_and_emails_still_waiting_and_keeps_sent_ones(

@@ -43,3 +43,28 @@ def test_it_speaks_french_under_the_french_address(client):
 
 def test_it_is_404_for_an_unknown_token(client):
     assert client.get("/letters/not-a-token/").status_code == 404
+
+
+def test_it_links_to_delete_my_data_as_the_copy_does(client):
+    letter = make_letter(recipients=1)
+    html = client.get(f"/letters/{letter.token}/").content.decode()
+    assert f'href="/letters/{letter.token}/delete/"' in html
+    assert "Delete your personal data" in html
+    french = client.get(f"/fr/letters/{letter.token}/").content.decode()
+    assert f'href="/fr/letters/{letter.token}/delete/"' in french
+
+
+def test_an_erased_letter_has_nothing_left_to_delete(client):
+    from letters.services import letter_delete_request
+
+    letter = letter_delete_request(letter=make_letter(recipients=1))
+    html = client.get(f"/letters/{letter.token}/").content.decode()
+    assert f"/letters/{letter.token}/delete/" not in html
+
+
+def test_the_recipients_are_named_without_repeating_their_title(client):
+    letter = make_letter(recipients=1)
+    letter.deliveries.update(recipient_name="Mayor of Toronto", recipient_role="Mayor")
+    html = client.get(f"/letters/{letter.token}/").content.decode()
+    assert "<td> Mayor of Toronto <br>" in " ".join(html.split())
+    assert "Mayor of Toronto, Mayor" not in html
