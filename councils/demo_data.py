@@ -11,6 +11,8 @@ from .cleaning import email_kind
 from .models import Municipality, PostcodePrefix, Representative, Ward
 
 DEMO_FILE = Path(__file__).resolve().parent / "seed" / "demo.json"
+# The demo's facts about a municipality that the directory seed does not carry.
+DEMO_EXTRAS = ("website", "represent_set")
 
 
 @transaction.atomic
@@ -19,7 +21,10 @@ def demo_data_load(*, path: Path = DEMO_FILE) -> tuple[int, int]:
     representatives (example.org-style addresses, no real person). Safe to run again.
 
     Placeholders are only added to municipalities with no imported representatives, so the
-    demo never mixes with real data. Returns (municipalities, representatives) in the demo.
+    demo never mixes with real data. Municipalities already in the directory (from
+    councils.import_municipalities.municipalities_seed_load, which load_demo runs first) keep
+    their fields; only a blank website or Represent set is filled in. Returns
+    (municipalities, representatives) in the demo.
     """
     demo = json.loads(path.read_text(encoding="utf-8"))
     municipalities: dict[str, Municipality] = {}
@@ -31,6 +36,16 @@ def demo_data_load(*, path: Path = DEMO_FILE) -> tuple[int, int]:
             municipality = Municipality(ocd_id=ocd_id, **item)
             municipality.full_clean()
             municipality.save()
+        else:
+            # Loaded from the directory seed, which has no websites or Represent sets: fill
+            # those in where blank, and leave everything else as the organizer has it.
+            blanks = [
+                name for name in DEMO_EXTRAS if item.get(name) and not getattr(municipality, name)
+            ]
+            for name in blanks:
+                setattr(municipality, name, item[name])
+            if blanks:
+                municipality.save(update_fields=blanks)
         municipalities[ocd_id] = municipality
     wards: dict[str, Ward] = {}
     for item in demo["wards"]:

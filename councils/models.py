@@ -77,6 +77,54 @@ PROVINCE_TIME_ZONES = {
 }
 
 
+# What Statistics Canada's classification codes mean, for residents: the census subdivision
+# types that have a council, and (below) the census division types of upper tiers. Names in
+# the picker are told apart by them ("Morris (rural municipality)", "Morris (town)").
+SUBDIVISION_KINDS = {
+    "C": _("city"),
+    "CC": _("chartered community"),
+    "CG": _("community government"),
+    "CN": _("crown colony"),
+    "COM": _("community"),
+    "CT": _("township"),
+    "CU": _("united townships"),
+    "CV": _("city"),
+    "CY": _("city"),
+    "DM": _("district municipality"),
+    "HAM": _("hamlet"),
+    "ID": _("improvement district"),
+    "IM": _("island municipality"),
+    "LGD": _("local government district"),
+    "M": _("municipality"),
+    "MD": _("municipal district"),
+    "MÉ": _("municipality"),
+    "MU": _("municipality"),
+    "NH": _("northern hamlet"),
+    "NV": _("northern village"),
+    "PE": _("parish"),
+    "RCR": _("rural community"),
+    "RGM": _("regional municipality"),
+    "RM": _("rural municipality"),
+    "RV": _("resort village"),
+    "SM": _("specialized municipality"),
+    "SV": _("summer village"),
+    "T": _("town"),
+    "TP": _("township"),
+    "TV": _("town"),
+    "V": _("city or town"),
+    "VL": _("village"),
+    "VN": _("northern village"),
+}
+DIVISION_KINDS = {
+    "CTY": _("county"),
+    "DM": _("district municipality"),
+    "MRC": _("regional county municipality"),
+    "RD": _("regional district"),
+    "RM": _("regional municipality"),
+    "UC": _("united counties"),
+}
+
+
 class Municipality(models.Model):
     ocd_id = models.CharField(_("OCD division id"), max_length=200, unique=True)
     csd_code = models.CharField(
@@ -149,6 +197,19 @@ class Municipality(models.Model):
         """The municipality's time zone, from its province (Canada has six; the few places
         that keep another province's time are not told apart)."""
         return PROVINCE_TIME_ZONES.get(self.province, "America/Toronto")
+
+    @property
+    def is_census_division(self) -> bool:
+        """An upper tier (Peel Region, a county) or a Nova Scotia county municipality, named
+        by its census division rather than a census subdivision."""
+        return "/cd:" in self.ocd_id
+
+    @property
+    def kind(self) -> str:
+        """What kind of municipality this is ("city", "regional municipality"), from its
+        classification; "" when the code is not one of a council."""
+        kinds = DIVISION_KINDS if self.is_census_division else SUBDIVISION_KINDS
+        return str(kinds.get(self.classification, ""))
 
     def display_name(self, language: str = "en") -> str:
         if language == "fr" and self.name_fr:

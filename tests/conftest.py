@@ -140,3 +140,21 @@ def french_catalog():
     yield add
     for msgid in added:
         catalog._catalogs[0].pop(msgid, None)
+
+
+@pytest.fixture(scope="module")
+def country(django_db_setup, django_db_blocker):
+    """Every Canadian municipality from the shipped seed, with the demo's wards, postal-code
+    prefixes and placeholder people (as `make run` has them), loaded once per module: about
+    3 s. Tests in the module run in transactions on top of it; it is removed after them."""
+    from councils.demo_data import demo_data_load
+    from councils.import_municipalities import municipalities_seed_load
+    from councils.models import Municipality, PostcodeAnswer
+
+    with django_db_blocker.unblock():
+        municipalities_seed_load()
+        demo_data_load()
+        yield
+        PostcodeAnswer.objects.all().delete()
+        Municipality.objects.update(upper_tier=None)
+        Municipality.objects.all().delete()

@@ -90,6 +90,25 @@ def test_it_reads_the_upstream_file_layout(tmp_path):
     assert Ward.objects.get().municipality == mississauga
 
 
+def test_regional_county_municipalities_and_county_municipalities_are_councils(tmp_path):
+    upstream = tmp_path / "country-ca.csv"
+    upstream.write_text(
+        "id,name,classification,has_children,name_fr,parent_id\n"
+        "ocd-division/country:ca/cd:2405,Bonaventure,MRC,,Bonaventure,\n"
+        "ocd-division/country:ca/cd:2466,Montréal,TÉ,,Montréal,\n"
+        "ocd-division/country:ca/cd:1212,Pictou,CTY,Y,Pictou,\n"
+        "ocd-division/country:ca/cd:1213,Guysborough,CTY,N,Guysborough,\n"
+        "ocd-division/country:ca/csd:2405077,Saint-Elzéar,MÉ,,Saint-Elzéar,\n"
+        "ocd-division/country:ca/csd:2466023,Montréal,V,Y,Montréal,\n",
+        encoding="utf-8",
+    )
+    municipalities_import(path_or_url=str(upstream))
+    assert Municipality.objects.get(csd_code="2405077").upper_tier.name == "Bonaventure"
+    assert Municipality.objects.get(csd_code="2466023").upper_tier is None
+    assert Municipality.objects.get(ocd_id="ocd-division/country:ca/cd:1212").active
+    assert not Municipality.objects.filter(name__in=["Montréal", "Guysborough"], csd_code="")
+
+
 def test_it_fetches_the_upstream_url_by_default(monkeypatch, capsys):
     fetched = []
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from campaigns.services import SEED_DIR, campaign_load_seed
 from councils.demo_data import demo_data_load
+from councils.import_municipalities import municipalities_seed_load
 from letters.groups import groups_ensure
 
 # Under settings.VAR_DIR; the Makefile's run target prints it (keep the two in step).
@@ -15,8 +16,10 @@ ADMIN_PASSWORD_FILE = "admin-password"
 
 class Command(BaseCommand):
     help = (
-        "Load the demo: the facial-recognition campaign (unless its slug exists), demo "
-        "municipalities with placeholder representatives, the staff groups (ensure_groups), "
+        "Load the demo: the facial-recognition campaign (unless its slug exists), every "
+        "Canadian municipality with its upper tier and wards (councils/seed/municipalities.csv; "
+        "only those missing are added, existing ones are left as they are), placeholder "
+        "representatives for the demo municipalities, the staff groups (ensure_groups), "
         "and, in the embedded default only, a local 'admin' account whose password is "
         "printed and kept in var/admin-password until it is changed. Safe to run again."
     )
@@ -26,6 +29,11 @@ class Command(BaseCommand):
             campaign, created = campaign_load_seed(path=path)
             state = "created" if created else "already there, left as is"
             self.stdout.write(f"Campaign {campaign.slug}: {state}")
+        directory, wards = municipalities_seed_load()
+        self.stdout.write(
+            f"Council directory: {directory.created} municipalities and {wards.created} wards "
+            f"added, {directory.unchanged} and {wards.unchanged} already there"
+        )
         municipalities, representatives = demo_data_load()
         self.stdout.write(
             f"Demo councils: {municipalities} municipalities, {representatives} representatives"
