@@ -4,9 +4,13 @@ municipality picker, recipients.
 services.postcode_lookup chains the postal-code reads here with Represent's answer.
 """
 
+import csv
+import functools
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from localflavor.ca.forms import CAPostalCodeField
 
@@ -65,20 +69,33 @@ class Candidate:
     ward: Ward | None = None
 
 
+# Postal-code prefixes where a council had an office (councils/seed/README.md): each names a
+# municipality the prefix covers, not every one it covers.
+FSA_HINTS_FILE = Path(__file__).resolve().parent / "seed" / "fsa_hints.csv"
+
+
 @dataclass(frozen=True)
 class LookupResult:
     postal_code: str  # normalised, e.g. "K1A 0B1"
-    step: str  # which step answered: "cache" | "represent" | "fsa" | "province" | "none"
+    # Which step answered: "cache" | "represent" | "fsa" | "hint" | "province" | "none".
+    step: str
     candidates: list[Candidate]  # 0, 1 or several; "province" step: empty list, province set
     province: str | None  # two-letter code when known (e.g. "NU"), else None
 
     @property
     def is_decided(self) -> bool:
-        return len(self.candidates) == 1
+        """One candidate from a source that lists every municipality of the code: a hint's
+        prefix may cover others too, so the resident confirms it."""
+        return len(self.candidates) == 1 and self.step != "hint"
+
+
+# What residents type between the two halves, or around: spaces of any kind, hyphens, dashes.
+_POSTCODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 
 
 def postcode_normalise(value: str) -> str:
-    """ "k1a0b1" -> "K1A 0B1"; raises ValidationError with a message residents understand."""
+    """ "k1a0b1", "m5v-2t6", " m5v 2t6 " -> "K1A 0B1", "M5V 2T6"; raises ValidationError with a
+    message residents understand."""
     field = CAPostalCodeField(
         error_messages={
             "invalid": _(
@@ -88,7 +105,7 @@ def postcode_normalise(value: str) -> str:
             "required": _("Enter your postal code."),
         }
     )
-    return field.clean((value or "").strip())
+    return field.clean(_POSTCODE_SEPARATORS.sub("", value or ""))
 
 
 def province_from_postcode(postal_code: str) -> str | None:
@@ -170,16 +187,39 @@ def postcode_prefix_candidates(*, postal_code: str) -> list[Candidate]:
     return [Candidate(row.municipality, row.ward) for row in rows]
 
 
-def municipality_choices(*, province: str | None = None, query: str = "") -> QuerySet[Municipality]:
+@functools.cache
+def _fsa_hints() -> dict[str, list[str]]:
+    hints: dict[str, list[str]] = {}
+    with FSA_HINTS_FILE.open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows):
+            hints.setdefault(row["fsa"], []).append(row["ocd_id"])
+    return hints
+
+
+def postcode_hint_candidates(*, postal_code: str) -> list[Candidate]:
+    """The active municipalities the shipped prefix hints name for postal_code's FSA."""
+    ocd_ids = _fsa_hints().get(postal_code[:3])
+    if not ocd_ids:
+        return []
+    return _candidates_from_keys([{"municipality": ocd_id} for ocd_id in ocd_ids])
+
+
+def municipality_choices(
+    *, province: str | None = None, query: str = "", upper_tiers: bool = True
+) -> QuerySet[Municipality]:
     """Active municipalities for the picker, by name; query matches EN or FR names without
-    minding accents or case ("montreal" finds Montréal)."""
+    minding accents or case ("montreal" finds Montréal). upper_tiers=False leaves out the
+    councils other municipalities belong to (Peel Region): residents choose their local one."""
     qs = Municipality.objects.active()
+    if not upper_tiers:
+        qs = qs.exclude(Exists(Municipality.objects.filter(upper_tier=OuterRef("pk"))))
     if province:
         qs = qs.filter(province=province)
     key = search_key(query)
     if key:
         qs = qs.filter(search_name__contains=key)
-    return qs.order_by("name", "province")
+    # Places of one name in census order, so the list reads the same every time.
+    return qs.order_by("name", "province", "csd_code")
 
 
 def recipients_for(

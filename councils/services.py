@@ -8,9 +8,11 @@ The lookup is a chain that never dead-ends:
   2. "represent" Represent's /postcodes/<CODE>/ (only when REPRESENT_LOOKUP_ENABLED), boundaries
                  by concordance before centroid; the answer is cached;
   3. "fsa"       the organizer-loadable table keyed on the first three characters;
-  4. "province"  the province from the first letter (X0A/X0B/X0C Nunavut, X0E/X0G/X1A NWT),
+  4. "hint"      the shipped prefixes where a council had an office (councils/seed/): the
+                 municipality is suggested, and the resident confirms it in the picker;
+  5. "province"  the province from the first letter (X0A/X0B/X0C Nunavut, X0E/X0G/X1A NWT),
                  which narrows the municipality picker;
-  5. "none"      nothing known: the picker shows every municipality.
+  6. "none"      nothing known: the picker shows every municipality.
 """
 
 import logging
@@ -37,6 +39,7 @@ from .selectors import (
     LookupResult,
     boundary_candidates,
     postcode_answer_candidates,
+    postcode_hint_candidates,
     postcode_normalise,
     postcode_prefix_candidates,
     province_from_postcode,
@@ -66,6 +69,10 @@ def postcode_lookup(*, postal_code: str) -> LookupResult:
     candidates = postcode_prefix_candidates(postal_code=code)
     if candidates:
         return LookupResult(code, "fsa", candidates, _province_of(candidates, province))
+
+    candidates = postcode_hint_candidates(postal_code=code)
+    if candidates:
+        return LookupResult(code, "hint", candidates, _province_of(candidates, province))
 
     if province:
         return LookupResult(code, "province", [], province)

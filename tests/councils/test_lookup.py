@@ -1,4 +1,6 @@
+import csv
 import datetime
+import io
 
 import pytest
 import requests
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from councils.models import PostcodeAnswer, PostcodePrefix
 from councils.selectors import (
+    FSA_HINTS_FILE,
     municipality_choices,
     postcode_normalise,
     province_from_postcode,
@@ -50,7 +53,9 @@ def represent_on(settings, fake_represent):
 # --- Validation -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ["k1a0b1", "K1A 0B1", " k1a 0b1 ", "K1A0B1"])
+@pytest.mark.parametrize(
+    "raw", ["k1a0b1", "K1A 0B1", " k1a 0b1 ", "K1A0B1", "K1A-0B1", "k1a - 0b1", "K1A\u20130B1"]
+)
 def test_it_normalises_postal_codes(raw):
     assert postcode_normalise(raw) == "K1A 0B1"
 
@@ -306,3 +311,28 @@ def test_every_valid_code_is_normalised_and_answered(db, first, digits, letters,
     assert result.step in {"province", "none"}
     assert (result.province is None) == (result.step == "none")
     assert result.step == "province" or first == "X"
+
+
+def test_a_shipped_hint_suggests_a_municipality_without_deciding():
+    montreal = MunicipalityFactory(
+        ocd_id="ocd-division/country:ca/csd:2466023", name="Montréal", province="QC"
+    )
+    result = postcode_lookup(postal_code="H2Y 1C6")
+    assert (result.step, result.province) == ("hint", "QC")
+    assert [c.municipality for c in result.candidates] == [montreal]
+    assert not result.is_decided
+
+
+def test_a_hint_naming_an_inactive_municipality_is_skipped():
+    MunicipalityFactory(ocd_id="ocd-division/country:ca/csd:2466023", province="QC", active=False)
+    result = postcode_lookup(postal_code="H2Y 1C6")
+    assert (result.step, result.candidates) == ("province", [])
+
+
+def test_the_shipped_hints_hold_prefixes_and_municipalities_only():
+    hints = FSA_HINTS_FILE.read_text(encoding="utf-8")
+    assert hints.splitlines()[0] == "fsa,ocd_id"
+    assert "@" not in hints and len(hints.splitlines()) < 100
+    rows = list(csv.DictReader(io.StringIO(hints)))
+    assert {row["fsa"] for row in rows} >= {"H2Y", "E1C"}
+    assert all(row["ocd_id"].startswith("ocd-division/country:ca/csd:") for row in rows)
