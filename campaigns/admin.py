@@ -84,6 +84,7 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
                     "editing_mode",
                     "target_roles",
                     "recipient_scope",
+                    "include_upper_tier",
                     "send_mode",
                     "requires_confirmation",
                     "hold_after_election",

@@ -202,6 +202,17 @@ class Campaign(models.Model):
         choices=RecipientScope.choices,
         default=RecipientScope.WHOLE_COUNCIL,
     )
+    # Two-tier places (Mississauga in Peel Region): the letter goes to the local council; this
+    # adds the upper tier's council (regional or county) in the same target roles.
+    include_upper_tier = models.BooleanField(
+        _("also write to the regional or county council"),
+        default=False,
+        help_text=_(
+            "Where a municipality belongs to an upper tier (Mississauga in Peel Region, a "
+            "county, a regional county municipality), also send the letter to that council's "
+            "representatives in the target roles."
+        ),
+    )
     send_mode = models.CharField(
         _("send mode"), max_length=10, choices=SendMode.choices, default=SendMode.EACH
     )
@@ -358,10 +369,12 @@ class Campaign(models.Model):
 
     def recipient_rule(self) -> dict:
         """Who this campaign writes to, as councils.selectors.recipients_for's arguments: the
-        target roles, and whether only the mayor and the resident's ward councillor."""
+        target roles, whether only the mayor and the resident's ward councillor, and whether
+        the upper tier's council too."""
         return {
             "roles": list(self.target_roles or []),
             "mayor_and_ward_only": self.recipient_scope == self.RecipientScope.MAYOR_AND_WARD,
+            "include_upper_tier": self.include_upper_tier,
         }
 
     def accepts_confirmations(self, now=None) -> bool:

@@ -228,27 +228,37 @@ def recipients_for(
     roles: list[str],
     ward: Ward | None = None,
     mayor_and_ward_only: bool = False,
+    include_upper_tier: bool = False,
 ) -> list[Representative]:
     """The municipality's active representatives whose role is in roles, mayor first.
 
     mayor_and_ward_only: the mayor(s) plus the councillor(s) of ward; without a ward (or if that
-    leaves nobody) everyone in the target roles. One query, two at most. Representatives with a
-    blank or bouncing email are included: the caller offers their phone or contact form.
+    leaves nobody) everyone in the target roles. include_upper_tier: then the representatives
+    in roles of the council the municipality belongs to (Peel Region for Mississauga), whole:
+    an upper tier's seats do not follow the lower tier's wards. Two queries at most, three with
+    the upper tier. Representatives with a blank or bouncing email are included: the caller
+    offers their phone or contact form.
     """
+    local = _council_members(municipality_id=municipality.pk, roles=roles)
+    people = []
+    if mayor_and_ward_only and ward is not None:
+        people = list(local.filter(Q(role=Role.MAYOR) | Q(ward=ward)))
+    people = people or list(local)
+    if include_upper_tier and municipality.upper_tier_id:
+        people += list(_council_members(municipality_id=municipality.upper_tier_id, roles=roles))
+    return people
+
+
+def _council_members(*, municipality_id: int, roles: list[str]) -> QuerySet[Representative]:
     role_rank = Case(
         *[When(role=role, then=Value(rank)) for rank, role in enumerate(ROLE_ORDER)],
         default=Value(len(ROLE_ORDER)),
         output_field=IntegerField(),
     )
-    base = (
+    return (
         Representative.objects.active()
-        .filter(municipality=municipality, role__in=list(roles))
+        .filter(municipality_id=municipality_id, role__in=list(roles))
         .select_related("ward", "municipality")
         .annotate(role_rank=role_rank)
         .order_by("role_rank", F("ward__name").asc(nulls_first=True), "last_name", "name", "pk")
     )
-    if mayor_and_ward_only and ward is not None:
-        narrowed = list(base.filter(Q(role=Role.MAYOR) | Q(ward=ward)))
-        if narrowed:
-            return narrowed
-    return list(base)

@@ -138,3 +138,68 @@ def test_a_representatives_label_uses_the_published_role():
     assert rep.label == "Mayor of Toronto"
     rep = RepresentativeFactory.build(name="Ana Silva", role=Role.COUNCILLOR, role_text="")
     assert rep.label == "Ana Silva, Councillor"
+
+
+@pytest.fixture
+def two_tier():
+    peel = MunicipalityFactory(
+        ocd_id="ocd-division/country:ca/cd:3521", csd_code="", name="Peel", classification="RM"
+    )
+    mississauga = MunicipalityFactory(name="Mississauga", classification="CY", upper_tier=peel)
+    ward = WardFactory(municipality=mississauga, name="Ward 4")
+    return {
+        "mississauga": mississauga,
+        "ward": ward,
+        "mayor": RepresentativeFactory(municipality=mississauga, role=Role.MAYOR),
+        "local": RepresentativeFactory(municipality=mississauga, ward=ward),
+        "other_ward": RepresentativeFactory(municipality=mississauga),
+        "chair": RepresentativeFactory(municipality=peel, role=Role.MAYOR, last_name="Chair"),
+        "regional": RepresentativeFactory(
+            municipality=peel, role=Role.REGIONAL_COUNCILLOR, last_name="Regional"
+        ),
+        "peel_councillor": RepresentativeFactory(municipality=peel, last_name="Peel"),
+    }
+
+
+def test_a_two_tier_place_writes_to_its_local_council_only_by_default(two_tier):
+    recipients = recipients_for(municipality=two_tier["mississauga"], roles=TARGET)
+    assert {r.municipality.name for r in recipients} == {"Mississauga"}
+
+
+def test_the_upper_tier_can_be_added_after_the_local_council(
+    two_tier, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(2):
+        recipients = recipients_for(
+            municipality=two_tier["mississauga"], roles=TARGET, include_upper_tier=True
+        )
+    assert recipients == [
+        two_tier["mayor"],
+        two_tier["other_ward"],  # councillors without a ward come before the wards'
+        two_tier["local"],
+        two_tier["chair"],
+        two_tier["peel_councillor"],  # in the campaign's roles only: no regional councillor
+    ]
+
+
+def test_the_ward_narrows_the_local_council_not_the_upper_tier(two_tier):
+    recipients = recipients_for(
+        municipality=two_tier["mississauga"],
+        roles=TARGET,
+        ward=two_tier["ward"],
+        mayor_and_ward_only=True,
+        include_upper_tier=True,
+    )
+    assert recipients == [
+        two_tier["mayor"],
+        two_tier["local"],
+        two_tier["chair"],
+        two_tier["peel_councillor"],
+    ]
+
+
+def test_a_single_tier_place_is_unchanged_by_the_setting(council):
+    town = council[0]
+    assert recipients_for(municipality=town, roles=TARGET, include_upper_tier=True) == (
+        recipients_for(municipality=town, roles=TARGET)
+    )
