@@ -164,10 +164,16 @@ class MunicipalitySearchForm(forms.Form):
 
 
 class MunicipalityForm(forms.Form):
-    """The picker shown when a postal code does not decide the council.
+    """The picker shown when a postal code does not decide the council: radio buttons for a
+    short list, a select (grouped) for a longer one.
 
-    Choices are "municipality id" or "municipality id:ward id" strings built by the view.
+    groups: [(title or None, [(value, label), ...]), ...], values "municipality id" or
+    "municipality id:ward id", built by letters.pages. offered(value) says whether a pick is
+    one the picker can offer, also when it is not on the current screen (the resident picked,
+    then typed in the search box before Continue).
     """
+
+    RADIO_LIMIT = 5
 
     municipality = forms.ChoiceField(
         label=_("Municipality"),
@@ -177,14 +183,27 @@ class MunicipalityForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, choices, **kwargs):
+    def __init__(self, *args, groups, offered=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["municipality"].choices = [("", _("Choose your municipality")), *choices]
+        field = self.fields["municipality"]
+        options = [option for _title, group in groups for option in group]
+        if len(options) <= self.RADIO_LIMIT:
+            field.widget = forms.RadioSelect()
+            field.choices = options
+        else:
+            grouped = [option for title, group in groups for option in _grouped(title, group)]
+            field.choices = [("", _("Choose your municipality")), *grouped]
+        if offered is not None:
+            field.valid_value = lambda value: value in dict(options) or offered(value)
 
     def clean_municipality(self):
         value = self.cleaned_data["municipality"]
         municipality_id, _sep, ward_id = value.partition(":")
         return int(municipality_id), int(ward_id) if ward_id else None
+
+
+def _grouped(title, group: list) -> list:
+    return [(title, group)] if title else group
 
 
 class LetterForm(forms.Form):

@@ -4,6 +4,7 @@ picker's choices, the preview, the thank-you page; and Send, handed to letters.s
 Views call these with the draft (letters.drafts); nothing here writes the session.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
-from councils.models import Municipality, Representative, Ward
+from councils.models import Municipality, Representative, Ward, search_key
 from councils.selectors import municipality_choices, recipients_for
 
 from . import drafts, emails, services
@@ -26,7 +27,7 @@ from .composition import (
     compose_letter,
     editable_defaults,
 )
-from .forms import LetterForm, ReplyForm
+from .forms import LetterForm, MunicipalityForm, ReplyForm
 from .models import Delivery, Letter, Reply
 from .selectors import SENT_STATUSES
 
@@ -41,47 +42,134 @@ class CouncilState:
     representatives: list[Representative]
 
 
-def picker_choices(draft: dict, *, query: str) -> list:
-    """Grouped choices for the municipality picker: the lookup's suggestions first."""
+@dataclass
+class Picker:
+    """The municipality picker as shown: its form (radios or a select), a notice (a search
+    that matched nothing), and whether the whole list is on screen."""
+
+    form: MunicipalityForm
+    notice: str = ""
+    suggested: bool = False  # the lookup's suggestions are on screen
+    showing_all: bool = False
+    province_name: str = ""
+
+
+def municipality_picker(
+    draft: dict, *, query: str = "", show_all: bool = False, data=None
+) -> Picker:
+    """The picker for the lookup in draft: its suggestions alone (a short list) unless the
+    resident asks for every municipality of the province or searches by name; a search that
+    matches nothing says so and lists the whole province. Each municipality appears once;
+    one that alone fits (the only choice, the only suggestion, the only exact name) comes
+    preselected. data: a pick to validate against everything the picker can offer."""
     language = translation.get_language()
-    groups = []
-    suggested = []
+    province = draft.get("province")
+    province_name = str(dict(PROVINCE_CHOICES).get(province, "")) if province else ""
+    suggested = _suggestions(draft)
+    notice, initial, groups = "", None, []
+    key = search_key(query)
+    if key:
+        found = list(_listed(province, query))
+        if found:
+            groups = [(None, _options(found, language, with_province=not province))]
+            exact = [m for m in found if key in m.search_name.split(" | ")]
+            initial = str(exact[0].pk) if len(exact) == 1 else None
+        else:
+            substitutions = {"query": query, "province": province_name}
+            notice = (
+                _("No municipality matches “%(query)s” in %(province)s.") % substitutions
+                if province
+                else _("No municipality matches “%(query)s”.") % substitutions
+            )
+            show_all = True
+    if not groups:
+        show_all = show_all or not suggested
+        if suggested:
+            groups.append((_("Suggested for your postal code"), _options(suggested, language)))
+        if show_all:
+            shown = {m.pk for m, _ward in suggested}
+            rest = [m for m in _listed(province, "") if m.pk not in shown]
+            title = province_name or _("All municipalities")
+            groups.append((title, _options(rest, language, with_province=not province)))
+        if len(suggested) == 1:
+            initial = groups[0][1][0][0]
+    options = [option for _title, group in groups for option in group]
+    if len(options) == 1:
+        initial = options[0][0]
+    form = MunicipalityForm(
+        data,
+        groups=groups,
+        offered=lambda value: _offered(draft, value),
+        initial={"municipality": initial} if initial else None,
+    )
+    return Picker(
+        form,
+        notice=notice,
+        suggested=bool(suggested) and not key,
+        showing_all=show_all,
+        province_name=province_name,
+    )
+
+
+def _suggestions(draft: dict) -> list[tuple[Municipality, Ward | None]]:
+    """The lookup's candidates, each municipality once (the first ward named for it)."""
+    pairs, seen = [], set()
     values = draft.get("candidates") or []
     municipality_ids = [int(value.partition(":")[0]) for value in values]
     ward_ids = [int(value.partition(":")[2]) for value in values if ":" in value]
-    municipalities = Municipality.objects.in_bulk(municipality_ids)
+    municipalities = Municipality.objects.select_related("upper_tier").in_bulk(municipality_ids)
     wards = Ward.objects.in_bulk(ward_ids)
     for value in values:
         municipality_id, _sep, ward_id = value.partition(":")
         municipality = municipalities.get(int(municipality_id))
-        if municipality is None:
+        if municipality is None or municipality.pk in seen:
             continue
-        label = municipality.display_name(language)
-        if ward_id and int(ward_id) in wards:
+        seen.add(municipality.pk)
+        pairs.append((municipality, wards.get(int(ward_id)) if ward_id else None))
+    return pairs
+
+
+def _listed(province: str | None, query: str):
+    listed = municipality_choices(province=province, query=query, upper_tiers=False)
+    listed = listed.select_related("upper_tier")
+    # Every municipality of a province (Québec has over a thousand); a cut only without one.
+    return listed if province else listed[:PICKER_LIMIT]
+
+
+def _options(items, language: str, *, with_province: bool = False) -> list[tuple[str, str]]:
+    """(value, label) for municipalities or (municipality, ward) pairs. Two places of one
+    name are told apart by their kind and upper tier: "Hamilton (township, Northumberland)"."""
+    pairs = [item if isinstance(item, tuple) else (item, None) for item in items]
+    names = Counter(m.display_name(language) for m, _ward in pairs)
+    options = []
+    for municipality, ward in pairs:
+        name = municipality.display_name(language)
+        details = []
+        if names[name] > 1:
+            details.append(municipality.kind)
+            if municipality.upper_tier_id:
+                details.append(municipality.upper_tier.display_name(language))
+        if with_province:
+            details.append(municipality.province)
+        label = f"{name} ({', '.join(d for d in details if d)})" if any(details) else name
+        if ward is not None:
             # French puts a space before the colon: « Gatineau : district de Deschênes ».
-            label = _("%(municipality)s: %(ward)s") % {
-                "municipality": label,
-                "ward": wards[int(ward_id)].name,
-            }
-        suggested.append((value, label))
-    if suggested:
-        groups.append((_("Suggested for your postal code"), suggested))
-    province = draft.get("province")
-    listed = municipality_choices(province=province, query=query)[:PICKER_LIMIT]
-    provinces = dict(PROVINCE_CHOICES)
-    options = [
-        (
-            str(m.pk),
-            f"{m.display_name(language)} ({m.province})"
-            if not province
-            else m.display_name(language),
-        )
-        for m in listed
-    ]
-    if options:
-        title = str(provinces.get(province, "")) if province else _("All municipalities")
-        groups.append((title, options))
-    return groups
+            label = _("%(municipality)s: %(ward)s") % {"municipality": label, "ward": ward.name}
+            options.append((f"{municipality.pk}:{ward.pk}", label))
+        else:
+            options.append((str(municipality.pk), label))
+    return options
+
+
+def _offered(draft: dict, value: str) -> bool:
+    """Whether the picker can offer value for this draft: one of the lookup's suggestions, or
+    any municipality it lists for the province."""
+    if value in (draft.get("candidates") or []):
+        return True
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return False
+    listed = municipality_choices(province=draft.get("province"), upper_tiers=False)
+    return listed.filter(pk=int(value)).exists()
 
 
 def council_state(campaign: Campaign, draft: dict) -> CouncilState | None:

@@ -26,7 +26,7 @@ from councils.models import Municipality, Representative
 from councils.services import postcode_lookup
 
 from . import drafts, pages, services
-from .forms import ContactReportForm, MunicipalityForm, MunicipalitySearchForm, PostalCodeForm
+from .forms import ContactReportForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import (
     SENT_STATUSES,
@@ -63,8 +63,8 @@ def _campaign_page(request, slug):
 @require_http_methods(["GET", "POST"])
 def council(request, slug):
     """Step 1: the postal-code lookup (GET, from the campaign page), then the municipality
-    picker (POST: search, pick) when the lookup cannot decide. The lookup keeps only its
-    result in this visitor's draft."""
+    picker (POST: search, show all, pick) when the lookup cannot decide. The lookup keeps only
+    its result in this visitor's draft."""
     campaign = campaign_get_for_viewer(slug=slug, user=request.user)
     if not campaign.is_accepting_letters():
         return redirect(campaign)
@@ -77,34 +77,38 @@ def council(request, slug):
         services.draft_write_check(ip=pages.client_ip(request))
     except services.RateLimited:
         return _render_campaign(request, campaign, postal_form=PostalCodeForm(data), status=429)
+    search_form = MunicipalitySearchForm(data if action != "lookup" else None)
     if action == "lookup":
         postal_form = PostalCodeForm(data)
         if not postal_form.is_valid():
             return _render_campaign(request, campaign, postal_form=postal_form)
         result = postcode_lookup(postal_code=postal_form.cleaned_data["postal_code"])
         drafts.draft_set_lookup(draft, result)
-        if result.is_decided:
-            candidate = result.candidates[0]
-            drafts.draft_set_council(
-                draft, candidate.municipality.pk, candidate.ward.pk if candidate.ward else None
-            )
+        if not result.is_decided:
             drafts.draft_save(request, campaign, draft)
-            return redirect("letters:write", slug=campaign.slug)
-        drafts.draft_save(request, campaign, draft)
-        search_form = MunicipalitySearchForm()
-        picker = MunicipalityForm(choices=pages.picker_choices(draft, query=""))
+            picker = pages.municipality_picker(draft)
+            return _render_picker(request, campaign, draft, picker, search_form)
+        candidate = result.candidates[0]
+        ward_id = candidate.ward.pk if candidate.ward else None
+        drafts.draft_set_council(draft, candidate.municipality.pk, ward_id)
     else:
         if not draft.get("postal_code"):
             return redirect(campaign)
-        search_form = MunicipalitySearchForm(data)
         query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-        choices = pages.picker_choices(draft, query=query)
-        picker = MunicipalityForm(data if action == "pick" else None, choices=choices)
-        if action == "pick" and picker.is_valid():
-            municipality_id, ward_id = picker.cleaned_data["municipality"]
-            drafts.draft_set_council(draft, municipality_id, ward_id)
-            drafts.draft_save(request, campaign, draft)
-            return redirect("letters:write", slug=campaign.slug)
+        picker = pages.municipality_picker(
+            draft,
+            query=query,
+            show_all=action == "all" or data.get("all") == "1",
+            data=data if action == "pick" else None,
+        )
+        if action != "pick" or not picker.form.is_valid():
+            return _render_picker(request, campaign, draft, picker, search_form)
+        drafts.draft_set_council(draft, *picker.form.cleaned_data["municipality"])
+    drafts.draft_save(request, campaign, draft)
+    return redirect("letters:write", slug=campaign.slug)
+
+
+def _render_picker(request, campaign, draft, picker, search_form):
     postal_form = PostalCodeForm(initial={"postal_code": draft["postal_code"]})
     return _render_campaign(
         request, campaign, postal_form=postal_form, picker=picker, search_form=search_form

@@ -1,5 +1,8 @@
 """Fixtures and helpers for the resident's journey tests (form, services, views, browser)."""
 
+import re
+from html import unescape
+
 import pytest
 
 from campaigns.models import Campaign
@@ -133,3 +136,20 @@ class FailingEmailBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("mail server down")
+
+
+def picker_options(html: str) -> list[tuple[str, bool]]:
+    """What the municipality picker offers, in order: (label, preselected) for each radio
+    button or option of its select."""
+    picker = html.partition('id="municipality-picker"')[2]
+    radios = re.findall(r'<input type="radio"([^>]*)>\s*<label[^>]*>\s*([^<]*?)\s*</label>', picker)
+    options = re.findall(r'<option value="\d[\d:]*"([^>]*)>([^<]*)</option>', picker)
+    return [
+        (unescape(label), "checked" in attrs or "selected" in attrs)
+        for attrs, label in radios + options
+    ]
+
+
+def picker_widget(html: str) -> str:
+    picker = html.partition('id="municipality-picker"')[2]
+    return "radio" if 'type="radio"' in picker else "select"

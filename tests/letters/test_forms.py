@@ -48,9 +48,37 @@ def test_it_rejects_a_non_canadian_postal_code():
 
 
 def test_the_picker_returns_municipality_and_ward():
-    form = MunicipalityForm({"municipality": "3:7"}, choices=[("3:7", "Town: Ward 7")])
+    form = MunicipalityForm({"municipality": "3:7"}, groups=[(None, [("3:7", "Town: Ward 7")])])
     assert form.is_valid()
     assert form.cleaned_data["municipality"] == (3, 7)
+
+
+def test_the_picker_uses_radio_buttons_for_five_choices_or_fewer():
+    five = [(str(pk), f"Town {pk}") for pk in range(1, 6)]
+    form = MunicipalityForm(groups=[("Suggested", five)])
+    assert form.fields["municipality"].widget.input_type == "radio"
+    assert form.fields["municipality"].choices == five
+
+
+def test_the_picker_uses_a_grouped_select_for_more_than_five():
+    suggested = [("1", "Ottawa")]
+    rest = [(str(pk), f"Town {pk}") for pk in range(2, 7)]
+    form = MunicipalityForm(groups=[("Suggested", suggested), ("Ontario", rest)])
+    field = form.fields["municipality"]
+    assert field.widget.input_type == "select"
+    assert field.choices == [
+        ("", "Choose your municipality"),
+        ("Suggested", suggested),
+        ("Ontario", rest),
+    ]
+
+
+def test_the_picker_accepts_a_pick_it_can_offer_off_screen():
+    groups = [(None, [("1", "Ottawa")])]
+    form = MunicipalityForm({"municipality": "2"}, groups=groups, offered=lambda v: v == "2")
+    assert form.is_valid()
+    refused = MunicipalityForm({"municipality": "3"}, groups=groups, offered=lambda v: v == "2")
+    assert not refused.is_valid()
 
 
 def test_all_recipients_with_email_start_ticked(campaign, council):
@@ -296,9 +324,10 @@ def test_the_postal_code_says_what_to_do(postal_code, message):
 
 
 def test_the_picker_says_what_to_do():
-    form = MunicipalityForm({"municipality": ""}, choices=[("1", "Ottawa")])
+    groups = [(None, [("1", "Ottawa")])]
+    form = MunicipalityForm({"municipality": ""}, groups=groups)
     assert form.errors["municipality"] == ["Choose your municipality."]
-    form = MunicipalityForm({"municipality": "2"}, choices=[("1", "Ottawa")])
+    form = MunicipalityForm({"municipality": "2"}, groups=groups)
     assert form.errors["municipality"] == ["Choose your municipality from the list."]
 
 

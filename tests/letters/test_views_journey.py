@@ -19,6 +19,7 @@ from tests.letters.journey_helpers import (  # noqa: F401
     fill_letter,
     journey_settings,
     letter_data,
+    picker_options,
     send,
     write_and_send,
 )
@@ -32,6 +33,10 @@ def html_of(response) -> str:
 
 def everyone(council):
     return [rep.pk for rep in council["emailable"]]
+
+
+def offered(html: str) -> list[str]:
+    return [label for label, _preselected in picker_options(html)]
 
 
 # --- Step 1: the council ----------------------------------------------------------------------
@@ -70,17 +75,15 @@ def test_an_undecided_postal_code_offers_the_municipality_picker(client, campaig
     response = choose_council(client, campaign, postal_code="K2P 1L4")
     html = html_of(response)
     assert response.status_code == 200
-    assert re.search(r'<label\s+for="id_municipality"[^>]*>\s*Municipality', html)
-    assert ">Ottawa<" in html  # same province as the K postal code
-    assert "Gatineau" not in html  # another province
+    assert re.search(r"<legend[^>]*>\s*Municipality", html)
+    assert offered(html) == ["Ottawa"]  # same province as the K postal code, not Gatineau
 
 
 def test_the_picker_searches_without_javascript(client, campaign, council):
     MunicipalityFactory(name="Kingston", province="ON")
     choose_council(client, campaign, postal_code="K2P 1L4")
     response = client.post("/campaigns/cams/council/", {"action": "search", "q": "kings"})
-    html = html_of(response)
-    assert ">Kingston<" in html and ">Ottawa<" not in html
+    assert offered(html_of(response)) == ["Kingston"]
 
 
 def test_the_picker_shows_every_suggestion_for_a_shared_prefix(client, campaign, council):
@@ -88,7 +91,7 @@ def test_the_picker_shows_every_suggestion_for_a_shared_prefix(client, campaign,
     PostcodePrefix.objects.create(fsa="K1A", municipality=gatineau)
     html = html_of(choose_council(client, campaign))
     assert "Suggested for your postal code" in html
-    assert ">Gatineau<" in html and ">Ottawa<" in html
+    assert offered(html) == ["Gatineau", "Ottawa"]
 
 
 def test_picking_a_municipality_goes_to_the_letter(client, campaign, council):
