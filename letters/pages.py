@@ -49,7 +49,6 @@ class Picker:
 
     form: MunicipalityForm
     notice: str = ""
-    suggested: bool = False  # the lookup's suggestions are on screen
     showing_all: bool = False
     province_name: str = ""
 
@@ -102,13 +101,10 @@ def municipality_picker(
         offered=lambda value: _offered(draft, value),
         initial={"municipality": initial} if initial else None,
     )
-    return Picker(
-        form,
-        notice=notice,
-        suggested=bool(suggested) and not key,
-        showing_all=show_all,
-        province_name=province_name,
-    )
+    if suggested and not key and not show_all:
+        # Inside the field's fieldset, so screen readers announce it with the choices.
+        form.fields["municipality"].help_text = _("Suggested for your postal code")
+    return Picker(form, notice=notice, showing_all=show_all, province_name=province_name)
 
 
 def _suggestions(draft: dict) -> list[tuple[Municipality, Ward | None]]:
