@@ -16,6 +16,13 @@ BEFORE = [("campaigns", "0004_followups")]
 AFTER = [("campaigns", "0005_campaign_organization_name")]
 
 
+def newest():
+    """The newest campaigns migration (0005 or later): checks that read through today's
+    models need the database to have every column they have."""
+    graph = MigrationExecutor(connection).loader.graph
+    return [node for node in graph.leaf_nodes() if node[0] == "campaigns"]
+
+
 @pytest.fixture
 def migrate(settings):
     settings.MIGRATION_MODULES = {}
@@ -50,7 +57,7 @@ def test_0003_keeps_each_sending_name_as_the_english_organization_name(migrate):
     old_campaign(old, "own", "Privacy Org")
     old_campaign(old, "demo", "Council Letters")
 
-    migrate(AFTER)
+    migrate(newest())
 
     own, demo = Campaign.objects.get(slug="own"), Campaign.objects.get(slug="demo")
     assert (own.organization_name_en, own.organization("fr")) == ("Privacy Org", "Privacy Org")
