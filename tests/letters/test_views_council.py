@@ -140,6 +140,16 @@ def test_places_of_one_name_are_told_apart(client, campaign):
     ]
 
 
+def test_the_no_match_message_is_translated(client, campaign, french_catalog):
+    french_catalog(
+        "No municipality matches “%(query)s” in %(province)s.",
+        "Aucune municipalité ne correspond à « %(query)s » (%(province)s).",
+    )
+    client.get("/fr/campaigns/cams/council/", {"postal_code": "E1C 4M3"})
+    html = html_of(client.post("/fr/campaigns/cams/council/", {"action": "search", "q": "xyz"}))
+    assert "Aucune municipalité ne correspond à « xyz » (Nouveau-Brunswick)." in html
+
+
 def test_the_picker_lists_french_names_in_french(client, campaign):
     client.get("/fr/campaigns/cams/council/", {"postal_code": "E1C 4M3"})
     html = html_of(client.post("/fr/campaigns/cams/council/", {"action": "search", "q": "xyz"}))
