@@ -171,8 +171,12 @@ def page(*people) -> dict:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """One fake clock for time.time, time.monotonic and time.sleep (the cache's expiry too)."""
+def clock(monkeypatch, settings):
+    """One fake clock for time.time, time.monotonic and time.sleep, and the cache's expiry too:
+    so the shared cache is an in-process one here, since Redis expires keys by its own clock."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pace"}
+    }
     now = {"t": 1_000_000.0}
 
     def sleep(seconds):

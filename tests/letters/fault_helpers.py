@@ -33,6 +33,9 @@ from tests.letters.smtp_server import SMTPServer, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_DB = int(os.environ.get("FAULTS_REDIS_DB", "13"))
+# Pacing (LETTERS_PER_RECIPIENT_HOUR) spaces letters to one address minutes apart; these tests
+# are about faults, not pacing, so both the test process and its workers send without a gap.
+UNPACED = 3_600_000
 WAIT = 180  # seconds: the longest any test waits for the worker
 WORKER_LIFETIME = 600  # seconds: no worker outlives this, whatever happens to pytest
 
@@ -88,6 +91,7 @@ class Worker:
             EMAIL_TIMEOUT="10",
             DELIVERY_RETRY_BACKOFF="1",
             DELIVERY_RETRY_BACKOFF_MAX="2",
+            LETTERS_PER_RECIPIENT_HOUR=str(UNPACED),
             PYTHONUNBUFFERED="1",
         )
         env.update(extra_env or {})

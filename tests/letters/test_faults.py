@@ -29,6 +29,7 @@ from letters.tasks import mails_send_due as mails_send_due_task
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter
 from tests.letters.fault_helpers import (  # noqa: F401 (fixtures; test_redis_outage imports some)
+    UNPACED,
     _publish_to,
     all_final,
     app,
@@ -60,6 +61,12 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def unpaced(settings):
+    """Letters queued here (slot_take runs in this process) go out without pacing gaps."""
+    settings.LETTERS_PER_RECIPIENT_HOUR = UNPACED
 
 
 def _sent_once(received: dict, message_ids) -> bool:
