@@ -459,9 +459,10 @@ def test_a_letter_a_copy_and_a_confirmation_outlast_a_server_answering_451(smtp,
     reps = council_of(1)
     letter = letter_to(reps, email="jane@example.net", send_copy=True)
     pending = letter_to(reps, email="joe@example.net", confirmed=False)
-    # Every message is answered 451 for the next 5 s; retries come after 1 s, then 2 s.
-    smtp.recorder.tempfail_until = time.monotonic() + 5
     worker = workers.start(broker_url=broker, smtp_port=smtp.port)
+    # Every message is answered 451 for the next 5 s (counted once the worker is up, however
+    # long it took to start); retries come after 1 s, then 2 s.
+    smtp.recorder.tempfail_until = time.monotonic() + 5
 
     letter_queue(letter=letter)
     with transaction.atomic():
