@@ -9,10 +9,10 @@ from .models import (
     CampaignPrompt,
     Citation,
     TalkingPoint,
+    join_paragraphs,
     placeholder_names,
     render_letter_template,
     sample_placeholders,
-    join_paragraphs,
     split_at_personal_part,
 )
 
