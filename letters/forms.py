@@ -211,18 +211,16 @@ def personal_help(campaign: Campaign) -> str:
     questions to answer (one or more) or not. Help texts are rendered as HTML; organizer
     copy is text, so it is escaped."""
     prompts = [prompt.text for prompt in campaign.prompts.all() if prompt.text]
-    parts = []
-    if campaign.personal_prompt:
-        parts.append(format_html('<span class="d-block">{}</span>', campaign.personal_prompt))
-    if prompts:
-        parts.append(
-            format_html(
-                '<span class="d-block mt-1">{}</span><ul class="personal-prompts mb-0">{}</ul>',
-                _("You could answer one or more of these questions, or write freely:"),
-                format_html_join("", "<li>{}</li>", ((text,) for text in prompts)),
-            )
-        )
-    return format_html_join("", "{}", ((part,) for part in parts))
+    if not prompts:
+        return escape(campaign.personal_prompt)
+    return format_html(
+        '{}<span class="d-block">{}</span><ul class="personal-prompts mb-0">{}</ul>',
+        format_html('<span class="d-block mb-1">{}</span>', campaign.personal_prompt)
+        if campaign.personal_prompt
+        else "",
+        _("You could answer one or more of these questions, or write freely:"),
+        format_html_join("", "<li>{}</li>", ((text,) for text in prompts)),
+    )
 
 
 class LetterForm(forms.Form):

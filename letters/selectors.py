@@ -426,8 +426,8 @@ def personal_part_counts(*, campaign: Campaign) -> list[dict]:
         .values("municipality_id")
         .annotate(
             letters=Count("*"),
-            personal=Count("*", filter=Q(has_personal_part=True)),
-            near_identical=Count("*", filter=Q(personal_near_duplicate=True)),
+            personal=Count("pk", filter=Q(has_personal_part=True)),
+            near_identical=Count("pk", filter=Q(personal_near_duplicate=True)),
         )
         .order_by()
     )
