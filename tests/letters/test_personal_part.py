@@ -175,7 +175,7 @@ def test_the_campaign_page_shows_where_the_own_words_go(client, asks, council):
 
 def sheet(html: str) -> str:
     """The text of the first letter sheet on a page."""
-    match = re.search(r'class="letter-sheet[^"]*"[^>]*>(.*?)</div>', html, re.S)
+    match = re.search(r'class="letter-sheet[^"]*"[^>]*>(.*?)</div>', html, re.DOTALL)
     return match.group(1) if match else ""
 
 
@@ -245,7 +245,7 @@ def prompted(asks):
 
 
 def personal_help(html: str) -> str:
-    match = re.search(r'id="id_personal_message_helptext"[^>]*>(.*?)</div>', html, re.S)
+    match = re.search(r'id="id_personal_message_helptext"[^>]*>(.*?)</div>', html, re.DOTALL)
     assert match, "the personal message has no help text"
     return match.group(1)
 
