@@ -134,3 +134,10 @@ class TalkingPointAdmin(HistoryAdmin, TabbedTranslationAdmin):
     list_display = ("__str__", "campaign", "order", "citation")
     list_filter = ("campaign",)
     search_fields = ("text_en", "text_fr")
+
+
+@admin.register(CampaignPrompt)
+class CampaignPromptAdmin(HistoryAdmin, TabbedTranslationAdmin):
+    list_display = ("__str__", "campaign", "order")
+    list_filter = ("campaign",)
+    search_fields = ("text_en", "text_fr")

@@ -214,7 +214,7 @@ def test_no_warning_for_a_personal_story(client, open_campaign, council):
 def test_the_warning_in_french(client, open_campaign, council, french_catalog):
     french_catalog(
         "Your personal message is much like others",
-        "Votre message personnel ressemble beaucoup à d’autres",
+        "Votre message personnel ressemble beaucoup à d'autres",
     )
     sent(open_campaign, council, ORIGINAL, email="a@example.org")
     choose_council(client, open_campaign, prefix="/fr")
@@ -225,7 +225,7 @@ def test_the_warning_in_french(client, open_campaign, council, french_catalog):
         prefix="/fr",
     )
     html = client.get(f"/fr/campaigns/{open_campaign.slug}/preview/").content.decode()
-    assert "Votre message personnel ressemble beaucoup à d’autres" in html
+    assert "Votre message personnel ressemble beaucoup à d'autres" in html
 
 
 # --- Organizers' figures -----------------------------------------------------------------------

@@ -270,14 +270,14 @@ def test_the_prompts_show_in_french(client, prompted, council, french_catalog):
     # are the campaign's own French.
     french_catalog(
         "You could answer one or more of these questions, or write freely:",
-        "Vous pouvez répondre à une ou plusieurs de ces questions, ou écrire librement :",
+        "Vous pouvez répondre à une ou plusieurs de ces questions, ou écrire librement\u00a0:",
     )
     choose_council(client, prompted, prefix="/fr")
     help_text = personal_help(client.get(f"/fr/campaigns/{prompted.slug}/write/").content.decode())
     assert in_order(
         help_text,
         "Pourquoi est-ce important pour vous ?",
-        "Vous pouvez répondre à une ou plusieurs de ces questions, ou écrire librement :",
+        "Vous pouvez répondre à une ou plusieurs de ces questions, ou écrire librement\u00a0:",
         "<li>Comment la reconnaissance faciale toucherait-elle votre quartier ?</li>",
         "<li>Où les caméras vous surveilleraient-elles ?</li>",
     )
