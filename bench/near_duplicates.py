@@ -35,23 +35,81 @@ sys.path.insert(0, str(ROOT))
 
 CEILING_MS = 50
 POPULAR = [
-    "As a parent in this city I do not want cameras that recognise faces outside my "
-    "children's school. We moved here because it felt safe and free.",
-    "Facial recognition makes mistakes, and those mistakes fall hardest on people who already "
-    "get stopped too often. Please do not let our police use it.",
-    "I value my privacy and I do not want to be tracked every time I walk downtown, go to the "
-    "clinic or visit my place of worship.",
-    "Our city should spend its money on libraries and transit, not on surveillance software "
-    "that nobody voted for and that nobody oversees.",
-    "Please protect residents from facial recognition. It is invasive, it is unregulated, and "
-    "once our faces are in a database we can never take them back.",
+    (
+        "As a parent in this city I do not want cameras that recognise faces outside my "
+        "children's school. We moved here because it felt safe and free."
+    ),
+    (
+        "Facial recognition makes mistakes, and those mistakes fall hardest on people who already "
+        "get stopped too often. Please do not let our police use it."
+    ),
+    (
+        "I value my privacy and I do not want to be tracked every time I walk downtown, go to the "
+        "clinic or visit my place of worship."
+    ),
+    (
+        "Our city should spend its money on libraries and transit, not on surveillance software "
+        "that nobody voted for and that nobody oversees."
+    ),
+    (
+        "Please protect residents from facial recognition. It is invasive, it is unregulated, and "
+        "once our faces are in a database we can never take them back."
+    ),
 ]
-WORDS = (
-    "street park bus library clinic church mosque temple market school night shift nurse "
-    "teacher grandmother son daughter neighbour corner store camera phone walk bike winter "
-    "summer protest vote rent job office river bridge downtown suburb farm hockey rink pool "
-    "garden dog trail mall parking lot hospital daycare choir team coach volunteer shelter"
-).split()
+WORDS = [
+    "street",
+    "park",
+    "bus",
+    "library",
+    "clinic",
+    "church",
+    "mosque",
+    "temple",
+    "market",
+    "school",
+    "night",
+    "shift",
+    "nurse",
+    "teacher",
+    "grandmother",
+    "son",
+    "daughter",
+    "neighbour",
+    "corner",
+    "store",
+    "camera",
+    "phone",
+    "walk",
+    "bike",
+    "winter",
+    "summer",
+    "protest",
+    "vote",
+    "rent",
+    "job",
+    "office",
+    "river",
+    "bridge",
+    "downtown",
+    "suburb",
+    "farm",
+    "hockey",
+    "rink",
+    "pool",
+    "garden",
+    "dog",
+    "trail",
+    "mall",
+    "parking",
+    "lot",
+    "hospital",
+    "daycare",
+    "choir",
+    "team",
+    "coach",
+    "volunteer",
+    "shelter",
+]
 
 
 def derived_url(url: str) -> tuple[str, str]:
@@ -218,8 +276,9 @@ def main() -> None:
     elif base_url:
         sys.exit("DATABASE_URL must point at PostgreSQL (or be unset for SQLite).")
     else:
-        scratch = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
-        os.environ["DATABASE_URL"] = f"sqlite:///{scratch.name}"
+        handle, scratch = tempfile.mkstemp(suffix=".sqlite3")
+        os.close(handle)
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     import django
@@ -282,7 +341,7 @@ def main() -> None:
     finally:
         connections.close_all()
         if scratch is not None:
-            os.unlink(scratch.name)
+            os.unlink(scratch)
         elif not args.keep:
             admin_run(base_url, f"DROP DATABASE IF EXISTS {derived_url(base_url)[1]} WITH (FORCE)")
 
