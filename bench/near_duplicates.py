@@ -201,7 +201,7 @@ def generate(letters: int, rng: random.Random):
             # A message of its own: what its signature and keys are does not matter, only
             # that nothing else shares them (random 64-bit values, as a real one's are).
             message = own_story(rng)
-            signature = [rng.getrandbits(61) for _ in range(near_duplicates.SIGNATURE_SIZE)]
+            signature = [rng.getrandbits(32) for _ in range(near_duplicates.SIGNATURE_SIZE)]
             keys = [rng.getrandbits(64) - 2**63 for _ in range(near_duplicates.BANDS)]
         else:
             message, signature, keys = "", [], []
