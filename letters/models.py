@@ -381,8 +381,13 @@ class PersonalPartBand(models.Model):
     letter = models.ForeignKey(
         Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="personal_bands"
     )
+    # Indexed by personal_band_lookup, which starts with it.
     municipality = models.ForeignKey(
-        Municipality, verbose_name=_("municipality"), on_delete=models.CASCADE, related_name="+"
+        Municipality,
+        verbose_name=_("municipality"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     key = models.BigIntegerField(_("band key"))
 
