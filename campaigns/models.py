@@ -384,6 +384,14 @@ class Campaign(models.Model):
                     validate_letter_template(getattr(self, name, "") or "")
                 except ValidationError as exc:
                     errors[name] = exc.messages
+        for language in ("en", "fr"):
+            name = f"letter_subjects_{language}"
+            if name not in errors and "personal_part" in placeholder_names(
+                getattr(self, name, "") or ""
+            ):
+                errors[name] = [
+                    _("{personal_part} goes in the letter body: a subject is one line.")
+                ]
         unknown_roles = [role for role in self.target_roles or [] if role not in Role.values]
         if unknown_roles:
             errors["target_roles"] = [

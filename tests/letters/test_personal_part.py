@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from campaigns.models import (
@@ -341,3 +342,10 @@ def test_a_locked_letter_step_has_no_live_letter(client, asks, council):
     choose_council(client, asks)
     html = client.get(f"/campaigns/{asks.slug}/write/").content.decode()
     assert "data-live-letter" not in html and "letter-preview.js" not in html
+
+
+def test_a_subject_cannot_hold_the_personal_part(asks):
+    asks.letter_subjects_en = "About {personal_part}"
+    with pytest.raises(ValidationError) as raised:
+        asks.full_clean()
+    assert "letter_subjects_en" in raised.value.message_dict
