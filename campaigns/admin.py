@@ -7,7 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from councils.models import Role
 
-from .models import Campaign, Citation, TalkingPoint
+from .models import Campaign, CampaignPrompt, Citation, TalkingPoint
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -43,6 +43,15 @@ class CitationInline(TranslationTabularInline):
     fields = ("order", "title", "publisher", "published_on", "url")
 
 
+class CampaignPromptInline(TranslationTabularInline):
+    model = CampaignPrompt
+    extra = 0
+    max_num = 3
+    fields = ("order", "text")
+    verbose_name = _("prompt for the resident's own words")
+    verbose_name_plural = _("Prompts for the resident's own words (two or three questions)")
+
+
 class TalkingPointInline(TranslationTabularInline):
     model = TalkingPoint
     extra = 0
@@ -64,7 +73,7 @@ class CampaignAdmin(HistoryAdmin, TabbedTranslationAdmin):
     search_fields = ("title_en", "title_fr", "slug")
     prepopulated_fields = {"slug": ("title_en",)}
     readonly_fields = ("letters_count", "created_at", "updated_at")
-    inlines = [CitationInline, TalkingPointInline]
+    inlines = [CampaignPromptInline, CitationInline, TalkingPointInline]
     history_list_display = ("status",)
 
     class Media:
@@ -123,5 +132,12 @@ class CitationAdmin(HistoryAdmin, TabbedTranslationAdmin):
 @admin.register(TalkingPoint)
 class TalkingPointAdmin(HistoryAdmin, TabbedTranslationAdmin):
     list_display = ("__str__", "campaign", "order", "citation")
+    list_filter = ("campaign",)
+    search_fields = ("text_en", "text_fr")
+
+
+@admin.register(CampaignPrompt)
+class CampaignPromptAdmin(HistoryAdmin, TabbedTranslationAdmin):
+    list_display = ("__str__", "campaign", "order")
     list_filter = ("campaign",)
     search_fields = ("text_en", "text_fr")

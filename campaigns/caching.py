@@ -1,7 +1,7 @@
 """Clear the cached public campaign (campaigns.selectors) when its copy changes.
 
-Signals are used for cache invalidation only: an admin edit of a campaign, a citation or a
-talking point must show on the public page at once, whoever saved it.
+Signals are used for cache invalidation only: an admin edit of a campaign, a prompt, a citation
+or a talking point must show on the public page at once, whoever saved it.
 """
 
 from django.conf import settings
@@ -10,7 +10,7 @@ from django.core.cache.utils import make_template_fragment_key
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Campaign, Citation, TalkingPoint
+from .models import Campaign, CampaignPrompt, Citation, TalkingPoint
 from .selectors import campaign_cache_key
 
 # The {% cache %} fragments of templates/campaigns/detail.html.
@@ -56,6 +56,8 @@ def _campaign_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=Citation, dispatch_uid="campaign_cache_clear_citation_save")
 @receiver(post_delete, sender=Citation, dispatch_uid="campaign_cache_clear_citation_delete")
+@receiver(post_save, sender=CampaignPrompt, dispatch_uid="campaign_cache_clear_prompt_save")
+@receiver(post_delete, sender=CampaignPrompt, dispatch_uid="campaign_cache_clear_prompt_delete")
 @receiver(post_save, sender=TalkingPoint, dispatch_uid="campaign_cache_clear_point_save")
 @receiver(post_delete, sender=TalkingPoint, dispatch_uid="campaign_cache_clear_point_delete")
 def _copy_changed(sender, instance, **kwargs):

@@ -1,3 +1,4 @@
+import re
 import string
 from datetime import timedelta
 
@@ -44,7 +45,16 @@ LETTER_PLACEHOLDERS = {
     "sender_name": (_("the resident's first and last name"), _("[your name]")),
     "sender_first_name": (_("the resident's first name"), _("[your first name]")),
     "postal_code": (_("the resident's postal code"), _("[your postal code]")),
+    "personal_part": (
+        _(
+            "where the resident's own words go, on a line of its own (without it they go "
+            "after the opening paragraph)"
+        ),
+        _("[your own words]"),
+    ),
 }
+# The placeholder that marks where the resident's own words go (split_at_personal_part).
+PERSONAL_PART = "{personal_part}"
 # The placeholders that name whom the letter is addressed to.
 RECIPIENT_PLACEHOLDERS = ("salutation", "recipient_name", "recipient_title")
 
@@ -99,6 +109,39 @@ def site_organization(language: str | None = None) -> str:
     if language.split("-")[0] == "fr":
         return settings.ORGANIZATION_NAME_FR
     return settings.ORGANIZATION_NAME
+
+
+def split_at_personal_part(text: str) -> tuple[str, str]:
+    """The letter text before and after the resident's own words, both without the
+    surrounding blank lines.
+
+    The personal part goes where {personal_part} is (the first one; any other is dropped).
+    Without the placeholder it goes after the opening paragraph: the first paragraph, or the
+    second when the first is a greeting line ("Dear Mayor and Council,"). So it reads as part
+    of the letter, after the writer introduced themselves and before what they ask for.
+    """
+    text = (text or "").strip()
+    if PERSONAL_PART in text:
+        before, _sep, after = text.partition(PERSONAL_PART)
+        return before.strip(), after.replace(PERSONAL_PART, "").strip()
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    opening = 1
+    if len(paragraphs) > 1 and _is_greeting(paragraphs[0]):
+        opening = 2
+    return (
+        "\n\n".join(p.strip("\n") for p in paragraphs[:opening]),
+        "\n\n".join(p.strip("\n") for p in paragraphs[opening:]),
+    )
+
+
+def _is_greeting(paragraph: str) -> bool:
+    line = paragraph.strip()
+    return "\n" not in line and len(line) <= 120 and line.endswith((",", ":", "!"))
+
+
+def join_paragraphs(*parts: str) -> str:
+    """The non-empty parts, one blank line apart."""
+    return "\n\n".join(part for part in parts if part)
 
 
 class _Missing(dict):
@@ -175,15 +218,19 @@ class Campaign(models.Model):
         help_text=_(
             "The letter as sent. Placeholders: {municipality}, {council}, {province}, "
             "{salutation}, {recipient_name}, {recipient_title}, {sender_name}, "
-            "{sender_first_name}, {postal_code}. The personal message and chosen talking "
-            "points are added after it."
+            "{sender_first_name}, {postal_code}, {personal_part}. The resident's own words go "
+            "where {personal_part} stands on a line of its own (without it, after the opening "
+            "paragraph); the talking points they choose follow the letter."
         ),
     )
     personal_prompt = models.CharField(
         _("personal-message prompt"),
         max_length=300,
         blank=True,
-        help_text=_("The question that invites residents to write their own paragraph."),
+        help_text=_(
+            "The invitation to write in one's own words. Add two or three questions below "
+            "(Prompts) for residents to answer."
+        ),
     )
     thanks_text = models.TextField(_("thank-you text"), blank=True, help_text=_("Markdown."))
     share_text = models.CharField(_("share text"), max_length=280, blank=True)
@@ -337,6 +384,14 @@ class Campaign(models.Model):
                     validate_letter_template(getattr(self, name, "") or "")
                 except ValidationError as exc:
                     errors[name] = exc.messages
+        for language in ("en", "fr"):
+            name = f"letter_subjects_{language}"
+            if name not in errors and "personal_part" in placeholder_names(
+                getattr(self, name, "") or ""
+            ):
+                errors[name] = [
+                    _("{personal_part} goes in the letter body: a subject is one line.")
+                ]
         unknown_roles = [role for role in self.target_roles or [] if role not in Role.values]
         if unknown_roles:
             errors["target_roles"] = [
@@ -474,3 +529,26 @@ class TalkingPoint(models.Model):
     def clean(self):
         if self.citation_id and self.campaign_id and self.citation.campaign_id != self.campaign_id:
             raise ValidationError({"citation": _("Pick a citation of the same campaign.")})
+
+
+class CampaignPrompt(models.Model):
+    """A question offered to residents for the personal part of their letter. They answer
+    one or more in their own words, or write freely; the question itself is not sent."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="prompts"
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    text = models.CharField(
+        _("question"),
+        max_length=300,
+        help_text=_("e.g. How would facial recognition affect you or your neighbourhood?"),
+    )
+
+    class Meta:
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompts")
+        ordering = ["campaign", "order", "pk"]
+
+    def __str__(self):
+        return self.text

@@ -6,11 +6,14 @@ from django.http import Http404
 from .models import (
     RECIPIENT_PLACEHOLDERS,
     Campaign,
+    CampaignPrompt,
     Citation,
     TalkingPoint,
+    join_paragraphs,
     placeholder_names,
     render_letter_template,
     sample_placeholders,
+    split_at_personal_part,
 )
 
 
@@ -43,6 +46,7 @@ def campaign_get_for_viewer(*, slug: str, user: User | AnonymousUser) -> Campaig
             return cached
     queryset = Campaign.objects.prefetch_related(
         Prefetch("citations", queryset=Citation.objects.order_by("order", "pk")),
+        Prefetch("prompts", queryset=CampaignPrompt.objects.order_by("order", "pk")),
         Prefetch(
             "talking_points",
             queryset=TalkingPoint.objects.select_related("citation").order_by("order", "pk"),
@@ -64,6 +68,19 @@ def citation_numbers(campaign: Campaign) -> dict[int, int]:
     return {citation.pk: number for number, citation in enumerate(campaign.citations.all(), 1)}
 
 
+def _sample_letter(campaign: Campaign, samples: dict[str, str]) -> str:
+    """The letter as the campaign page shows it: the template with bracketed hints, and,
+    unless the letter is locked, a hint where the resident's own words go."""
+    before, after = split_at_personal_part(
+        render_letter_template(
+            campaign.letter_template,
+            {name: value for name, value in samples.items() if name != "personal_part"},
+        )
+    )
+    hint = "" if campaign.editing_mode == Campaign.EditingMode.LOCKED else samples["personal_part"]
+    return join_paragraphs(before, hint, after)
+
+
 def campaign_page_context(*, campaign: Campaign) -> dict:
     """What the public campaign page shows: copy, talking points with citation numbers, a
     sample letter as it goes to the whole council (the resident's details as bracketed
@@ -81,7 +98,7 @@ def campaign_page_context(*, campaign: Campaign) -> dict:
         "letter_subjects": [
             render_letter_template(subject, samples) for subject in campaign.subject_list()
         ],
-        "letter_preview": render_letter_template(campaign.letter_template, samples),
+        "letter_preview": _sample_letter(campaign, samples),
         "greets_recipient": any(
             name in RECIPIENT_PLACEHOLDERS for name in placeholder_names(campaign.letter_template)
         ),

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .models import Campaign, Citation, TalkingPoint
+from .models import Campaign, CampaignPrompt, Citation, TalkingPoint
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 
@@ -23,6 +23,10 @@ def campaign_load_seed(*, path: Path) -> tuple[Campaign, bool]:
     campaign = Campaign(**data["campaign"])
     campaign.full_clean()
     campaign.save()
+    for order, item in enumerate(data.get("prompts", []), 1):
+        prompt = CampaignPrompt(campaign=campaign, order=order, **item)
+        prompt.full_clean()
+        prompt.save()
     citations = {}
     for order, item in enumerate(data.get("citations", []), 1):
         fields = {key: value for key, value in item.items() if key != "key"}

@@ -1,7 +1,7 @@
 import simple_history
 from modeltranslation.translator import TranslationOptions, register
 
-from .models import Campaign, Citation, TalkingPoint
+from .models import Campaign, CampaignPrompt, Citation, TalkingPoint
 
 
 @register(Campaign)
@@ -27,6 +27,12 @@ class TalkingPointTranslationOptions(TranslationOptions):
     required_languages = ("en",)
 
 
+@register(CampaignPrompt)
+class CampaignPromptTranslationOptions(TranslationOptions):
+    fields = ("text",)
+    required_languages = ("en",)
+
+
 @register(Citation)
 class CitationTranslationOptions(TranslationOptions):
     fields = ("title",)
@@ -37,3 +43,4 @@ class CitationTranslationOptions(TranslationOptions):
 simple_history.register(Campaign, app=__package__)
 simple_history.register(TalkingPoint, app=__package__)
 simple_history.register(Citation, app=__package__)
+simple_history.register(CampaignPrompt, app=__package__)

@@ -87,12 +87,15 @@ class LetterAdmin(admin.ModelAdmin):
         "language",
         "is_test",
         "municipality__province",
+        "has_personal_part",
+        "personal_near_duplicate",
     )
     date_hierarchy = "created_at"
     list_select_related = ("campaign", "municipality")
     inlines = [DeliveryInline]
     raw_id_fields = ("municipality", "ward")
-    readonly_fields = ("fsa",)
+    # Set by Send (letters.near_duplicates); they survive the erasure of personal data.
+    readonly_fields = ("fsa", "has_personal_part", "personal_near_duplicate")
     actions = ["block_senders", "resend_failed_deliveries"]
     fieldsets = (
         (
@@ -142,7 +145,19 @@ class LetterAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Letter"), {"fields": ("subject", "body", "personal_message", "talking_points")}),
+        (
+            _("Letter"),
+            {
+                "fields": (
+                    "subject",
+                    "body",
+                    "personal_message",
+                    "has_personal_part",
+                    "personal_near_duplicate",
+                    "talking_points",
+                )
+            },
+        ),
         (
             _("Record"),
             {

@@ -25,7 +25,13 @@ from campaigns.models import Campaign
 from . import selectors
 from .exporters import CONTENT_TYPES, CountsExporter, SignersExporter
 from .models import Delivery, SignerExportLog
-from .selectors import COUNT_GROUPINGS, delivery_health, letter_counts, letters_per_day
+from .selectors import (
+    COUNT_GROUPINGS,
+    delivery_health,
+    letter_counts,
+    letters_per_day,
+    personal_part_counts,
+)
 
 GROUPING_LABELS = {
     "municipality": _("Municipality"),
@@ -132,6 +138,10 @@ def counts_detail(request, campaign_id):
             for value, label in Delivery.Status.choices
             if value != Delivery.Status.PENDING_CONFIRMATION
         ],
+        "own_words": figures["own_words"][:TABLE_ROWS],
+        "own_words_count": len(figures["own_words"]),
+        "own_words_truncated": len(figures["own_words"]) > TABLE_ROWS,
+        "own_words_total": _own_words_total(figures["own_words"]),
         "can_export_signers": request.user.has_perm("letters.export_signers"),
         "as_of": figures["as_of"],
         "cache_seconds": REPORT_CACHE_SECONDS,
@@ -163,6 +173,14 @@ def councils_waiting(request, campaign_id=None):
     return TemplateResponse(request, "admin/letters/councils_waiting.html", context)
 
 
+def _own_words_total(rows: list[dict]) -> dict:
+    total = {
+        key: sum(row[key] for row in rows) for key in ("letters", "personal", "near_identical")
+    }
+    total["share"] = round(100 * total["personal"] / total["letters"]) if total["letters"] else 0
+    return total
+
+
 def _report_figures(campaign: Campaign, by: str) -> dict:
     """Everything the counts page shows, kept for REPORT_CACHE_SECONDS.
 
@@ -181,6 +199,7 @@ def _report_figures(campaign: Campaign, by: str) -> dict:
             ),
             "days": letters_per_day(campaign=campaign),
             "health": delivery_health(campaign=campaign),
+            "own_words": personal_part_counts(campaign=campaign),
             "as_of": timezone.now(),
         }
 

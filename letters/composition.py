@@ -18,7 +18,9 @@ from campaigns.models import (
     ONE_SALUTATION,
     Campaign,
     TalkingPoint,
+    join_paragraphs,
     render_letter_template,
+    split_at_personal_part,
 )
 from councils.models import Municipality, Representative
 
@@ -47,6 +49,10 @@ class ComposedLetter:
     # The template part alone (what a fully editable campaign lets the resident rewrite).
     template_part: str
     talking_point_ids: list[int] = field(default_factory=list)
+    # The body around the resident's own words: body is before, the personal part and after,
+    # one blank line apart (the letter step fills the personal part in as the resident types).
+    before_personal: str = ""
+    after_personal: str = ""
 
 
 def single_line(value: str) -> str:
@@ -175,9 +181,9 @@ def compose_letter(
     personal_message = personal_message[:PERSONAL_MESSAGE_MAX]
     talking_points = list(talking_points or [])
 
-    parts = [template_part]
-    if personal_message:
-        parts.append(personal_message)
+    # The resident's words go inside the letter, after its opening (split_at_personal_part).
+    before, after = split_at_personal_part(template_part)
+    parts = [after]
     footnotes = []
     with translation.override(language):
         if talking_points:
@@ -209,11 +215,14 @@ def compose_letter(
                     for number, citation in enumerate(footnotes, 1)
                 )
             )
+    after = join_paragraphs(*parts)
     return ComposedLetter(
         subject=single_line(subject)[:SUBJECT_MAX],
-        body="\n\n".join(parts),
+        body=join_paragraphs(before, personal_message, after),
         template_part=template_part,
         talking_point_ids=[point.pk for point in talking_points],
+        before_personal=before,
+        after_personal=after,
     )
 
 

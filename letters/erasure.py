@@ -6,6 +6,8 @@ same. What goes: first and last name, email address, street address, the postal 
 its first three characters, the personal message, and the letter's subject and body. The body
 is the exact text sent, with the sender's name, address and own words woven into it, so it is
 erased whole rather than scrubbed; the subject too, since residents may write it themselves.
+What the personal message was made of goes with it (its MinHash signature and band keys);
+whether the letter had one, and whether it was nearly identical to another, stays.
 What the writer reported of a council's reply loses its words (the summary or pasted answer)
 and keeps only whether and when the council replied.
 Emails not sent yet go with them (their deliveries cancelled). A held letter (waiting for its
@@ -25,7 +27,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 
-from .models import Delivery, Letter, OutboxMessage, OutgoingMail, Reply
+from .models import Delivery, Letter, OutboxMessage, OutgoingMail, PersonalPartBand, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ ERASED_FIELDS = {
     "personal_message": "",
     "subject": "",
     "body": "",
+    "personal_signature": [],
 }
 
 
@@ -64,6 +67,7 @@ def letters_erase(letter_ids: list[int], *, now) -> int:
     Letter.objects.filter(pk__in=ids).update(
         **ERASED_FIELDS, postal_code=Substr("postal_code", 1, 3), purged_at=now
     )
+    PersonalPartBand.objects.filter(letter_id__in=ids).delete()
     Delivery.objects.filter(letter_id__in=ids, status__in=UNSENT_STATUSES).update(
         status=Delivery.Status.CANCELLED, updated_at=now
     )

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import lazy
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -206,6 +206,23 @@ def _grouped(title, group: list) -> list:
     return [(title, group)] if title else group
 
 
+def personal_help(campaign: Campaign) -> str:
+    """The invitation under "Your personal message": the campaign's prompt, then its
+    questions to answer (one or more) or not. Help texts are rendered as HTML; organizer
+    copy is text, so it is escaped."""
+    prompts = [prompt.text for prompt in campaign.prompts.all() if prompt.text]
+    if not prompts:
+        return escape(campaign.personal_prompt)
+    return format_html(
+        '{}<span class="d-block">{}</span><ul class="personal-prompts mb-0">{}</ul>',
+        format_html('<span class="d-block mb-1">{}</span>', campaign.personal_prompt)
+        if campaign.personal_prompt
+        else "",
+        _("You could answer one or more of these questions, or write freely:"),
+        format_html_join("", "<li>{}</li>", ((text,) for text in prompts)),
+    )
+
+
 class LetterForm(forms.Form):
     """Recipients, the letter's personal parts and the sender.
 
@@ -360,9 +377,7 @@ class LetterForm(forms.Form):
             del self.fields["personal_message"]
             del self.fields["talking_points"]
         else:
-            if campaign.personal_prompt:
-                # Help texts are rendered as HTML; organizer copy is text.
-                self.fields["personal_message"].help_text = escape(campaign.personal_prompt)
+            self.fields["personal_message"].help_text = personal_help(campaign)
             # Labels are built when the form is shown, not when a Send only validates it.
             self.fields["talking_points"].choices = [
                 (point.pk, _lazy_label(point)) for point, _number in talking_points

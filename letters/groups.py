@@ -27,7 +27,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
     ORGANIZERS: [
         *(
             f"campaigns.{action}_{model}"
-            for model in ("campaign", "citation", "talkingpoint")
+            for model in ("campaign", "campaignprompt", "citation", "talkingpoint")
             for action in _CRUD
         ),
         *(
@@ -60,6 +60,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "campaigns.view_campaign",
         "campaigns.view_citation",
         "campaigns.view_talkingpoint",
+        "campaigns.view_campaignprompt",
         "councils.view_municipality",
         "councils.view_ward",
         "councils.view_representative",

@@ -184,6 +184,16 @@ class Letter(models.Model):
     body = models.TextField(_("body"))
     personal_message = models.TextField(_("personal message"), blank=True)
     talking_points = models.JSONField(_("talking points added"), default=list, blank=True)
+    # The personal part, for organizers' figures (kept when personal data is erased): whether
+    # the letter had one, and whether it was nearly identical to one already sent to the same
+    # councillors (letters.near_duplicates). The signature is erased with the message.
+    has_personal_part = models.BooleanField(_("has a personal part"), default=False)
+    personal_near_duplicate = models.BooleanField(
+        _("personal part nearly identical to another"), default=False
+    )
+    personal_signature = models.JSONField(
+        _("personal part signature"), default=list, blank=True, editable=False
+    )
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     # When the current confirmation link was made (its expiry counts from here).
@@ -361,6 +371,37 @@ class Letter(models.Model):
         if self.campaign.phase() == "closed":
             return "closed"
         return "waiting"
+
+
+class PersonalPartBand(models.Model):
+    """One band key of a letter's personal part (letters.near_duplicates): letters sharing a
+    key with a new one, in the same municipality, are the candidates for a near-duplicate.
+    Erased with the letter's personal data."""
+
+    letter = models.ForeignKey(
+        Letter, verbose_name=_("letter"), on_delete=models.CASCADE, related_name="personal_bands"
+    )
+    # Indexed by personal_band_lookup, which starts with it.
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("municipality"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    key = models.BigIntegerField(_("band key"))
+
+    class Meta:
+        verbose_name = _("personal part band")
+        verbose_name_plural = _("personal part bands")
+        indexes = [
+            models.Index(
+                fields=["municipality", "key"], include=["letter"], name="personal_band_lookup"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.letter_id}:{self.key}"
 
 
 class Delivery(models.Model):

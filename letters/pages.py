@@ -18,7 +18,7 @@ from campaigns.selectors import citation_numbers
 from councils.models import Municipality, Representative, Ward, search_key
 from councils.selectors import municipality_choices, recipients_for
 
-from . import drafts, emails, services
+from . import drafts, emails, near_duplicates, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -29,7 +29,7 @@ from .composition import (
 )
 from .forms import LetterForm, MunicipalityForm, ReplyForm
 from .models import Delivery, Letter, Reply
-from .selectors import SENT_STATUSES
+from .selectors import SENT_STATUSES, personal_part_near_duplicate
 
 PICKER_LIMIT = 400
 
@@ -243,6 +243,7 @@ def _compose(campaign, state, form, language, *, subject_index):
 
 def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
     return {
+        "live_letter": _live_letter(campaign, state, form, draft),
         "campaign": campaign,
         "state": state,
         "form": form,
@@ -255,6 +256,35 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
         "website": state.municipality.website,
         "roster_checked_at": state.municipality.roster_checked_at,
     }
+
+
+def _live_letter(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict | None:
+    """The letter around the personal message, for the letter step to show as the resident
+    types (static/js/letter-preview.js): the text before and after it, as far as the form
+    says (what was typed last, else the bracketed hints). None when the resident cannot
+    write a personal message, or writes the whole letter (fully editable campaigns)."""
+    if "personal_message" not in form.fields or "body" in form.fields:
+        return None
+    data = form.data if form.is_bound else {}
+    composed = _draft_letter(campaign, state, data, subject_index=draft.get("subject_index", 0))
+    return {
+        "before": composed.before_personal,
+        "after": composed.after_personal,
+        "personal": (data.get("personal_message") or "").strip(),
+        "hint": _("[your own words]"),
+    }
+
+
+def personal_part_warning(campaign, state: CouncilState, form: LetterForm) -> bool:
+    """Whether to tell the resident, before Send, that their personal message is nearly
+    identical to one already sent to the same councillors (a warning, never a block)."""
+    if campaign.editing_mode == Campaign.EditingMode.LOCKED:
+        return False
+    return personal_part_near_duplicate(
+        fingerprint=near_duplicates.fingerprint(form.cleaned_data.get("personal_message", "")),
+        municipality_id=state.municipality.pk,
+        representative_ids=[rep.pk for rep in _chosen(form, state)],
+    )
 
 
 def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
@@ -279,6 +309,7 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "publish": cleaned.get("publish"),
         "followup": cleaned.get("followup"),
         "hold_consent": cleaned.get("hold_consent"),
+        "near_duplicate": personal_part_warning(campaign, state, form),
         "municipality_name": state.municipality.display_name(language),
         "website": state.municipality.website,
     }
@@ -352,6 +383,45 @@ def letter_mailto(subject: str, body: str, to: list[str] | None = None) -> str:
     )
 
 
+def _draft_recipients(state: CouncilState, data) -> list[Representative]:
+    """The recipients typed data chose (every one who can be emailed when it chose none)."""
+    chosen = {str(value) for value in _data_list(data, "recipients")}
+    emailable = [rep for rep in state.representatives if rep.can_email]
+    return [rep for rep in emailable if str(rep.pk) in chosen] or emailable
+
+
+def _data_list(data, name: str) -> list:
+    # A POST (QueryDict) or the draft's plain dict of what was typed.
+    if hasattr(data, "getlist"):
+        return data.getlist(name)
+    value = data.get(name) or []
+    return value if isinstance(value, list) else [value]
+
+
+def _draft_letter(campaign: Campaign, state: CouncilState, data, *, subject_index: int):
+    """The letter as far as typed data (not validated: a draft, a POST) goes."""
+    points = {str(point.pk): point for point, _number in _talking_points(campaign)}
+    return compose_letter(
+        campaign=campaign,
+        municipality=state.municipality,
+        recipients=_draft_recipients(state, data),
+        sender=Sender(
+            str(data.get("first_name") or ""),
+            str(data.get("last_name") or ""),
+            state.postal_code,
+            str(data.get("street_address") or ""),
+        ),
+        language=translation.get_language(),
+        subject_index=subject_index,
+        personal_message=str(data.get("personal_message") or ""),
+        talking_points=[
+            points[pk] for pk in map(str, _data_list(data, "talking_points")) if pk in points
+        ],
+        subject=str(data.get("subject") or ""),
+        template_part=str(data.get("body") or ""),
+    )
+
+
 def closed_draft(campaign: Campaign, draft: dict) -> dict | None:
     """For a resident who was writing when the campaign closed: the letter as far as they
     got (what they typed, in the campaign's letter), to send themselves, and their council's
@@ -360,28 +430,9 @@ def closed_draft(campaign: Campaign, draft: dict) -> dict | None:
     if state is None:
         return None
     data = draft.get("data") or {}
-    chosen = {str(value) for value in data.get("recipients") or []}
-    emailable = [rep for rep in state.representatives if rep.can_email]
-    recipients = [rep for rep in emailable if str(rep.pk) in chosen] or emailable
-    points = {str(point.pk): point for point, _number in _talking_points(campaign)}
+    recipients = _draft_recipients(state, data)
     language = translation.get_language()
-    composed = compose_letter(
-        campaign=campaign,
-        municipality=state.municipality,
-        recipients=recipients,
-        sender=Sender(
-            data.get("first_name", ""),
-            data.get("last_name", ""),
-            state.postal_code,
-            data.get("street_address", ""),
-        ),
-        language=language,
-        subject_index=draft.get("subject_index", 0),
-        personal_message=data.get("personal_message", ""),
-        talking_points=[points[pk] for pk in data.get("talking_points") or [] if pk in points],
-        subject=data.get("subject", ""),
-        template_part=data.get("body", ""),
-    )
+    composed = _draft_letter(campaign, state, data, subject_index=draft.get("subject_index", 0))
     return {
         "typed": bool(data.get("personal_message") or data.get("body")),
         "subject": composed.subject,

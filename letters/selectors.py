@@ -1,7 +1,7 @@
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -10,7 +10,8 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 
-from .models import BlockedSender, Delivery, Letter, canonical_email
+from . import near_duplicates
+from .models import BlockedSender, Delivery, Letter, PersonalPartBand, canonical_email
 
 # --- Signature counts -------------------------------------------------------------------------
 
@@ -359,3 +360,84 @@ def letter_get_by_token(*, token: str) -> Letter:
         )
     except Letter.DoesNotExist as exc:
         raise Http404("No such letter") from exc
+
+
+# --- The personal part --------------------------------------------------------------------------
+
+# Candidates read per check: letters sharing a band key, verified by their signatures. A copy
+# sent many times is found among the first ones; the cap keeps the check fast at any volume.
+NEAR_DUPLICATE_CANDIDATES = 50
+
+
+def personal_part_near_duplicate(
+    *,
+    fingerprint: near_duplicates.Fingerprint | None,
+    municipality_id: int,
+    representative_ids: list[int],
+    exclude_letter_id: int | None = None,
+) -> bool:
+    """Whether a personal part (its fingerprint) is nearly identical to one already sent:
+    a confirmed letter, not a test, to one of these representatives (to this municipality's
+    council when none), whose signature is at least near_duplicates.SIMILARITY alike.
+
+    One indexed query: band keys within the municipality (PersonalPartBand), then at most
+    NEAR_DUPLICATE_CANDIDATES signatures compared in Python. A letter that also went to an
+    upper tier's council is compared with letters from its own municipality only.
+    """
+    if fingerprint is None:
+        return False
+    bands = PersonalPartBand.objects.filter(
+        municipality_id=municipality_id,
+        key__in=fingerprint.band_keys,
+        letter__status=Letter.Status.CONFIRMED,
+        letter__is_test=False,
+    )
+    if representative_ids:
+        bands = bands.filter(
+            Exists(
+                Delivery.objects.filter(
+                    letter_id=OuterRef("letter_id"), representative_id__in=representative_ids
+                )
+            )
+        )
+    if exclude_letter_id is not None:
+        bands = bands.exclude(letter_id=exclude_letter_id)
+    seen = set()
+    for letter_id, signature in bands.values_list("letter_id", "letter__personal_signature")[
+        :NEAR_DUPLICATE_CANDIDATES
+    ]:
+        if letter_id in seen:
+            continue
+        seen.add(letter_id)
+        if near_duplicates.similarity(fingerprint.signature, signature) >= (
+            near_duplicates.SIMILARITY
+        ):
+            return True
+    return False
+
+
+def personal_part_counts(*, campaign: Campaign) -> list[dict]:
+    """Per council, for organizers: counted letters (confirmed, not tests), those with a
+    personal part, its share in percent, and those whose personal part was nearly identical
+    to one already sent to the same councillors. Most letters first; no personal data."""
+    rows = list(
+        Letter.objects.counted()
+        .filter(campaign=campaign)
+        .values("municipality_id")
+        .annotate(
+            letters=Count("*"),
+            personal=Count("pk", filter=Q(has_personal_part=True)),
+            near_identical=Count("pk", filter=Q(personal_near_duplicate=True)),
+        )
+        .order_by()
+    )
+    names = dict(
+        Municipality.objects.filter(pk__in=[row["municipality_id"] for row in rows]).values_list(
+            "pk", "name"
+        )
+    )
+    for row in rows:
+        row["name"] = names.get(row["municipality_id"], "")
+        row["share"] = round(100 * row["personal"] / row["letters"]) if row["letters"] else 0
+    rows.sort(key=lambda row: (-row["letters"], row["name"]))
+    return rows

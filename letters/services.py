@@ -22,7 +22,7 @@ from councils.models import ContactReport, Municipality, Representative, Ward
 from councils.selectors import recipients_for
 from councils.services import contact_report_create
 
-from . import bounces, erasure, scheduling
+from . import bounces, erasure, near_duplicates, scheduling
 from .composition import Sender, compose_letter, single_line
 from .forms import FOLLOWUP_LABEL, PUBLICATION_CONSENT_LABEL
 from .models import (
@@ -31,11 +31,12 @@ from .models import (
     Delivery,
     Letter,
     OutgoingMail,
+    PersonalPartBand,
     Reply,
     TokenBucket,
     canonical_email,
 )
-from .selectors import sender_is_blocked
+from .selectors import personal_part_near_duplicate, sender_is_blocked
 from .sending import council_block, council_of, event_failure_kind, failure_kind, reply_code
 from .tasks import mail_send as mail_send_task
 
@@ -273,6 +274,10 @@ def letter_submit(
             subject=subject,
             template_part=body,
         )
+    personal_message = (
+        "" if campaign.editing_mode == Campaign.EditingMode.LOCKED else personal_message.strip()
+    )
+    fingerprint = near_duplicates.fingerprint(personal_message)
     now = timezone.now()
     needs_confirmation = campaign.requires_confirmation and not is_test
     letter = Letter(
@@ -308,9 +313,15 @@ def letter_submit(
         hold_consent_at=now if hold_consent else None,
         subject=composed.subject,
         body=composed.body,
-        personal_message=(
-            "" if campaign.editing_mode == Campaign.EditingMode.LOCKED else personal_message.strip()
+        personal_message=personal_message,
+        has_personal_part=bool(personal_message),
+        # The warning the preview gave, recorded for organizers' figures (never a block).
+        personal_near_duplicate=personal_part_near_duplicate(
+            fingerprint=fingerprint,
+            municipality_id=municipality.pk,
+            representative_ids=[rep.pk for rep in chosen],
         ),
+        personal_signature=fingerprint.signature if fingerprint else [],
         talking_points=composed.talking_point_ids,
         status=(
             Letter.Status.PENDING_CONFIRMATION if needs_confirmation else Letter.Status.CONFIRMED
@@ -330,6 +341,11 @@ def letter_submit(
         with transaction.atomic():
             letter.save()
             Delivery.objects.bulk_create(deliveries)
+            if fingerprint is not None:
+                PersonalPartBand.objects.bulk_create(
+                    PersonalPartBand(letter=letter, municipality=municipality, key=key)
+                    for key in fingerprint.band_keys
+                )
             if needs_confirmation:
                 mails_queue([OutgoingMail(kind=OutgoingMail.Kind.CONFIRMATION, letter=letter)])
             else:

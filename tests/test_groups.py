@@ -39,6 +39,9 @@ def test_organizers_edit_campaigns_and_the_directory_but_export_nobody():
     user = _member(ORGANIZERS)
     assert user.has_perm("campaigns.change_campaign")
     assert user.has_perm("campaigns.add_talkingpoint")
+    # The prompts for residents' own words are campaign copy too (an inline of the campaign).
+    assert user.has_perm("campaigns.add_campaignprompt")
+    assert user.has_perm("campaigns.change_campaignprompt")
     assert user.has_perm("councils.change_representative")
     assert user.has_perm("councils.add_municipality")
     assert not user.has_perm("letters.export_signers")

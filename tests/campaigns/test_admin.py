@@ -44,6 +44,8 @@ def change_form_data(campaign, **overrides):
         "sender_name": "Org",
         "sender_email": "letters@example.org",
         "retention_days": "365",
+        "prompts-TOTAL_FORMS": "0",
+        "prompts-INITIAL_FORMS": "0",
         "citations-TOTAL_FORMS": "0",
         "citations-INITIAL_FORMS": "0",
         "talking_points-TOTAL_FORMS": "0",

@@ -1,0 +1,105 @@
+"""The letter step shows the letter around the personal message, updated as the resident
+types (static/js/letter-preview.js); the kind near-duplicate warning on the preview."""
+
+# ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
+import os
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from letters import services
+from tests.browser.test_journey import assert_accessible, at
+from tests.letters.journey_helpers import campaign, council, journey_settings  # noqa: F401
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+STORY = "My daughter walks past the new cameras at the library every day."
+
+
+@pytest.fixture
+def site(live_server, journey_settings, campaign, council):
+    campaign.letter_template_en = (
+        "{salutation},\n\nI live in {municipality}.\n\n{personal_part}\n\nI ask council to act."
+    )
+    campaign.save()
+    journey_settings.SITE_URL = live_server.url
+    mail.outbox = []
+    return live_server.url
+
+
+def test_the_letter_fills_in_as_the_resident_types(site, page):
+    page.goto(f"{site}/campaigns/cams/")
+    page.get_by_label("Postal code").fill("K1A 0B1")
+    page.get_by_role("button", name="Find my council").click()
+    expect(page).to_have_url(at(site, "/campaigns/cams/write/"))
+
+    live = page.locator("[data-live-letter]")
+    slot = live.locator("[data-personal-slot]")
+    expect(live).to_be_visible()
+    expect(slot).to_have_text("[your own words]")
+    expect(slot).to_have_class("personal-slot personal-slot-empty")
+
+    field = page.get_by_label("Your personal message")
+    field.press_sequentially("My daughter walks")
+    expect(slot).to_have_text("My daughter walks")
+    field.fill(STORY)
+    expect(slot).to_have_text(STORY)
+    expect(slot).to_have_class("personal-slot")
+    sheet = live.locator("[data-live-sheet]")
+    text = sheet.inner_text()
+    assert text.index("I live in Ottawa.") < text.index(STORY) < text.index("I ask council")
+    assert_accessible(page, "letter step with the live letter")
+
+    # Emptied, the hint comes back.
+    field.fill("   ")
+    expect(slot).to_have_text("[your own words]")
+
+
+def test_without_javascript_the_preview_shows_the_letter(site, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site}/campaigns/cams/")
+    page.get_by_label("Postal code").fill("K1A 0B1")
+    page.get_by_role("button", name="Find my council").click()
+    expect(page.locator("[data-live-letter]")).to_be_hidden()
+    page.get_by_label("Your personal message").fill(STORY)
+    page.get_by_label("First name").fill("Jane")
+    page.get_by_label("Last name").fill("Doe")
+    page.get_by_label("Email").fill("jane@example.org")
+    page.get_by_role("button", name="Preview my letter").click()
+    expect(page).to_have_url(at(site, "/campaigns/cams/preview/"))
+    text = page.locator(".preview-body").inner_text()
+    assert text.index("I live in Ottawa.") < text.index(STORY) < text.index("I ask council")
+    context.close()
+
+
+def test_a_copied_message_gets_a_kind_warning_and_can_still_be_sent(site, page, campaign, council):
+    campaign.requires_confirmation = False
+    campaign.save()
+    services.letter_submit(
+        campaign=campaign,
+        municipality=council["municipality"],
+        representative_ids=[rep.pk for rep in council["emailable"]],
+        first_name="First",
+        last_name="Writer",
+        email="first@example.org",
+        postal_code="K1A 0B1",
+        language="en",
+        personal_message=STORY,
+    )
+    page.goto(f"{site}/campaigns/cams/")
+    page.get_by_label("Postal code").fill("K1A 0B1")
+    page.get_by_role("button", name="Find my council").click()
+    page.get_by_label("Your personal message").fill(STORY.upper())
+    page.get_by_label("First name").fill("Jane")
+    page.get_by_label("Last name").fill("Doe")
+    page.get_by_label("Email").fill("jane@example.org")
+    page.get_by_role("button", name="Preview my letter").click()
+    warning = page.get_by_role("region", name="Your personal message is much like others")
+    expect(warning).to_be_visible()
+    assert_accessible(page, "preview with the near-duplicate warning")
+    page.get_by_role("button", name="Send").click()
+    expect(page).to_have_url(at(site, "/campaigns/cams/thanks/"))
