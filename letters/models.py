@@ -685,6 +685,9 @@ class RecipientPace(models.Model):
 
     address = models.CharField(_("address"), max_length=254)
     next_slot = models.DateTimeField(_("next free slot"))
+    # When the sender last took an email to this address (letters.sending): a sender that
+    # runs late still spaces the next one by the interval instead of catching up in a burst.
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("recipient pace")

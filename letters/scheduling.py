@@ -7,6 +7,10 @@ on by 3600 / LETTERS_PER_RECIPIENT_HOUR seconds. The rows are locked in address 
 this happens, inside the transaction that queues the letter, so letters are served in the
 order they were confirmed, and no number of workers can send a recipient more than the cap:
 the times are fixed in the database before any worker sees the emails.
+
+Those times are kept when the sender runs late (a worker down, a backlog): the sender takes an
+email to a recipient only an interval after the last one it took (departure_take), under the
+same lock, so emails that fell due meanwhile go out one interval apart rather than together.
 """
 
 from datetime import datetime, time, timedelta
@@ -94,3 +98,36 @@ def council_mails_create(
     for mail, group in zip(mails, groups, strict=True):
         Delivery.objects.filter(pk__in=[d.pk for d in group]).update(status=status, mail=mail)
     return mails
+
+
+def departure_take(
+    *, addresses: list[str], office_hours_zone: str | None = None, now=None
+) -> datetime | None:
+    """The sender is about to take an email to these addresses: None, and the departure is
+    recorded, when the last email to each of them left at least an interval ago; else the
+    time it may leave (in office hours in office_hours_zone when given). Call it inside the
+    transaction that claims the email; the recipients' rows stay locked until it commits."""
+    now = now or timezone.now()
+    addresses = sorted({address.strip().lower() for address in addresses if address})
+    if not addresses:
+        return None
+    paces = []
+    for address in addresses:
+        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
+            address=address, defaults={"next_slot": now}
+        )
+        paces.append(pace)
+    last = max((pace.last_sent_at for pace in paces if pace.last_sent_at), default=None)
+    if last is not None and now < last + interval():
+        later = last + interval()
+        return in_office_hours(later, office_hours_zone) if office_hours_zone else later
+    RecipientPace.objects.filter(pk__in=[pace.pk for pace in paces]).update(last_sent_at=now)
+    return None
+
+
+def departure_forget(*, addresses: list[str], at: datetime) -> None:
+    """An email taken at this time did not reach these addresses (refused for now, to be
+    retried): it no longer counts as their last departure, so the retry is not held back by
+    the failed attempt itself. A later departure to them stays."""
+    addresses = sorted({address.strip().lower() for address in addresses if address})
+    RecipientPace.objects.filter(address__in=addresses, last_sent_at=at).update(last_sent_at=None)

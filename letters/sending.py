@@ -30,7 +30,7 @@ import re
 import smtplib
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from councils.models import Representative
 
-from . import emails
+from . import emails, scheduling
 from .models import Delivery, Letter, OutgoingMail
 
 logger = logging.getLogger(__name__)
@@ -138,29 +138,59 @@ def _claim(
     )
     if mail_id is not None:
         rows = rows.filter(pk=mail_id)
-    with transaction.atomic():
-        mail = (
-            rows.select_for_update(skip_locked=True, of=("self",))
-            .select_related("campaign", "letter__campaign", "letter__municipality")
-            .order_by("send_after", "pk")
-            .first()
-        )
-        if mail is None:
-            return None
-        if mail.status == OutgoingMail.Status.SENDING:
-            mail.last_error = (
-                "The worker stopped while sending; sent again with the same Message-ID."
+    # Each turn either claims a row or moves one that came too soon after the last email to
+    # its recipient (a sender running late) to its paced time, out of the due rows.
+    while True:
+        with transaction.atomic():
+            mail = (
+                rows.select_for_update(skip_locked=True, of=("self",))
+                .select_related("campaign", "letter__campaign", "letter__municipality")
+                .order_by("send_after", "pk")
+                .first()
             )
-            logger.warning("Email %s was left sending; sending it again", mail.pk)
-        mail.status = OutgoingMail.Status.SENDING
-        mail.attempts += 1
-        mail.message_id = mail.message_id or emails.stable_message_id(
-            kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
+            if mail is None:
+                return None
+            later = _paced_later(mail, now=now)
+            if later is None:
+                # The departure the recipients' pace recorded, forgotten should it fail for now.
+                mail.departed_at = now
+                return _claimed(mail)
+            OutgoingMail.objects.filter(pk=mail.pk).update(send_after=later, updated_at=now)
+            logger.info("Email %s waits for its recipient's pace until %s", mail.pk, later)
+
+
+def _paced_later(mail: OutgoingMail, *, now) -> datetime | None:
+    """When an email to a council may leave if the last one to its recipients left less than
+    an interval ago (letters.scheduling.departure_take), else None. A row left sending by a
+    dead worker left already: it is sent again at once."""
+    if mail.kind not in COUNCIL_KINDS or mail.status != OutgoingMail.Status.QUEUED:
+        return None
+    addresses = list(
+        mail.deliveries.filter(status=Delivery.Status.QUEUED).values_list(
+            "recipient_email", flat=True
         )
-        mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
-        mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
-            status=Delivery.Status.SENDING, updated_at=timezone.now()
-        )
+    )
+    zone = None
+    if mail.campaign.office_hours_only:
+        council = council_of(mail)
+        zone = council.time_zone if council is not None else None
+    return scheduling.departure_take(addresses=addresses, office_hours_zone=zone, now=now)
+
+
+def _claimed(mail: OutgoingMail) -> OutgoingMail:
+    """Mark a locked row sending, with a new attempt (in the claim's transaction)."""
+    if mail.status == OutgoingMail.Status.SENDING:
+        mail.last_error = "The worker stopped while sending; sent again with the same Message-ID."
+        logger.warning("Email %s was left sending; sending it again", mail.pk)
+    mail.status = OutgoingMail.Status.SENDING
+    mail.attempts += 1
+    mail.message_id = mail.message_id or emails.stable_message_id(
+        kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
+    )
+    mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
+    mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
+        status=Delivery.Status.SENDING, updated_at=timezone.now()
+    )
     return mail
 
 
@@ -481,6 +511,16 @@ def _delivery_retry_alone(
         failure=Delivery.Failure.POLICY_BLOCK if held else "",
         updated_at=now,
     )
+    _departure_forget(mail, [delivery])
+
+
+def _departure_forget(mail: OutgoingMail, deliveries: list[Delivery]) -> None:
+    """These recipients did not get the email: its attempt no longer paces their next one."""
+    departed_at = getattr(mail, "departed_at", None)
+    if departed_at is not None:
+        scheduling.departure_forget(
+            addresses=[d.recipient_email for d in deliveries], at=departed_at
+        )
 
 
 def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
@@ -500,6 +540,7 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
             status=Delivery.Status.QUEUED, last_error=failure.reason, updated_at=now
         )
+        _departure_forget(mail, deliveries)
         return
     reason = failure.reason
     if failure.kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:

@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("letters", "0012_followups_replies_updates"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="recipientpace",
+            name="last_sent_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="last sent"),
+        ),
+    ]
