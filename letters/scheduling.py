@@ -81,7 +81,8 @@ def council_mails_create(
     if not groups:
         return []
     municipality = groups[0][0].letter.municipality
-    held = municipality.mail_blocked_at is not None
+    # A test letter goes to its organizer, not to the council: a block does not hold it.
+    held = municipality.mail_blocked_at is not None and kind != OutgoingMail.Kind.TEST
     zone = municipality.time_zone if campaign.office_hours_only else None
     mails = []
     for group in groups:

@@ -472,7 +472,7 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
                     _delivery_retry_alone(mail, delivery, reason, now=now, held=True)
                     council_block(council_of(mail), reason)
                     continue
-                if code >= 500 and delivery.representative_id:
+                if code >= 500 and delivery.representative_id and kind not in NOT_THE_ADDRESS:
                     Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
             else:
                 reason = f"Refused by the email provider ({recipient_status.status})."
@@ -547,7 +547,7 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         # Not this letter's fault: the council's server refuses our mail. Stop hammering it;
         # this email and the council's others wait until an organizer resumes them.
         council_block(council_of(mail), reason)
-        _mark_held(mail, reason=reason)
+        _mark_held(mail, reason=reason, failure=Delivery.Failure.POLICY_BLOCK)
         return
     if failure.transient:
         reason = f"Gave up after {mail.attempts} attempts. Last error: {reason}"
@@ -556,13 +556,26 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         status=OutgoingMail.Status.FAILED, last_error=reason, to_email="", updated_at=now
     )
     _deliveries_fail(deliveries, reason, failure.kind or Delivery.Failure.OTHER)
+    # A full mailbox or a policy block is not the address's fault: no hard bounce.
     bounced = [
         d.representative_id
         for d in deliveries
-        if d.representative_id and d.recipient_email.lower() in failure.refused
+        if d.representative_id
+        and d.recipient_email.lower() in failure.refused
+        and _refusal_kind(failure.refused[d.recipient_email.lower()]) not in NOT_THE_ADDRESS
     ]
     if mail.kind in COUNCIL_KINDS and bounced:
         Representative.objects.filter(pk__in=bounced).bounce_recorded()
+
+
+# Permanent failures that are not the address's fault: they never count as a hard bounce.
+NOT_THE_ADDRESS = (Delivery.Failure.POLICY_BLOCK, Delivery.Failure.MAILBOX_FULL)
+
+
+def _refusal_kind(refusal: str) -> str:
+    """The kind of a refusal recorded as "<code> <reply>" (SendFailure.refused)."""
+    code, _space, reply = refusal.partition(" ")
+    return failure_kind(int(code) if code.isdigit() else None, reply)
 
 
 def _deliveries_fail(deliveries: list[Delivery], reason: str, kind: str = "") -> None:
@@ -574,15 +587,16 @@ def _deliveries_fail(deliveries: list[Delivery], reason: str, kind: str = "") ->
     )
 
 
-def _mark_held(mail: OutgoingMail, reason: str = "") -> None:
+def _mark_held(mail: OutgoingMail, reason: str = "", failure: str = "") -> None:
     now = timezone.now()
     fields = {"status": OutgoingMail.Status.HELD, "updated_at": now}
     if reason:
         fields["last_error"] = reason
     OutgoingMail.objects.filter(pk=mail.pk).update(**fields)
-    mail.deliveries.filter(status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.HELD, updated_at=now
-    )
+    deliveries = {"status": Delivery.Status.HELD, "updated_at": now}
+    if failure:
+        deliveries.update(failure=failure, last_error=reason)
+    mail.deliveries.filter(status=Delivery.Status.SENDING).update(**deliveries)
 
 
 def council_block(municipality, reason: str) -> None:

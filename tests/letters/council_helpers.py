@@ -38,6 +38,7 @@ def letter_to(
     postal_code: str = "K1A 0B1",
     ward=None,
     confirmed_at: datetime | None = None,
+    send_copy: bool = False,
     **fields,
 ) -> Letter:
     """A confirmed letter to these representatives whose deliveries wait to be queued
@@ -59,6 +60,7 @@ def letter_to(
         body=f"Dear Council,\n\nPlease act.\n\n--\n{first_name} {last_name}",
         status=Letter.Status.CONFIRMED,
         confirmed_at=confirmed_at or timezone.now(),
+        send_copy=send_copy,
         **fields,
     )
     for rep in representatives:
