@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import Delivery, OutgoingMail, RecipientPace
@@ -25,6 +26,9 @@ from .models import Delivery, OutgoingMail, RecipientPace
 OFFICE_OPENS = time(8, 0)
 OFFICE_CLOSES = time(18, 0)
 OFFICE_DAYS = range(5)
+
+# The emails to a council's members or clerk, which are paced.
+COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
 
 
 def interval() -> timedelta:
@@ -102,12 +106,18 @@ def council_mails_create(
 
 
 def departure_take(
-    *, addresses: list[str], office_hours_zone: str | None = None, now=None
+    *, mail: OutgoingMail, addresses: list[str], office_hours_zone: str | None = None, now=None
 ) -> datetime | None:
-    """The sender is about to take an email to these addresses: None, and the departure is
-    recorded, when the last email to each of them left at least an interval ago; else the
-    time it may leave (in office hours in office_hours_zone when given). Call it inside the
-    transaction that claims the email; the recipients' rows stay locked until it commits."""
+    """The sender is about to take this email to these addresses: None, and the departure
+    is recorded, when the last email to each of them left at least an interval ago and every
+    email queued before it to one of them has left; else the time it may leave (in office
+    hours in office_hours_zone when given). Call it inside the transaction that claims the
+    email; the recipients' rows stay locked until it commits.
+
+    Emails to one address are queued in the order of their slots, so their ids keep the
+    order in which their letters were confirmed, whatever became of their send_after since
+    (moved on here, or by a retry's backoff). Several workers may each hold a due email to
+    the same recipient: whichever gets the lock first, the one queued first goes first."""
     now = now or timezone.now()
     addresses = sorted({address.strip().lower() for address in addresses if address})
     if not addresses:
@@ -118,12 +128,34 @@ def departure_take(
             address=address, defaults={"next_slot": now}
         )
         paces.append(pace)
+    waits = []
     last = max((pace.last_sent_at for pace in paces if pace.last_sent_at), default=None)
     if last is not None and now < last + interval():
-        later = last + interval()
+        waits.append(last + interval())
+    before = _queued_before(mail, addresses=addresses)
+    if before is not None:
+        waits.append(max(before, now) + interval())
+    if waits:
+        later = max(waits)
         return in_office_hours(later, office_hours_zone) if office_hours_zone else later
     RecipientPace.objects.filter(pk__in=[pace.pk for pace in paces]).update(last_sent_at=now)
     return None
+
+
+def _queued_before(mail: OutgoingMail, *, addresses: list[str]) -> datetime | None:
+    """When the last of the emails to a council queued before this one, to one of these
+    addresses and not sent yet, is due; None when there is none (first confirmed, first
+    sent)."""
+    to_them = Q()
+    for address in addresses:
+        to_them |= Q(deliveries__recipient_email__iexact=address)
+    return OutgoingMail.objects.filter(
+        to_them,
+        status=OutgoingMail.Status.QUEUED,
+        kind__in=COUNCIL_KINDS,
+        deliveries__status=Delivery.Status.QUEUED,
+        pk__lt=mail.pk,
+    ).aggregate(last=Max("send_after"))["last"]
 
 
 def departure_forget(*, addresses: list[str], at: datetime) -> None:

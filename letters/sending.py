@@ -174,7 +174,9 @@ def _paced_later(mail: OutgoingMail, *, now) -> datetime | None:
     if mail.campaign.office_hours_only:
         council = council_of(mail)
         zone = council.time_zone if council is not None else None
-    return scheduling.departure_take(addresses=addresses, office_hours_zone=zone, now=now)
+    return scheduling.departure_take(
+        mail=mail, addresses=addresses, office_hours_zone=zone, now=now
+    )
 
 
 def _claimed(mail: OutgoingMail) -> OutgoingMail:
@@ -222,7 +224,7 @@ def _send(mail: OutgoingMail, connection) -> bool:
 
 
 # The emails that go to a council's members or clerk (their server may block us).
-COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
+COUNCIL_KINDS = scheduling.COUNCIL_KINDS
 
 
 def council_of(mail: OutgoingMail):

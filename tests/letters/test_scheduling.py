@@ -12,7 +12,7 @@ from campaigns.models import Campaign
 from campaigns.templatetags.campaign_tags import long_datetime
 from letters import scheduling
 from letters.models import Delivery, OutgoingMail, RecipientPace
-from letters.sending import mails_send_due
+from letters.sending import mail_send, mails_send_due
 from letters.services import letter_queue
 from tests.factories import CampaignFactory
 from tests.letters.council_helpers import confirm, council, letter_to, mails_to, received_by
@@ -335,3 +335,24 @@ def test_the_status_page_shows_a_letter_sent_once_its_time_came(
     content = client.get(f"/letters/{letter.token}/").content.decode()
     assert "Due to go out" not in content
     assert letter.deliveries.get().status == Delivery.Status.SENT
+
+
+def test_a_worker_holding_a_later_letter_lets_the_first_confirmed_go_first(
+    clock, django_capture_on_commit_callbacks, mailoutbox
+):
+    """Two workers each hold a due email to one councillor (a task for the second letter, the
+    sweep for the first): whichever asks first, the first confirmed goes first."""
+    (rep,) = council()
+    with django_capture_on_commit_callbacks(execute=False):
+        letter_queue(letter=letter_to([rep], first_name="Ann"))
+        letter_queue(letter=letter_to([rep], first_name="Bob"))
+    ann, bob = mails_to(rep.email)
+    clock.move_to(MONDAY + timedelta(minutes=10))  # both due
+
+    assert mail_send(mail_id=bob.pk) is False
+
+    bob.refresh_from_db()
+    assert bob.status == OutgoingMail.Status.QUEUED
+    assert bob.send_after == MONDAY + timedelta(minutes=10) + INTERVAL
+    assert mail_send(mail_id=ann.pk) is True
+    assert [m.letter.first_name for m in mails_to(rep.email) if m.status == "sent"] == ["Ann"]
