@@ -441,6 +441,13 @@ class Delivery(models.Model):
             # would add one), as on esp_message_id, which the ESP's webhooks look up whole.
             models.Index(fields=["status", "updated_at"]),
             models.Index(fields=["esp_message_id"], name="delivery_esp_message_idx"),
+            # Emails queued before another to the same address (letters.scheduling: first
+            # confirmed, first sent); few deliveries are queued at a time.
+            models.Index(
+                fields=["recipient_email"],
+                condition=Q(status="queued"),
+                name="delivery_queued_recipient_idx",
+            ),
             # Deliveries sent, counted next to the letters (letters.selectors.letter_counts).
             models.Index(
                 fields=["letter"],

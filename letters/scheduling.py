@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from .models import Delivery, OutgoingMail, RecipientPace
@@ -119,20 +119,21 @@ def departure_take(
     (moved on here, or by a retry's backoff). Several workers may each hold a due email to
     the same recipient: whichever gets the lock first, the one queued first goes first."""
     now = now or timezone.now()
-    addresses = sorted({address.strip().lower() for address in addresses if address})
+    # As the deliveries spell them, for the index on queued deliveries (_queued_before).
+    spelled = sorted({address for address in addresses if address})
+    addresses = sorted({address.strip().lower() for address in spelled})
     if not addresses:
         return None
-    paces = []
-    for address in addresses:
-        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
-            address=address, defaults={"next_slot": now}
-        )
-        paces.append(pace)
+    paces = list(
+        RecipientPace.objects.select_for_update().filter(address__in=addresses).order_by("address")
+    )
+    if len(paces) < len(addresses):  # an email not queued through slot_take (rare)
+        paces = _paces_locked(addresses, now=now)
     waits = []
     last = max((pace.last_sent_at for pace in paces if pace.last_sent_at), default=None)
     if last is not None and now < last + interval():
         waits.append(last + interval())
-    before = _queued_before(mail, addresses=addresses)
+    before = _queued_before(mail, addresses=spelled)
     if before is not None:
         waits.append(max(before, now) + interval())
     if waits:
@@ -142,20 +143,28 @@ def departure_take(
     return None
 
 
+def _paces_locked(addresses: list[str], *, now) -> list[RecipientPace]:
+    """The pace rows of these addresses (sorted), created where missing, locked in order."""
+    paces = []
+    for address in addresses:
+        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
+            address=address, defaults={"next_slot": now}
+        )
+        paces.append(pace)
+    return paces
+
+
 def _queued_before(mail: OutgoingMail, *, addresses: list[str]) -> datetime | None:
     """When the last of the emails to a council queued before this one, to one of these
-    addresses and not sent yet, is due; None when there is none (first confirmed, first
-    sent)."""
-    to_them = Q()
-    for address in addresses:
-        to_them |= Q(deliveries__recipient_email__iexact=address)
-    return OutgoingMail.objects.filter(
-        to_them,
-        status=OutgoingMail.Status.QUEUED,
-        kind__in=COUNCIL_KINDS,
-        deliveries__status=Delivery.Status.QUEUED,
-        pk__lt=mail.pk,
-    ).aggregate(last=Max("send_after"))["last"]
+    addresses (as the deliveries spell them) and not sent yet, is due; None when there is
+    none (first confirmed, first sent)."""
+    return Delivery.objects.filter(
+        status=Delivery.Status.QUEUED,
+        recipient_email__in=addresses,
+        mail_id__lt=mail.pk,
+        mail__status=OutgoingMail.Status.QUEUED,
+        mail__kind__in=COUNCIL_KINDS,
+    ).aggregate(last=Max("mail__send_after"))["last"]
 
 
 def departure_forget(*, addresses: list[str], at: datetime) -> None:

@@ -12,4 +12,12 @@ class Migration(migrations.Migration):
             name="last_sent_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="last sent"),
         ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status", "queued")),
+                fields=["recipient_email"],
+                name="delivery_queued_recipient_idx",
+            ),
+        ),
     ]
