@@ -20,6 +20,11 @@ keeps its Message-ID, so in the narrow window between the server's "250 OK" and 
 duplicate is possible and recognisable. The alternative, at most once, would lose every letter
 whose worker died before the server accepted it, by far the longer window.
 
+Paced, even when late: an email to a council is taken only an interval after the last one to
+its recipients and after those queued before it (letters.scheduling.departure_take); one that
+comes too soon is moved on to its time instead. A sender that was down catches up one
+interval at a time per recipient, not in a burst.
+
 One policy decides about errors (send_failure): connection problems, timeouts and 4xx are
 transient and retried with backoff, the same for every kind of email; 5xx refusals are
 permanent, and a 5xx refusal of a representative's address counts as a hard bounce.
