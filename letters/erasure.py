@@ -31,8 +31,13 @@ from .models import Delivery, Letter, OutboxMessage, OutgoingMail, PersonalPartB
 
 logger = logging.getLogger(__name__)
 
-# Deliveries that have not left yet; erasing a letter stops them.
-UNSENT_STATUSES = (Delivery.Status.PENDING_CONFIRMATION, Delivery.Status.QUEUED)
+# Deliveries that have not left yet (held too: a council that blocks our mail may be
+# resumed later); erasing a letter stops them.
+UNSENT_STATUSES = (
+    Delivery.Status.PENDING_CONFIRMATION,
+    Delivery.Status.QUEUED,
+    Delivery.Status.HELD,
+)
 
 ERASED_FIELDS = {
     "first_name": "",
@@ -71,9 +76,9 @@ def letters_erase(letter_ids: list[int], *, now) -> int:
     Delivery.objects.filter(letter_id__in=ids, status__in=UNSENT_STATUSES).update(
         status=Delivery.Status.CANCELLED, updated_at=now
     )
-    OutgoingMail.objects.filter(letter_id__in=ids, status=OutgoingMail.Status.QUEUED).update(
-        status=OutgoingMail.Status.CANCELLED, updated_at=now
-    )
+    OutgoingMail.objects.filter(
+        letter_id__in=ids, status__in=[OutgoingMail.Status.QUEUED, OutgoingMail.Status.HELD]
+    ).update(status=OutgoingMail.Status.CANCELLED, updated_at=now)
     # What the writer reported of the council's reply: its words go; whether and when the
     # council replied stays, anonymous, so responsiveness counts do not change.
     Reply.objects.filter(delivery__letter_id__in=ids).update(summary="", may_publish=False)

@@ -482,6 +482,13 @@ class Delivery(models.Model):
             # would add one), as on esp_message_id, which the ESP's webhooks look up whole.
             models.Index(fields=["status", "updated_at"]),
             models.Index(fields=["esp_message_id"], name="delivery_esp_message_idx"),
+            # Emails queued before another to the same address (letters.scheduling: first
+            # confirmed, first sent); few deliveries are queued at a time.
+            models.Index(
+                fields=["recipient_email"],
+                condition=Q(status="queued"),
+                name="delivery_queued_recipient_idx",
+            ),
             # Deliveries sent, counted next to the letters (letters.selectors.letter_counts).
             models.Index(
                 fields=["letter"],
@@ -726,6 +733,9 @@ class RecipientPace(models.Model):
 
     address = models.CharField(_("address"), max_length=254)
     next_slot = models.DateTimeField(_("next free slot"))
+    # When the sender last took an email to this address (letters.sending): a sender that
+    # runs late still spaces the next one by the interval instead of catching up in a burst.
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("recipient pace")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
@@ -362,6 +362,8 @@ def status_context(letter: Letter) -> dict:
         "letter": letter,
         "campaign": letter.campaign,
         "deliveries": deliveries,
+        # For "Due to go out ...": a paced letter's email whose time has not come yet.
+        "now": timezone.now(),
         "hold_stage": letter.hold_stage(),
         # Confirmed, and nobody on the council could be emailed (nor will be: not held).
         "not_emailed": letter.status == Letter.Status.CONFIRMED

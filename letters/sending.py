@@ -20,6 +20,11 @@ keeps its Message-ID, so in the narrow window between the server's "250 OK" and 
 duplicate is possible and recognisable. The alternative, at most once, would lose every letter
 whose worker died before the server accepted it, by far the longer window.
 
+Paced, even when late: an email to a council is taken only an interval after the last one to
+its recipients and after those queued before it (letters.scheduling.departure_take); one that
+comes too soon is moved on to its time instead. A sender that was down catches up one
+interval at a time per recipient, not in a burst.
+
 One policy decides about errors (send_failure): connection problems, timeouts and 4xx are
 transient and retried with backoff, the same for every kind of email; 5xx refusals are
 permanent, and a 5xx refusal of a representative's address counts as a hard bounce.
@@ -30,7 +35,7 @@ import re
 import smtplib
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
@@ -44,7 +49,7 @@ from django.utils import timezone
 
 from councils.models import Representative
 
-from . import emails
+from . import emails, scheduling
 from .models import Delivery, Letter, OutgoingMail
 
 logger = logging.getLogger(__name__)
@@ -138,29 +143,61 @@ def _claim(
     )
     if mail_id is not None:
         rows = rows.filter(pk=mail_id)
-    with transaction.atomic():
-        mail = (
-            rows.select_for_update(skip_locked=True, of=("self",))
-            .select_related("campaign", "letter__campaign", "letter__municipality")
-            .order_by("send_after", "pk")
-            .first()
-        )
-        if mail is None:
-            return None
-        if mail.status == OutgoingMail.Status.SENDING:
-            mail.last_error = (
-                "The worker stopped while sending; sent again with the same Message-ID."
+    # Each turn either claims a row or moves one that came too soon after the last email to
+    # its recipient (a sender running late) to its paced time, out of the due rows.
+    while True:
+        with transaction.atomic():
+            mail = (
+                rows.select_for_update(skip_locked=True, of=("self",))
+                .select_related("campaign", "letter__campaign", "letter__municipality")
+                .order_by("send_after", "pk")
+                .first()
             )
-            logger.warning("Email %s was left sending; sending it again", mail.pk)
-        mail.status = OutgoingMail.Status.SENDING
-        mail.attempts += 1
-        mail.message_id = mail.message_id or emails.stable_message_id(
-            kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
+            if mail is None:
+                return None
+            later = _paced_later(mail, now=now)
+            if later is None:
+                # The departure the recipients' pace recorded, forgotten should it fail for now.
+                mail.departed_at = now
+                return _claimed(mail)
+            OutgoingMail.objects.filter(pk=mail.pk).update(send_after=later, updated_at=now)
+            logger.info("Email %s waits for its recipient's pace until %s", mail.pk, later)
+
+
+def _paced_later(mail: OutgoingMail, *, now) -> datetime | None:
+    """When an email to a council may leave if the last one to its recipients left less than
+    an interval ago (letters.scheduling.departure_take), else None. A row left sending by a
+    dead worker left already: it is sent again at once."""
+    if mail.kind not in COUNCIL_KINDS or mail.status != OutgoingMail.Status.QUEUED:
+        return None
+    addresses = list(
+        mail.deliveries.filter(status=Delivery.Status.QUEUED).values_list(
+            "recipient_email", flat=True
         )
-        mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
-        mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
-            status=Delivery.Status.SENDING, updated_at=timezone.now()
-        )
+    )
+    zone = None
+    if mail.campaign.office_hours_only:
+        council = council_of(mail)
+        zone = council.time_zone if council is not None else None
+    return scheduling.departure_take(
+        mail=mail, addresses=addresses, office_hours_zone=zone, now=now
+    )
+
+
+def _claimed(mail: OutgoingMail) -> OutgoingMail:
+    """Mark a locked row sending, with a new attempt (in the claim's transaction)."""
+    if mail.status == OutgoingMail.Status.SENDING:
+        mail.last_error = "The worker stopped while sending; sent again with the same Message-ID."
+        logger.warning("Email %s was left sending; sending it again", mail.pk)
+    mail.status = OutgoingMail.Status.SENDING
+    mail.attempts += 1
+    mail.message_id = mail.message_id or emails.stable_message_id(
+        kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
+    )
+    mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
+    mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
+        status=Delivery.Status.SENDING, updated_at=timezone.now()
+    )
     return mail
 
 
@@ -192,7 +229,7 @@ def _send(mail: OutgoingMail, connection) -> bool:
 
 
 # The emails that go to a council's members or clerk (their server may block us).
-COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
+COUNCIL_KINDS = scheduling.COUNCIL_KINDS
 
 
 def council_of(mail: OutgoingMail):
@@ -442,7 +479,7 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
                     _delivery_retry_alone(mail, delivery, reason, now=now, held=True)
                     council_block(council_of(mail), reason)
                     continue
-                if code >= 500 and delivery.representative_id:
+                if code >= 500 and delivery.representative_id and kind not in NOT_THE_ADDRESS:
                     Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
             else:
                 reason = f"Refused by the email provider ({recipient_status.status})."
@@ -481,6 +518,16 @@ def _delivery_retry_alone(
         failure=Delivery.Failure.POLICY_BLOCK if held else "",
         updated_at=now,
     )
+    _departure_forget(mail, [delivery])
+
+
+def _departure_forget(mail: OutgoingMail, deliveries: list[Delivery]) -> None:
+    """These recipients did not get the email: its attempt no longer paces their next one."""
+    departed_at = getattr(mail, "departed_at", None)
+    if departed_at is not None:
+        scheduling.departure_forget(
+            addresses=[d.recipient_email for d in deliveries], at=departed_at
+        )
 
 
 def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
@@ -500,13 +547,14 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
             status=Delivery.Status.QUEUED, last_error=failure.reason, updated_at=now
         )
+        _departure_forget(mail, deliveries)
         return
     reason = failure.reason
     if failure.kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:
         # Not this letter's fault: the council's server refuses our mail. Stop hammering it;
         # this email and the council's others wait until an organizer resumes them.
         council_block(council_of(mail), reason)
-        _mark_held(mail, reason=reason)
+        _mark_held(mail, reason=reason, failure=Delivery.Failure.POLICY_BLOCK)
         return
     if failure.transient:
         reason = f"Gave up after {mail.attempts} attempts. Last error: {reason}"
@@ -515,13 +563,26 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
         status=OutgoingMail.Status.FAILED, last_error=reason, to_email="", updated_at=now
     )
     _deliveries_fail(deliveries, reason, failure.kind or Delivery.Failure.OTHER)
+    # A full mailbox or a policy block is not the address's fault: no hard bounce.
     bounced = [
         d.representative_id
         for d in deliveries
-        if d.representative_id and d.recipient_email.lower() in failure.refused
+        if d.representative_id
+        and d.recipient_email.lower() in failure.refused
+        and _refusal_kind(failure.refused[d.recipient_email.lower()]) not in NOT_THE_ADDRESS
     ]
     if mail.kind in COUNCIL_KINDS and bounced:
         Representative.objects.filter(pk__in=bounced).bounce_recorded()
+
+
+# Permanent failures that are not the address's fault: they never count as a hard bounce.
+NOT_THE_ADDRESS = (Delivery.Failure.POLICY_BLOCK, Delivery.Failure.MAILBOX_FULL)
+
+
+def _refusal_kind(refusal: str) -> str:
+    """The kind of a refusal recorded as "<code> <reply>" (SendFailure.refused)."""
+    code, _space, reply = refusal.partition(" ")
+    return failure_kind(int(code) if code.isdigit() else None, reply)
 
 
 def _deliveries_fail(deliveries: list[Delivery], reason: str, kind: str = "") -> None:
@@ -533,15 +594,16 @@ def _deliveries_fail(deliveries: list[Delivery], reason: str, kind: str = "") ->
     )
 
 
-def _mark_held(mail: OutgoingMail, reason: str = "") -> None:
+def _mark_held(mail: OutgoingMail, reason: str = "", failure: str = "") -> None:
     now = timezone.now()
     fields = {"status": OutgoingMail.Status.HELD, "updated_at": now}
     if reason:
         fields["last_error"] = reason
     OutgoingMail.objects.filter(pk=mail.pk).update(**fields)
-    mail.deliveries.filter(status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.HELD, updated_at=now
-    )
+    deliveries = {"status": Delivery.Status.HELD, "updated_at": now}
+    if failure:
+        deliveries.update(failure=failure, last_error=reason)
+    mail.deliveries.filter(status=Delivery.Status.SENDING).update(**deliveries)
 
 
 def council_block(municipality, reason: str) -> None:

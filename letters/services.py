@@ -37,7 +37,14 @@ from .models import (
     canonical_email,
 )
 from .selectors import personal_part_near_duplicate, sender_is_blocked
-from .sending import council_block, council_of, event_failure_kind, failure_kind, reply_code
+from .sending import (
+    NOT_THE_ADDRESS,
+    council_block,
+    council_of,
+    event_failure_kind,
+    failure_kind,
+    reply_code,
+)
 from .tasks import mail_send as mail_send_task
 
 logger = logging.getLogger(__name__)
@@ -957,10 +964,6 @@ def council_mail_resume(*, municipality: Municipality) -> int:
     return len(held)
 
 
-# Failures that are not the address's fault: they never count as a hard bounce.
-_NOT_THE_ADDRESS = (Delivery.Failure.POLICY_BLOCK, Delivery.Failure.MAILBOX_FULL)
-
-
 def _deliveries_failure_record(
     *, deliveries: list[Delivery], status: str, failure: str, note: str
 ) -> list[int]:
@@ -981,7 +984,7 @@ def _deliveries_failure_record(
         Delivery.objects.filter(pk__in=[d.pk for d in changed]).update(
             status=status, failure=failure, last_error=note, updated_at=now
         )
-        if status == Delivery.Status.BOUNCED and failure not in _NOT_THE_ADDRESS:
+        if status == Delivery.Status.BOUNCED and failure not in NOT_THE_ADDRESS:
             representatives = {d.representative_id for d in changed if d.representative_id}
             Representative.objects.filter(pk__in=representatives).bounce_recorded()
         if failure == Delivery.Failure.POLICY_BLOCK:
