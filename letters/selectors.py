@@ -1,16 +1,31 @@
+import statistics
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Greatest, TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 
-from .models import BlockedSender, Delivery, Letter, canonical_email
+from .models import BlockedSender, Delivery, Letter, Reply, canonical_email
 
 # --- Signature counts -------------------------------------------------------------------------
 
@@ -290,6 +305,253 @@ def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) 
     if consented_only:
         queryset = queryset.filter(consent_given=True)
     return queryset.order_by("pk")
+
+
+# --- Responsiveness ---------------------------------------------------------------------------
+
+# What writers reported: the councillor answered (well or not).
+REPLIED_OUTCOMES = (Reply.Outcome.REPLIED, Reply.Outcome.UNSATISFACTORY)
+RESPONSIVENESS_GROUPINGS = ("council", "councillor")
+# Shown next to the figures wherever they appear (staff page, campaign page, the command).
+RESPONSIVENESS_CAVEAT = gettext_lazy(
+    "Volumes differ from one council to another, and only residents who answered the "
+    "follow-up are counted: these figures are not response rates."
+)
+
+
+class _DaysBetween(Func):
+    """Whole days from the second date to the first (PostgreSQL: date - date is an integer)."""
+
+    arg_joiner = " - "
+    template = "(%(expressions)s)"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+class _Median(Aggregate):
+    """The median (PERCENTILE_CONT(0.5)), PostgreSQL only: other databases get the median
+    from the values themselves (responsiveness)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _reply_days(prefix: str = "") -> Greatest:
+    """Days from the delivery going out (its date in the site's time zone) to the reported
+    reply, never below 0 (Reply.days_to_reply)."""
+    sent_on = TruncDate(f"{prefix}sent_at", tzinfo=timezone.get_default_timezone())
+    return Greatest(
+        _DaysBetween(F("replied_on"), sent_on, output_field=IntegerField()),
+        Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def _reached(campaign: Campaign) -> QuerySet:
+    """Deliveries of a campaign's counted letters (confirmed, not tests; erased ones too, as
+    their counts survive) that went out to a representative (the clerk's copy excluded)."""
+    return Delivery.objects.filter(
+        letter__campaign=campaign,
+        letter__is_test=False,
+        letter__confirmed_at__isnull=False,
+        status__in=SENT_STATUSES,
+        to_clerk=False,
+    )
+
+
+def _answered(campaign: Campaign) -> QuerySet:
+    """The replies writers reported about those deliveries."""
+    return Reply.objects.filter(
+        delivery__letter__campaign=campaign,
+        delivery__letter__is_test=False,
+        delivery__letter__confirmed_at__isnull=False,
+        delivery__status__in=SENT_STATUSES,
+        delivery__to_clerk=False,
+    )
+
+
+def _with_medians(replies: QuerySet, columns: dict, answers: dict) -> None:
+    """Add median_days to each group in answers (keyed by columns' values).
+
+    PostgreSQL computes it in the GROUP BY (PERCENTILE_CONT); elsewhere the days of each
+    dated reply come back and the median is taken here, which is fine for the test database
+    and the embedded SQLite default.
+    """
+    dated = replies.filter(outcome__in=REPLIED_OUTCOMES, replied_on__isnull=False)
+    if connection.vendor == "postgresql":
+        rows = dated.values(**columns).annotate(median_days=_Median(_reply_days("delivery__")))
+        for row in rows.order_by():
+            key = tuple(row[name] for name in columns)
+            if key in answers:
+                answers[key]["median_days"] = row["median_days"]
+        return
+    days: dict[tuple, list[int]] = {}
+    for row in dated.values(**columns, days=_reply_days("delivery__")).order_by():
+        days.setdefault(tuple(row[name] for name in columns), []).append(row["days"])
+    for key, values in days.items():
+        if key in answers:
+            answers[key]["median_days"] = float(statistics.median(values))
+
+
+def responsiveness(*, campaign: Campaign, by: str) -> list[dict]:
+    """What writers reported of council's replies, per council or per councillor.
+
+    Each row: "delivered" (letters that reached the council, or this councillor), "answered"
+    (of those, letters whose writer answered the follow-up about the council, or about this
+    councillor), "replied" (of those, letters whose writer reported a reply: from at least
+    one member, for a council) and "median_days" (the median of the days from a delivery to
+    each reported reply with a date; None without any). A council row names its
+    municipality; a councillor row also names its representative (public record). No
+    resident's data.
+
+    Only counted letters count, erased ones included (they keep whether and when council
+    replied). Volumes differ and only residents who answered are counted: show
+    RESPONSIVENESS_CAVEAT with these figures. Every count is a GROUP BY in the database;
+    the big one runs over the deliveries, the others over the (far fewer) replies. Rows are
+    ordered by letters delivered, most first.
+
+    Raises ValueError for an unknown grouping.
+    """
+    if by not in RESPONSIVENESS_GROUPINGS:
+        raise ValueError(f"Unknown grouping {by!r}; choose one of council, councillor.")
+    replies = _answered(campaign)
+    if by == "council":
+        columns = {"municipality_id": F("delivery__letter__municipality_id")}
+        delivered = (
+            Letter.objects.counted()
+            .filter(campaign=campaign)
+            .filter(Exists(_reached(campaign).filter(letter=OuterRef("pk"))))
+            .values("municipality_id")
+            .annotate(delivered=Count("*"))
+            .order_by()
+        )
+        groups = {(row["municipality_id"],): row for row in delivered}
+        letter = "delivery__letter_id"
+        answers = {
+            tuple(row[name] for name in columns): row
+            for row in replies.values(**columns)
+            .annotate(
+                answered=Count(letter, distinct=True),
+                replied=Count(letter, distinct=True, filter=Q(outcome__in=REPLIED_OUTCOMES)),
+            )
+            .order_by()
+        }
+    else:
+        columns = {
+            "municipality_id": F("delivery__letter__municipality_id"),
+            "representative_id": F("delivery__representative_id"),
+        }
+        delivered = (
+            _reached(campaign)
+            .values("representative_id", municipality_id=F("letter__municipality_id"))
+            .annotate(delivered=Count("*"))
+            .order_by()
+        )
+        groups = {(row["municipality_id"], row["representative_id"]): row for row in delivered}
+        answers = {
+            tuple(row[name] for name in columns): row
+            for row in replies.values(**columns)
+            .annotate(
+                answered=Count("*"),
+                replied=Count("pk", filter=Q(outcome__in=REPLIED_OUTCOMES)),
+            )
+            .order_by()
+        }
+    _with_medians(replies, columns, answers)
+    rows = []
+    for key, group in groups.items():
+        answer = answers.get(key, {})
+        rows.append(
+            {
+                **group,
+                "answered": answer.get("answered", 0),
+                "replied": answer.get("replied", 0),
+                "median_days": answer.get("median_days"),
+            }
+        )
+    _add_responsiveness_names(rows, by)
+    rows.sort(key=lambda row: (-row["delivered"], row["name"], row.get("representative", "")))
+    return rows
+
+
+def _add_responsiveness_names(rows: list[dict], by: str) -> None:
+    municipalities = Municipality.objects.in_bulk({row["municipality_id"] for row in rows})
+    representatives = (
+        Representative.objects.in_bulk(
+            {row["representative_id"] for row in rows if row["representative_id"]}
+        )
+        if by == "councillor"
+        else {}
+    )
+    for row in rows:
+        municipality = municipalities[row["municipality_id"]]
+        row["ocd_id"] = municipality.ocd_id
+        row["name"] = municipality.name
+        row["province"] = municipality.province
+        if by == "councillor":
+            rep = representatives.get(row["representative_id"])
+            row["representative"] = rep.name if rep else ""
+            row["role"] = (rep.role_text or rep.get_role_display()) if rep else ""
+
+
+def responsiveness_totals(rows: list[dict]) -> dict:
+    """The sums of responsiveness rows (per council: every letter once)."""
+    return {key: sum(row[key] for row in rows) for key in ("delivered", "answered", "replied")}
+
+
+def published_replies(*, campaign: Campaign, limit: int = 10) -> list[dict]:
+    """The latest reported replies whose writers allowed publication, without their names:
+    the councillor, the council, the outcome, the date and the summary."""
+    replies = (
+        _answered(campaign)
+        .filter(may_publish=True, outcome__in=REPLIED_OUTCOMES, delivery__letter__purged_at=None)
+        .exclude(summary="")
+        .select_related("delivery__letter__municipality")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        {
+            "recipient": reply.delivery.recipient_label,
+            "council": reply.delivery.letter.municipality.name,
+            "outcome": reply.get_outcome_display(),
+            "replied_on": reply.replied_on,
+            "summary": reply.summary,
+        }
+        for reply in replies
+    ]
+
+
+def campaign_responsiveness(*, campaign: Campaign, councils: int = 10) -> dict:
+    """What the campaign page shows when the campaign allows it (show_responsiveness): the
+    councils that received the most letters, each with its councillors, the totals and the
+    published replies. Cached for COUNTS_CACHE_SECONDS like the counter."""
+    key = f"letters:responsiveness:{campaign.pk}"
+    data = cache.get(key)
+    if data is None:
+        council_rows = responsiveness(campaign=campaign, by="council")
+        members: dict[int, list[dict]] = {}
+        for row in responsiveness(campaign=campaign, by="councillor"):
+            members.setdefault(row["municipality_id"], []).append(row)
+        data = {
+            "councils": [
+                {**row, "councillors": members.get(row["municipality_id"], [])}
+                for row in council_rows[:councils]
+            ],
+            "council_count": len(council_rows),
+            "totals": responsiveness_totals(council_rows),
+            "published": published_replies(campaign=campaign),
+        }
+        cache.set(key, data, COUNTS_CACHE_SECONDS)
+    return data
 
 
 # --- The resident's journey -------------------------------------------------------------------
