@@ -668,6 +668,7 @@ class CampaignUpdate(models.Model):
         verbose_name = _("campaign update")
         verbose_name_plural = _("campaign updates")
         ordering = ["-created_at"]
+        permissions = [("send_campaignupdate", _("Can send campaign updates to residents"))]
 
     def __str__(self):
         return self.subject_en

@@ -554,6 +554,35 @@ def campaign_responsiveness(*, campaign: Campaign, councils: int = 10) -> dict:
     return data
 
 
+# --- Campaign updates -------------------------------------------------------------------------
+
+
+def update_recipients(*, campaign_id: int) -> QuerySet:
+    """The letters whose writers a campaign update goes to: confirmed letters of the campaign
+    whose writer ticked "Keep me updated" and did not unsubscribe since, not tests, not
+    erased. A writer of several letters (several councils) gets one email: see
+    update_recipient_count."""
+    return Letter.objects.filter(
+        campaign_id=campaign_id,
+        status=Letter.Status.CONFIRMED,
+        is_test=False,
+        consent_given=True,
+        unsubscribed_at__isnull=True,
+        purged_at__isnull=True,
+    ).exclude(email="")
+
+
+def update_recipient_count(*, campaign_id: int) -> int:
+    """How many mailboxes a campaign update would go to now."""
+    return (
+        update_recipients(campaign_id=campaign_id)
+        .values("email_canonical")
+        .distinct()
+        .order_by()
+        .count()
+    )
+
+
 # --- The resident's journey -------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from .models import (
     TokenBucket,
     canonical_email,
 )
-from .selectors import sender_is_blocked
+from .selectors import sender_is_blocked, update_recipients
 from .sending import council_block, council_of, event_failure_kind, failure_kind, reply_code
 from .tasks import mail_send as mail_send_task
 
@@ -1113,26 +1113,24 @@ def letter_unsubscribe(*, letter: Letter) -> None:
         ).update(status=OutgoingMail.Status.CANCELLED)
 
 
+class UpdateAlreadySent(Exception):
+    """This campaign update went out before: it is sent once."""
+
+
 def campaign_update_send(*, update: CampaignUpdate) -> int:
     """Send a campaign update once, to the writers who ticked "Keep me updated" and to no one
-    else: confirmed letters of the campaign with consent, not unsubscribed, not erased; one
-    email per mailbox however many councils it wrote to. Returns how many were queued, 0
-    when the update went out before."""
+    else (letters.selectors.update_recipients): one email per mailbox however many councils
+    it wrote to, through the outgoing mail, each with its unsubscribe link. Returns how many
+    were queued.
+
+    Raises UpdateAlreadySent when it went out before (the row is locked first, so two
+    organizers pressing Send at once send it once)."""
     with transaction.atomic():
         update = CampaignUpdate.objects.select_for_update().get(pk=update.pk)
         if update.sent_at:
-            return 0
-        letters = (
-            Letter.objects.filter(
-                campaign_id=update.campaign_id,
-                status=Letter.Status.CONFIRMED,
-                is_test=False,
-                consent_given=True,
-                unsubscribed_at__isnull=True,
-                purged_at__isnull=True,
-            )
-            .exclude(email="")
-            .order_by("email_canonical", "-confirmed_at")
+            raise UpdateAlreadySent
+        letters = update_recipients(campaign_id=update.campaign_id).order_by(
+            "email_canonical", "-confirmed_at"
         )
         seen, chosen = set(), []
         for letter in letters:
