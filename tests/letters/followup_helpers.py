@@ -67,7 +67,9 @@ def sent_letter(
             recipient_role=rep.role_text,
             recipient_email=rep.email,
             status=status,
-            sent_at=sent_at if status in (Delivery.Status.SENT, Delivery.Status.DELIVERED) else None,
+            sent_at=sent_at
+            if status in (Delivery.Status.SENT, Delivery.Status.DELIVERED)
+            else None,
         )
     if clerk:
         Delivery.objects.create(
