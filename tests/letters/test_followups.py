@@ -191,20 +191,22 @@ def test_a_resident_who_ticked_the_box_is_asked_after_the_letter_went_out(
     municipality, reps = council
     campaign.requires_confirmation = False
     campaign.save()
-    with time_machine.travel(SENT_AT, tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            letter = services.letter_submit(
-                campaign=campaign,
-                municipality=municipality,
-                representative_ids=[rep.pk for rep in reps],
-                first_name="Jane",
-                last_name="Doe",
-                email="jane@example.net",
-                postal_code="K1A 0B1",
-                language="en",
-                send_copy=False,
-                followup_consent=True,
-            )
+    with (
+        time_machine.travel(SENT_AT, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        letter = services.letter_submit(
+            campaign=campaign,
+            municipality=municipality,
+            representative_ids=[rep.pk for rep in reps],
+            first_name="Jane",
+            last_name="Doe",
+            email="jane@example.net",
+            postal_code="K1A 0B1",
+            language="en",
+            send_copy=False,
+            followup_consent=True,
+        )
     letter.refresh_from_db()
     assert letter.followup_consent_text == "Ask me in two weeks whether council replied"
     assert letter.followup_consent_at == SENT_AT
