@@ -29,7 +29,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.counts import create_tables, insert_select  # noqa: E402
+from bench.counts import create_tables, insert_select
 
 BENCH_DB = "council_letters_responsiveness_bench"
 CEILING_SECONDS = 2.0
