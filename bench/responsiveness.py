@@ -148,8 +148,7 @@ def generate(letters: int, municipalities: int):
             "updated_at": "l.confirmed_at",
             "sent_at": "l.confirmed_at + interval '1 minute'",
         },
-        f"{letter_table} l, generate_series(1, 1 + l.id % 3) AS n "
-        "WHERE l.confirmed_at IS NOT NULL",
+        f"{letter_table} l, generate_series(1, 1 + l.id % 3) AS n WHERE l.confirmed_at IS NOT NULL",
     )
     # A third of the writers who asked answered, about every recipient their letter reached.
     delivery_table = Delivery._meta.db_table
