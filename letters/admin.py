@@ -68,6 +68,10 @@ PERSONAL_FIELDS = (
     "hold_consent_text",
     "hold_consent_language",
     "hold_consent_at",
+    "followup_consent",
+    "followup_consent_text",
+    "followup_consent_at",
+    "unsubscribed_at",
     "subject",
     "body",
     "personal_message",
@@ -130,6 +134,18 @@ class LetterAdmin(admin.ModelAdmin):
         (
             _("Consent"),
             {"fields": ("consent_given", "consent_text", "consent_language", "consent_at")},
+        ),
+        (
+            _("Did council reply?"),
+            {
+                "fields": (
+                    "followup_consent",
+                    "followup_consent_text",
+                    "followup_consent_at",
+                    "followup_sent_at",
+                    "unsubscribed_at",
+                )
+            },
         ),
         (
             _("Held letter"),
