@@ -431,8 +431,10 @@ def _council_rows(campaign: Campaign) -> list[dict]:
 
 
 def _councillor_rows(campaign: Campaign) -> list[dict]:
-    """Per councillor, in one pass over the deliveries that reached them (a hash aggregate
-    with their replies left-joined). On PostgreSQL the days to each reply are gathered per
+    """Per representative (of their own council, which for a regional councillor is not
+    every writer's municipality), in one pass over the deliveries that reached them (a hash
+    aggregate with their replies left-joined; grouped on the representative alone, whose
+    number PostgreSQL estimates well, where a pair of columns made it sort every delivery). On PostgreSQL the days to each reply are gathered per
     group (ARRAY_AGG) and their median taken by PERCENTILE_CONT in an outer SELECT: an
     ordered-set aggregate in the big GROUP BY would sort every delivery, and separate
     queries over the replies would each scan the deliveries again. bench/responsiveness.py:
@@ -441,7 +443,7 @@ def _councillor_rows(campaign: Campaign) -> list[dict]:
     replied = Q(reply__outcome__in=REPLIED_OUTCOMES)
     groups = (
         _reached(campaign)
-        .values("representative_id", municipality_id=F("letter__municipality_id"))
+        .values("representative_id")
         .annotate(
             delivered=Count("*"),
             answered=Count("reply"),
@@ -450,11 +452,8 @@ def _councillor_rows(campaign: Campaign) -> list[dict]:
         .order_by()
     )
     if connection.vendor != "postgresql":
-        rows = {(row["municipality_id"], row["representative_id"]): row for row in groups}
-        columns = {
-            "municipality_id": F("delivery__letter__municipality_id"),
-            "representative_id": F("delivery__representative_id"),
-        }
+        rows = {(row["representative_id"],): row for row in groups}
+        columns = {"representative_id": F("delivery__representative_id")}
         for key, median in _python_medians(_answered(campaign), columns).items():
             if key in rows:
                 rows[key]["median_days"] = median
@@ -467,7 +466,7 @@ def _councillor_rows(campaign: Campaign) -> list[dict]:
         days=ArrayAgg(days, filter=replied & Q(reply__replied_on__isnull=False))
     )
     sql, params = groups.query.sql_with_params()
-    names = ["representative_id", "municipality_id", "delivered", "answered", "replied"]
+    names = ["representative_id", "delivered", "answered", "replied"]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(names)}, (SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY d) "
@@ -513,23 +512,24 @@ def responsiveness(*, campaign: Campaign, by: str) -> list[dict]:
 
 
 def _add_responsiveness_names(rows: list[dict], by: str) -> None:
-    municipalities = Municipality.objects.in_bulk({row["municipality_id"] for row in rows})
-    representatives = (
-        Representative.objects.in_bulk(
+    """Name each row's council and, per councillor, the representative (their council is
+    their own municipality). Deliveries whose representative was deleted from the
+    directory make one row without names."""
+    if by == "councillor":
+        representatives = Representative.objects.in_bulk(
             {row["representative_id"] for row in rows if row["representative_id"]}
         )
-        if by == "councillor"
-        else {}
-    )
-    for row in rows:
-        municipality = municipalities[row["municipality_id"]]
-        row["ocd_id"] = municipality.ocd_id
-        row["name"] = municipality.name
-        row["province"] = municipality.province
-        if by == "councillor":
+        for row in rows:
             rep = representatives.get(row["representative_id"])
+            row["municipality_id"] = rep.municipality_id if rep else None
             row["representative"] = rep.name if rep else ""
             row["role"] = (rep.role_text or rep.get_role_display()) if rep else ""
+    municipalities = Municipality.objects.in_bulk({row["municipality_id"] for row in rows})
+    for row in rows:
+        municipality = municipalities.get(row["municipality_id"])
+        row["ocd_id"] = municipality.ocd_id if municipality else ""
+        row["name"] = municipality.name if municipality else ""
+        row["province"] = municipality.province if municipality else ""
 
 
 def responsiveness_totals(rows: list[dict]) -> dict:
