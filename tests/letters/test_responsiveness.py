@@ -344,3 +344,17 @@ def test_the_median_is_a_median_on_any_database(data):
     rows = {row["name"]: row for row in responsiveness(campaign=data, by="council")}
     assert rows["Gatineau"]["median_days"] == 3.5
     assert rows["Ottawa"]["median_days"] == 7.0
+
+
+def test_a_representative_deleted_from_the_directory_still_counts_without_a_name(data):
+    from councils.models import Representative
+
+    Representative.objects.filter(name="Carl Councillor").delete()
+
+    rows = responsiveness(campaign=data, by="councillor")
+
+    nameless = [row for row in rows if not row["representative"]]
+    assert [(row["name"], row["delivered"], row["answered"]) for row in nameless] == [("", 1, 0)]
+    assert responsiveness_totals(rows)["delivered"] == 13
+    out, _err = export(data, "--output", "-")
+    assert len(list(csv.reader(io.StringIO(out)))) == 1 + 6
