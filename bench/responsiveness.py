@@ -158,6 +158,11 @@ def generate(letters: int, municipalities: int):
         Reply,
         {
             "delivery_id": "d.id",
+            "campaign_id": "l.campaign_id",
+            "letter_id": "l.id",
+            "municipality_id": "l.municipality_id",
+            "representative_id": "d.representative_id",
+            "delivery_sent_at": "d.sent_at",
             "outcome": "(ARRAY['replied','no_reply','no_reply','unsatisfactory'])[1 + d.id % 4]",
             "replied_on": (
                 "CASE WHEN d.id % 4 IN (0, 3) THEN (d.sent_at AT TIME ZONE 'America/Toronto')"

@@ -370,31 +370,53 @@ def _reached(campaign: Campaign) -> QuerySet:
 
 
 def _answered(campaign: Campaign) -> QuerySet:
-    """The replies writers reported about those deliveries."""
-    return Reply.objects.filter(
-        delivery__letter__campaign=campaign,
-        delivery__letter__is_test=False,
-        delivery__letter__confirmed_at__isnull=False,
-        delivery__status__in=SENT_STATUSES,
-        delivery__to_clerk=False,
-    )
+    """The replies writers reported about the campaign's letters. Each reply carries its
+    delivery's campaign, letter, municipality, representative and sending time
+    (Reply.copy_from), and exists only for a delivery that went out to a representative of
+    a counted letter (letters.services.replies_record): counting them joins nothing."""
+    return Reply.objects.filter(campaign=campaign)
 
 
-def _python_medians(replies: QuerySet, columns: dict) -> dict[tuple, float]:
+def _python_medians(replies: QuerySet, columns: list[str]) -> dict[tuple, float]:
     """The median days to a reply per group, from the days of each dated reply: for
     databases without PERCENTILE_CONT (SQLite: the tests and the embedded default)."""
     dated = replies.filter(outcome__in=REPLIED_OUTCOMES, replied_on__isnull=False)
     days: dict[tuple, list[int]] = {}
-    days_expression = _reply_days("replied_on", "delivery__sent_at")
-    for row in dated.values(**columns, days=days_expression).order_by():
+    expression = _reply_days("replied_on", "delivery_sent_at")
+    for row in dated.values(*columns, days=expression).order_by():
         days.setdefault(tuple(row[name] for name in columns), []).append(row["days"])
     return {key: float(statistics.median(values)) for key, values in days.items()}
 
 
+def _reply_figures(campaign: Campaign, column: str, *, per_letter: bool) -> dict[tuple, dict]:
+    """Per value of column (municipality_id or representative_id): "answered" and "replied"
+    (letters counted once each with per_letter, else replies), and "median_days" (the
+    median over the dated replies of that group, PERCENTILE_CONT on PostgreSQL)."""
+    replies = _answered(campaign)
+    replied = Q(outcome__in=REPLIED_OUTCOMES)
+    if per_letter:
+        counts = {
+            "answered": Count("letter_id", distinct=True),
+            "replied": Count("letter_id", distinct=True, filter=replied),
+        }
+    else:
+        counts = {"answered": Count("*"), "replied": Count("pk", filter=replied)}
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        # Replies without a date are left out (PostgreSQL's GREATEST skips a NULL, so their
+        # days would read 0).
+        days = _reply_days("replied_on", "delivery_sent_at")
+        counts["median_days"] = _Median(days, filter=replied & Q(replied_on__isnull=False))
+    figures = {(row[column],): row for row in replies.values(column).annotate(**counts).order_by()}
+    if not postgres:
+        for key, median in _python_medians(replies, [column]).items():
+            figures[key]["median_days"] = median
+    return figures
+
+
 def _council_rows(campaign: Campaign) -> list[dict]:
-    """Per council, in two GROUP BY queries: counted letters with a delivery that reached a
-    representative (a semi-join, so each letter counts once), then the replies (far fewer
-    rows) with each letter counted once and, on PostgreSQL, the median."""
+    """Per council: counted letters with a delivery that reached a representative (a
+    semi-join, so each letter counts once), then the replies, each letter counted once."""
     delivered = (
         Letter.objects.counted()
         .filter(campaign=campaign)
@@ -403,77 +425,27 @@ def _council_rows(campaign: Campaign) -> list[dict]:
         .annotate(delivered=Count("*"))
         .order_by()
     )
-    rows = {(row["municipality_id"],): row for row in delivered}
-    replies = _answered(campaign)
-    columns = {"municipality_id": F("delivery__letter__municipality_id")}
-    letter = "delivery__letter_id"
-    replied = Q(outcome__in=REPLIED_OUTCOMES)
-    answers = replies.values(**columns).annotate(
-        answered=Count(letter, distinct=True),
-        replied=Count(letter, distinct=True, filter=replied),
-    )
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        # Replies without a date are left out (PostgreSQL's GREATEST skips a NULL, so their
-        # days would read 0).
-        days = _reply_days("replied_on", "delivery__sent_at")
-        dated = replied & Q(replied_on__isnull=False)
-        answers = answers.annotate(median_days=_Median(days, filter=dated))
-    for answer in answers.order_by():
-        row = rows.get((answer["municipality_id"],))
-        if row is not None:
-            row.update(answer)
-    if not postgres:
-        for key, median in _python_medians(replies, columns).items():
-            if key in rows:
-                rows[key]["median_days"] = median
-    return list(rows.values())
+    figures = _reply_figures(campaign, "municipality_id", per_letter=True)
+    return [{**figures.get((row["municipality_id"],), {}), **row} for row in delivered.iterator()]
 
 
 def _councillor_rows(campaign: Campaign) -> list[dict]:
-    """Per representative (of their own council, which for a regional councillor is not
-    every writer's municipality), in one pass over the deliveries that reached them (a hash
-    aggregate with their replies left-joined; grouped on the representative alone, whose
-    number PostgreSQL estimates well, where a pair of columns made it sort every delivery). On PostgreSQL the days to each reply are gathered per
-    group (ARRAY_AGG) and their median taken by PERCENTILE_CONT in an outer SELECT: an
-    ordered-set aggregate in the big GROUP BY would sort every delivery, and separate
-    queries over the replies would each scan the deliveries again. bench/responsiveness.py:
-    the export at a million letters went from about 4.5 s (three queries) to the figure in
-    its note (one query)."""
-    replied = Q(reply__outcome__in=REPLIED_OUTCOMES)
-    groups = (
-        _reached(campaign)
-        .values("representative_id")
-        .annotate(
-            delivered=Count("*"),
-            answered=Count("reply"),
-            replied=Count("reply", filter=replied),
-        )
-        .order_by()
-    )
-    if connection.vendor != "postgresql":
-        rows = {(row["representative_id"],): row for row in groups}
-        columns = {"representative_id": F("delivery__representative_id")}
-        for key, median in _python_medians(_answered(campaign), columns).items():
-            if key in rows:
-                rows[key]["median_days"] = median
-        return list(rows.values())
+    """Per representative (named with their own council, which for a regional councillor
+    is not every writer's municipality): the deliveries that reached them, grouped on the
+    representative alone (whose number PostgreSQL estimates well: a pair of columns made it
+    sort every delivery), then their replies.
 
-    from django.contrib.postgres.aggregates import ArrayAgg
-
-    days = _reply_days("reply__replied_on", "sent_at")
-    groups = groups.annotate(
-        days=ArrayAgg(days, filter=replied & Q(reply__replied_on__isnull=False))
-    )
-    sql, params = groups.query.sql_with_params()
-    names = ["representative_id", "delivered", "answered", "replied"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(names)}, (SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY d) "
-            f"FROM unnest(groups.days) AS d) FROM ({sql}) AS groups",
-            params,
-        )
-        return [dict(zip([*names, "median_days"], row, strict=True)) for row in cursor]
+    The replies carry what they are counted by (Reply.copy_from), so the only big query is
+    the one over the deliveries, as for the signature counts. bench/responsiveness.py: the
+    export at a million letters took 2.2 to 3.6 s with the replies joined to every delivery
+    and letter (one query, or three), on a machine where the signature counts took 1.2 to
+    1.6 s; see its note for the figure now."""
+    delivered = _reached(campaign).values("representative_id").annotate(delivered=Count("*"))
+    figures = _reply_figures(campaign, "representative_id", per_letter=False)
+    return [
+        {**figures.get((row["representative_id"],), {}), **row}
+        for row in delivered.order_by().iterator()
+    ]
 
 
 def responsiveness(*, campaign: Campaign, by: str) -> list[dict]:
@@ -542,15 +514,15 @@ def published_replies(*, campaign: Campaign, limit: int = 10) -> list[dict]:
     the councillor, the council, the outcome, the date and the summary."""
     replies = (
         _answered(campaign)
-        .filter(may_publish=True, outcome__in=REPLIED_OUTCOMES, delivery__letter__purged_at=None)
+        .filter(may_publish=True, outcome__in=REPLIED_OUTCOMES, letter__purged_at=None)
         .exclude(summary="")
-        .select_related("delivery__letter__municipality")
+        .select_related("delivery", "municipality")
         .order_by("-created_at", "-pk")[:limit]
     )
     return [
         {
             "recipient": reply.delivery.recipient_label,
-            "council": reply.delivery.letter.municipality.name,
+            "council": reply.municipality.name,
             "outcome": reply.get_outcome_display(),
             "replied_on": reply.replied_on,
             "summary": reply.summary,

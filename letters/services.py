@@ -1075,12 +1075,15 @@ def _bounce_record(mail: OutgoingMail, reports: list[bounces.RecipientReport]) -
 def replies_record(*, letter: Letter, answers: dict[int, dict]) -> int:
     """Record what a writer reports about each recipient of their letter (answers: delivery
     id → outcome, replied_on, summary, may_publish), replacing an earlier answer. Only the
-    letter's own deliveries that went out count. Returns how many were recorded."""
+    letter's own deliveries that went out count, and nothing of a test letter (never
+    counted). Returns how many were recorded."""
+    if letter.is_test:
+        return 0
     deliveries = {
         delivery.pk: delivery
         for delivery in letter.deliveries.filter(
             status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED], to_clerk=False
-        )
+        ).select_related("letter")
     }
     recorded = 0
     with transaction.atomic():
@@ -1088,15 +1091,16 @@ def replies_record(*, letter: Letter, answers: dict[int, dict]) -> int:
             if delivery_id not in deliveries:
                 continue
             no_reply = answer["outcome"] == Reply.Outcome.NO_REPLY
-            Reply.objects.update_or_create(
-                delivery=deliveries[delivery_id],
-                defaults={
-                    "outcome": answer["outcome"],
-                    "replied_on": None if no_reply else answer.get("replied_on"),
-                    "summary": "" if no_reply else answer.get("summary", "").strip(),
-                    "may_publish": bool(answer.get("may_publish")) and not no_reply,
-                },
+            reply = (
+                Reply.objects.select_for_update().filter(delivery_id=delivery_id).first() or Reply()
             )
+            reply.copy_from(deliveries[delivery_id])
+            reply.outcome = answer["outcome"]
+            reply.replied_on = None if no_reply else answer.get("replied_on")
+            reply.summary = "" if no_reply else answer.get("summary", "").strip()
+            reply.may_publish = bool(answer.get("may_publish")) and not no_reply
+            reply.full_clean(validate_unique=False)
+            reply.save()
             recorded += 1
     return recorded
 

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 
 from councils.models import Municipality, Representative
+from letters import services
 from letters.models import Delivery, Letter, Reply, canonical_email
 from tests.factories import MunicipalityFactory, RepresentativeFactory
 
@@ -91,12 +92,15 @@ def reply_to(
     replied_on: date | None = None,
     summary: str = "",
     may_publish: bool = False,
-) -> Reply:
+) -> Reply | None:
+    """What the writer reports about rep, recorded as the answer page records it (None when
+    it is not: a test letter's, or a recipient the letter did not reach)."""
     delivery = letter.deliveries.get(representative=rep)
-    return Reply.objects.create(
-        delivery=delivery,
-        outcome=outcome,
-        replied_on=replied_on,
-        summary=summary,
-        may_publish=may_publish,
-    )
+    answer = {
+        "outcome": outcome,
+        "replied_on": replied_on,
+        "summary": summary,
+        "may_publish": may_publish,
+    }
+    services.replies_record(letter=letter, answers={delivery.pk: answer})
+    return Reply.objects.filter(delivery=delivery).first()

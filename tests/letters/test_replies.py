@@ -261,3 +261,32 @@ def test_the_purge_erases_the_words_after_the_retention_period(letter, council):
         "",
         False,
     )
+
+
+def test_a_test_letters_answers_are_not_recorded(client, council):
+    municipality, (mayor, _cora, _bea) = council
+    test = sent_letter(CampaignFactory(), municipality, [mayor], is_test=True)
+
+    client.post(url(test), answer(test.deliveries.get(), "replied"))
+
+    assert Reply.objects.count() == 0
+
+
+def test_a_reply_carries_what_responsiveness_counts_it_by(client, letter, council):
+    municipality, (mayor, _cora, _bea) = council
+    reached = deliveries(letter)
+    data = {
+        **answer(reached["Mara Mayor"], "replied"),
+        **answer(reached["Cora Councillor"], "no_reply"),
+    }
+
+    client.post(url(letter), data)
+
+    reply = Reply.objects.get(delivery=reached["Mara Mayor"])
+    assert (reply.campaign, reply.letter, reply.municipality, reply.representative) == (
+        letter.campaign,
+        letter,
+        municipality,
+        mayor,
+    )
+    assert reply.delivery_sent_at == SENT_AT

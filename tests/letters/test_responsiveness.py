@@ -15,8 +15,8 @@ The fixture (campaign "cams", every letter reaching council on 2 November 2026):
               G2      Gina (no reply)
     Kingston  K1, K2  Kim (-)
 
-Never counted: a test letter and another campaign's letter to Mara (both with replies), and
-an unconfirmed letter to Kim.
+Never counted: a test letter to Mara (its writer's answer is not even recorded), another
+campaign's letter to Mara (with a reply), and an unconfirmed letter to Kim.
 """
 
 import csv
