@@ -1,8 +1,10 @@
 from csp.decorators import csp
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, urlize
@@ -16,13 +18,15 @@ from django.views.decorators.http import require_GET
 from . import admin_councils, admin_preview, admin_reports, services
 from .models import (
     BlockedSender,
+    CampaignUpdate,
     Delivery,
     Letter,
     OutboxMessage,
     OutgoingMail,
+    Reply,
     SignerExportLog,
 )
-from .selectors import delivery_health_counts
+from .selectors import delivery_health_counts, update_recipient_count
 
 
 class DeliveryInline(admin.TabularInline):
@@ -64,6 +68,10 @@ PERSONAL_FIELDS = (
     "hold_consent_text",
     "hold_consent_language",
     "hold_consent_at",
+    "followup_consent",
+    "followup_consent_text",
+    "followup_consent_at",
+    "unsubscribed_at",
     "subject",
     "body",
     "personal_message",
@@ -129,6 +137,18 @@ class LetterAdmin(admin.ModelAdmin):
         (
             _("Consent"),
             {"fields": ("consent_given", "consent_text", "consent_language", "consent_at")},
+        ),
+        (
+            _("Did council reply?"),
+            {
+                "fields": (
+                    "followup_consent",
+                    "followup_consent_text",
+                    "followup_consent_at",
+                    "followup_sent_at",
+                    "unsubscribed_at",
+                )
+            },
         ),
         (
             _("Held letter"),
@@ -467,3 +487,176 @@ class SignerExportLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CampaignUpdate)
+class CampaignUpdateAdmin(admin.ModelAdmin):
+    """News for the residents who asked to be kept updated, written in English and French.
+
+    It goes out once, from its page's "Send to residents who opted in" button (or the list's
+    action of that name), after a page that says to how many; only users with
+    letters.send_campaignupdate (the Organizers group) may send. Once sent it stays as sent.
+    """
+
+    list_display = ("subject_en", "campaign", "created_at", "sent_at", "recipients")
+    list_filter = ("campaign", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("subject_en", "subject_fr")
+    date_hierarchy = "created_at"
+    list_select_related = ("campaign",)
+    fields = (
+        "campaign",
+        "subject_en",
+        "body_en",
+        "subject_fr",
+        "body_fr",
+        "created_by",
+        "created_at",
+        "sent_at",
+        "recipients",
+    )
+    actions = ["send_to_residents"]
+    change_form_template = "admin/letters/campaignupdate/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.sent_at:
+            return self.fields  # as it was sent
+        return ("created_by", "created_at", "sent_at", "recipients")
+
+    def has_delete_permission(self, request, obj=None):
+        # A sent update is the record of what residents received.
+        if obj is not None and obj.sent_at:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_send_permission(self, request):
+        return request.user.has_perm("letters.send_campaignupdate")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/send/",
+                self.admin_site.admin_view(self.send_view),
+                name="letters_campaignupdate_send",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_send": self.has_send_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description=_("Send to residents who opted in"), permissions=["send"])
+    def send_to_residents(self, request, queryset):
+        if len(queryset) != 1:
+            self.message_user(request, _("Choose one update to send."), messages.WARNING)
+            return None
+        return redirect("admin:letters_campaignupdate_send", queryset[0].pk)
+
+    def send_view(self, request, object_id):
+        """GET: to how many residents the update would go; POST: send it, once."""
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponse(status=405)
+        if not self.has_send_permission(request):
+            raise PermissionDenied
+        update = self.get_object(request, str(object_id))
+        if update is None:
+            raise Http404
+        change_url = reverse("admin:letters_campaignupdate_change", args=[update.pk])
+        if request.method == "POST":
+            try:
+                count = services.campaign_update_send(update=update)
+            except services.UpdateAlreadySent:
+                self.message_user(
+                    request, _("This update was sent already: it goes out once."), messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "The update is on its way to %(count)d resident.",
+                        "The update is on its way to %(count)d residents.",
+                        count,
+                    )
+                    % {"count": count},
+                )
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send this update?"),
+            "opts": self.model._meta,
+            "update": update,
+            "count": update_recipient_count(campaign_id=update.campaign_id),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/letters/campaignupdate/send.html", context)
+
+
+# What a resident wrote of a council's reply: only for users with letters.view_personal_data.
+REPLY_PERSONAL_FIELDS = ("summary",)
+
+
+@admin.register(Reply)
+class ReplyAdmin(admin.ModelAdmin):
+    """What residents reported of council's replies. Staff read them (without the summary or
+    pasted answer, unless they may see personal data); organizers correct a mistaken answer.
+    Replies come only from residents, and go with their letter's data (letters.erasure)."""
+
+    list_display = (
+        "recipient",
+        "council",
+        "campaign",
+        "outcome",
+        "replied_on",
+        "may_publish",
+        "created_at",
+    )
+    list_filter = ("outcome", "may_publish", "delivery__letter__campaign")
+    list_select_related = ("delivery__letter__campaign", "delivery__letter__municipality")
+    search_fields = ("delivery__recipient_name", "delivery__letter__municipality__name")
+    date_hierarchy = "created_at"
+
+    def get_fields(self, request, obj=None):
+        fields = ["recipient", "council", "campaign", "outcome", "replied_on"]
+        if sees_personal_data(request):
+            fields.append("summary")
+        return [*fields, "may_publish", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("recipient", "council", "campaign", "created_at", "updated_at")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # ?summary__icontains=... would answer what a search may not.
+        parts = lookup.split(LOOKUP_SEP)
+        personal = sees_personal_data(request) if request else False
+        if parts[0] in REPLY_PERSONAL_FIELDS and not personal:
+            return False
+        letter_field = parts[2] if parts[:2] == ["delivery", "letter"] and len(parts) > 2 else ""
+        if letter_field in TOKEN_FIELDS or (letter_field in PERSONAL_FIELDS and not personal):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("recipient"), ordering="delivery__recipient_name")
+    def recipient(self, obj):
+        return obj.delivery.recipient_label
+
+    @admin.display(description=_("council"), ordering="delivery__letter__municipality__name")
+    def council(self, obj):
+        return obj.delivery.letter.municipality.name
+
+    @admin.display(description=_("campaign"), ordering="delivery__letter__campaign")
+    def campaign(self, obj):
+        return obj.delivery.letter.campaign.slug

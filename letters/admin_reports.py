@@ -23,14 +23,22 @@ from django.views.decorators.http import require_GET
 from campaigns.models import Campaign
 
 from . import selectors
-from .exporters import CONTENT_TYPES, CountsExporter, SignersExporter
+from .exporters import (
+    CONTENT_TYPES,
+    EXPORT_GROUPINGS,
+    ResponsivenessExporter,
+    SignersExporter,
+    counts_exporter,
+)
 from .models import Delivery, SignerExportLog
 from .selectors import (
-    COUNT_GROUPINGS,
+    RESPONSIVENESS_CAVEAT,
     delivery_health,
     letter_counts,
     letters_per_day,
     personal_part_counts,
+    responsiveness,
+    responsiveness_totals,
 )
 
 GROUPING_LABELS = {
@@ -38,6 +46,7 @@ GROUPING_LABELS = {
     "province": _("Province"),
     "ward": _("Ward"),
     "day": _("Day"),
+    "councillor": _("Councillor (responsiveness)"),
 }
 # The page lists this many groups; the CSV has them all.
 TABLE_ROWS = 500
@@ -109,28 +118,37 @@ def counts_index(request):
 def counts_detail(request, campaign_id):
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     by = request.GET.get("by", "municipality")
-    if by not in COUNT_GROUPINGS:
+    if by not in EXPORT_GROUPINGS:
         by = "municipality"
     figures = _report_figures(campaign, by)
     rows, municipalities = figures["rows"], figures["municipalities"]
     days, health = figures["days"], figures["health"]
-    exporter = CountsExporter(campaign=campaign, by=by)
+    exporter = counts_exporter(campaign=campaign, by=by)
+    if by == "councillor":
+        headers = ResponsivenessExporter.HEADERS
+        table = [ResponsivenessExporter.cells(row) for row in rows[:TABLE_ROWS]]
+    else:
+        headers = exporter.HEADERS[by]
+        columns = [*exporter.COLUMNS[by], "letters", "deliveries_sent"]
+        table = [[row[column] for column in columns] for row in rows[:TABLE_ROWS]]
+    totals = figures["totals"]
     context = {
         **_admin_context(request),
         "title": _("Signature counts: %(campaign)s") % {"campaign": campaign},
         "campaign": campaign,
         "by": by,
         "groupings": list(GROUPING_LABELS.items()),
-        "headers": [str(header) for header in exporter.HEADERS[by]],
-        "table": [
-            [row[column] for column in [*exporter.COLUMNS[by], "letters", "deliveries_sent"]]
-            for row in rows[:TABLE_ROWS]
-        ],
+        "headers": [str(header) for header in headers],
+        "table": table,
         "group_count": len(rows),
         "truncated": len(rows) > TABLE_ROWS,
         "table_rows": TABLE_ROWS,
-        "total": sum(row["letters"] for row in rows),
-        "deliveries_sent": sum(row["deliveries_sent"] for row in rows),
+        "total": totals["letters"],
+        "deliveries_sent": totals["deliveries_sent"],
+        "responsiveness": figures["responsiveness"][:TOP_MUNICIPALITIES],
+        "responsiveness_count": len(figures["responsiveness"]),
+        "responsiveness_totals": responsiveness_totals(figures["responsiveness"]),
+        "caveat": RESPONSIVENESS_CAVEAT,
         "top_municipalities": municipalities[:TOP_MUNICIPALITIES],
         "chart": chart_letters_per_day(days),
         "health": [
@@ -189,14 +207,21 @@ def _report_figures(campaign: Campaign, by: str) -> dict:
     """
 
     def compute():
-        rows = letter_counts(campaign=campaign, by=by)
+        if by == "councillor":
+            rows = responsiveness(campaign=campaign, by="councillor")
+        else:
+            rows = letter_counts(campaign=campaign, by=by)
+        counted = (
+            rows if by == "municipality" else letter_counts(campaign=campaign, by="municipality")
+        )
         return {
             "rows": rows,
-            "municipalities": (
-                rows[:TOP_MUNICIPALITIES]
-                if by == "municipality"
-                else letter_counts(campaign=campaign, by="municipality")[:TOP_MUNICIPALITIES]
-            ),
+            "totals": {
+                "letters": sum(row["letters"] for row in counted),
+                "deliveries_sent": sum(row["deliveries_sent"] for row in counted),
+            },
+            "municipalities": counted[:TOP_MUNICIPALITIES],
+            "responsiveness": responsiveness(campaign=campaign, by="council"),
             "days": letters_per_day(campaign=campaign),
             "health": delivery_health(campaign=campaign),
             "own_words": personal_part_counts(campaign=campaign),
@@ -211,9 +236,9 @@ def _report_figures(campaign: Campaign, by: str) -> dict:
 def counts_download(request, campaign_id, file_format):
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     by = request.GET.get("by", "municipality")
-    if by not in COUNT_GROUPINGS:
+    if by not in EXPORT_GROUPINGS:
         by = "municipality"
-    return _download_response(CountsExporter(campaign=campaign, by=by), file_format)
+    return _download_response(counts_exporter(campaign=campaign, by=by), file_format)
 
 
 def signers_download(request, campaign_id, file_format):

@@ -24,7 +24,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from campaigns.models import Campaign
 
 from .models import SignerExportLog
-from .selectors import letter_counts, signer_export_queryset
+from .selectors import letter_counts, responsiveness, signer_export_queryset
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -156,6 +156,64 @@ class CountsExporter(Exporter):
         columns = [*self.COLUMNS[self.by], "letters", "deliveries_sent"]
         for row in letter_counts(campaign=self.campaign, by=self.by):
             yield [row[column] for column in columns]
+
+
+class ResponsivenessExporter(Exporter):
+    """Per councillor: letters delivered, residents who answered the follow-up, replies
+    reported and the median days to a reply (letters.selectors.responsiveness). No
+    resident's data; representatives are public record."""
+
+    identifier = "responsiveness"
+    verbose_name = _("Responsiveness")
+
+    HEADERS = [
+        _("Municipality OCD id"),
+        _("Municipality"),
+        _("Province"),
+        _("Representative"),
+        _("Role"),
+        _("Letters delivered"),
+        _("Residents who answered"),
+        _("Replies reported"),
+        _("Median days to a reply"),
+    ]
+    COLUMNS = ["ocd_id", "name", "province", "representative", "role"]
+    FIGURES = ["delivered", "answered", "replied", "median_days"]
+    # Imported names (municipalities, representatives).
+    text_columns = (0, 1, 2, 3, 4)
+
+    def __init__(self, *, campaign: Campaign, by: str = "councillor"):
+        self.campaign = campaign
+        self.by = by
+
+    def get_filename(self, file_format: str = "csv") -> str:
+        return _dated_filename("counts", self.campaign.slug, self.by, file_format=file_format)
+
+    def iter_rows(self) -> Iterator[Sequence[Any]]:
+        yield [str(header) for header in self.HEADERS]
+        for row in responsiveness(campaign=self.campaign, by="councillor"):
+            yield self.cells(row)
+
+    @classmethod
+    def cells(cls, row: dict) -> list[Any]:
+        """A responsiveness row's cells. A median of whole days is a whole or a half day
+        (3, 3.5); it is empty when no reply with a date was reported."""
+        cells = [row[column] for column in [*cls.COLUMNS, *cls.FIGURES]]
+        median = cells[-1]
+        cells[-1] = "" if median is None else (int(median) if median == int(median) else median)
+        return cells
+
+
+def counts_exporter(*, campaign: Campaign, by: str) -> Exporter:
+    """The exporter of export_counts and the counts page's downloads for a grouping:
+    signature counts, or responsiveness per councillor."""
+    if by == "councillor":
+        return ResponsivenessExporter(campaign=campaign)
+    return CountsExporter(campaign=campaign, by=by)
+
+
+# The groupings export_counts and the counts page's downloads offer.
+EXPORT_GROUPINGS = ("municipality", "province", "ward", "day", "councillor")
 
 
 class SignersExporter(Exporter):
@@ -357,4 +415,4 @@ def command_line_actor() -> str:
         return "command line"
 
 
-EXPORTERS = [CountsExporter, SignersExporter]
+EXPORTERS = [CountsExporter, ResponsivenessExporter, SignersExporter]

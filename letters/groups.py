@@ -15,7 +15,7 @@ _CRUD = ("add", "change", "delete", "view")
 
 # Each group's permissions as "app_label.codename". Organizers edit campaigns and the council
 # directory, block senders and resend failed deliveries; staff see counts, letters and
-# deliveries but export nothing personal; the signer export stands alone, so granting it is a
+# deliveries (and replies, without their words) but export nothing personal; the signer export stands alone, so granting it is a
 # separate, deliberate act.
 #
 # letters.view_personal_data (the resident's name, addresses, message and consent in the
@@ -55,6 +55,13 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "letters.view_delivery",
         "letters.view_outgoingmail",
         "letters.change_delivery",
+        # Campaign updates: organizers write them and alone send them (once) to the residents
+        # who asked to be kept updated.
+        *(f"letters.{action}_campaignupdate" for action in _CRUD),
+        "letters.send_campaignupdate",
+        # What residents reported of council's replies: organizers correct a mistaken answer.
+        "letters.view_reply",
+        "letters.change_reply",
     ],
     STAFF: [
         "campaigns.view_campaign",
@@ -69,6 +76,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "letters.view_delivery",
         "letters.view_outgoingmail",
         "letters.view_signerexportlog",
+        "letters.view_campaignupdate",
+        "letters.view_reply",
     ],
     SIGNER_EXPORT: [
         "letters.export_signers",

@@ -670,6 +670,45 @@ class Reply(models.Model):
     delivery = models.OneToOneField(
         Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="reply"
     )
+    # Copied from the delivery and its letter when the reply is recorded (replies_record), so
+    # responsiveness counts replies without joining every delivery and letter
+    # (letters.selectors.responsiveness; bench/responsiveness.py).
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="replies",
+        db_index=False,  # the index in Meta starts with the campaign
+    )
+    letter = models.ForeignKey(
+        Letter,
+        verbose_name=_("letter"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("municipality"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    representative = models.ForeignKey(
+        Representative,
+        verbose_name=_("representative"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    delivery_sent_at = models.DateTimeField(_("letter sent"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=15, choices=Outcome.choices)
     replied_on = models.DateField(_("replied on"), null=True, blank=True)
     summary = models.TextField(_("summary or answer"), blank=True)
@@ -681,9 +720,20 @@ class Reply(models.Model):
     class Meta:
         verbose_name = _("reply")
         verbose_name_plural = _("replies")
+        indexes = [models.Index(fields=["campaign", "representative"], name="reply_campaign_idx")]
 
     def __str__(self):
         return f"{self.delivery.recipient_name}: {self.get_outcome_display()}"
+
+    def copy_from(self, delivery: Delivery) -> None:
+        """Copy what responsiveness counts by from the delivery and its letter (load the
+        letter with it). The caller saves."""
+        self.delivery = delivery
+        self.campaign_id = delivery.letter.campaign_id
+        self.letter_id = delivery.letter_id
+        self.municipality_id = delivery.letter.municipality_id
+        self.representative_id = delivery.representative_id
+        self.delivery_sent_at = delivery.sent_at
 
     @property
     def days_to_reply(self) -> int | None:
@@ -716,6 +766,7 @@ class CampaignUpdate(models.Model):
         verbose_name = _("campaign update")
         verbose_name_plural = _("campaign updates")
         ordering = ["-created_at"]
+        permissions = [("send_campaignupdate", _("Can send campaign updates to residents"))]
 
     def __str__(self):
         return self.subject_en

@@ -1,17 +1,32 @@
+import statistics
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Greatest, TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from councils.models import Municipality, Representative, Ward
 
 from . import near_duplicates
-from .models import BlockedSender, Delivery, Letter, PersonalPartBand, canonical_email
+from .models import BlockedSender, Delivery, Letter, PersonalPartBand, Reply, canonical_email
 
 # --- Signature counts -------------------------------------------------------------------------
 
@@ -291,6 +306,285 @@ def signer_export_queryset(*, campaign: Campaign, consented_only: bool = False) 
     if consented_only:
         queryset = queryset.filter(consent_given=True)
     return queryset.order_by("pk")
+
+
+# --- Responsiveness ---------------------------------------------------------------------------
+
+# What writers reported: the councillor answered (well or not).
+REPLIED_OUTCOMES = (Reply.Outcome.REPLIED, Reply.Outcome.UNSATISFACTORY)
+RESPONSIVENESS_GROUPINGS = ("council", "councillor")
+# Shown next to the figures wherever they appear (staff page, campaign page, the command).
+RESPONSIVENESS_CAVEAT = gettext_lazy(
+    "Volumes differ from one council to another, and only residents who answered the "
+    "follow-up are counted: these figures are not response rates."
+)
+
+
+class _DaysBetween(Func):
+    """Whole days from the second date to the first (PostgreSQL: date - date is an integer)."""
+
+    arg_joiner = " - "
+    template = "(%(expressions)s)"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+class _Median(Aggregate):
+    """The median (PERCENTILE_CONT(0.5)), PostgreSQL only: other databases get the median
+    from the values themselves (responsiveness)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _reply_days(replied_on: str, sent_at: str) -> Greatest:
+    """Days from the delivery going out (its date in the site's time zone) to the reported
+    reply, never below 0 (Reply.days_to_reply). Only for replies with a date: PostgreSQL's
+    GREATEST reads a missing date as 0 days."""
+    sent_on = TruncDate(sent_at, tzinfo=timezone.get_default_timezone())
+    return Greatest(
+        _DaysBetween(F(replied_on), sent_on, output_field=IntegerField()),
+        Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def _reached(campaign: Campaign) -> QuerySet:
+    """Deliveries of a campaign's counted letters (confirmed, not tests; erased ones too, as
+    their counts survive) that went out to a representative (the clerk's copy excluded)."""
+    return Delivery.objects.filter(
+        letter__campaign=campaign,
+        letter__is_test=False,
+        letter__confirmed_at__isnull=False,
+        status__in=SENT_STATUSES,
+        to_clerk=False,
+    )
+
+
+def _answered(campaign: Campaign) -> QuerySet:
+    """The replies writers reported about the campaign's letters. Each reply carries its
+    delivery's campaign, letter, municipality, representative and sending time
+    (Reply.copy_from), and exists only for a delivery that went out to a representative of
+    a counted letter (letters.services.replies_record): counting them joins nothing. (A
+    delivery reported on and later marked bounced by its ESP keeps its reply counted.)"""
+    return Reply.objects.filter(campaign=campaign)
+
+
+def _python_medians(replies: QuerySet, columns: list[str]) -> dict[tuple, float]:
+    """The median days to a reply per group, from the days of each dated reply: for
+    databases without PERCENTILE_CONT (SQLite: the tests and the embedded default)."""
+    dated = replies.filter(outcome__in=REPLIED_OUTCOMES, replied_on__isnull=False)
+    days: dict[tuple, list[int]] = {}
+    expression = _reply_days("replied_on", "delivery_sent_at")
+    for row in dated.values(*columns, days=expression).order_by():
+        days.setdefault(tuple(row[name] for name in columns), []).append(row["days"])
+    return {key: float(statistics.median(values)) for key, values in days.items()}
+
+
+def _reply_figures(campaign: Campaign, column: str, *, per_letter: bool) -> dict[tuple, dict]:
+    """Per value of column (municipality_id or representative_id): "answered" and "replied"
+    (letters counted once each with per_letter, else replies), and "median_days" (the
+    median over the dated replies of that group, PERCENTILE_CONT on PostgreSQL)."""
+    replies = _answered(campaign)
+    replied = Q(outcome__in=REPLIED_OUTCOMES)
+    if per_letter:
+        counts = {
+            "answered": Count("letter_id", distinct=True),
+            "replied": Count("letter_id", distinct=True, filter=replied),
+        }
+    else:
+        counts = {"answered": Count("*"), "replied": Count("pk", filter=replied)}
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        # Replies without a date are left out (PostgreSQL's GREATEST skips a NULL, so their
+        # days would read 0).
+        days = _reply_days("replied_on", "delivery_sent_at")
+        counts["median_days"] = _Median(days, filter=replied & Q(replied_on__isnull=False))
+    figures = {(row[column],): row for row in replies.values(column).annotate(**counts).order_by()}
+    if not postgres:
+        for key, median in _python_medians(replies, [column]).items():
+            figures[key]["median_days"] = median
+    return figures
+
+
+def _council_rows(campaign: Campaign) -> list[dict]:
+    """Per council: counted letters with a delivery that reached a representative (a
+    semi-join, so each letter counts once), then the replies, each letter counted once."""
+    delivered = (
+        Letter.objects.counted()
+        .filter(campaign=campaign)
+        .filter(Exists(_reached(campaign).filter(letter=OuterRef("pk"))))
+        .values("municipality_id")
+        .annotate(delivered=Count("*"))
+        .order_by()
+    )
+    figures = _reply_figures(campaign, "municipality_id", per_letter=True)
+    return [{**figures.get((row["municipality_id"],), {}), **row} for row in delivered]
+
+
+def _councillor_rows(campaign: Campaign) -> list[dict]:
+    """Per representative (named with their own council, which for a regional councillor
+    is not every writer's municipality): the deliveries that reached them, grouped on the
+    representative alone (whose number PostgreSQL estimates well: a pair of columns made it
+    sort every delivery), then their replies.
+
+    The replies carry what they are counted by (Reply.copy_from), so the only big query is
+    the one over the deliveries, as for the signature counts. bench/responsiveness.py: the
+    export at a million letters took 2.2 to 3.6 s with the replies joined to every delivery
+    and letter (one query, or three), on a machine where the signature counts took 1.2 to
+    1.6 s; see its note for the figure now."""
+    # No .iterator(): PostgreSQL plans a server-side cursor for its first rows, and chose
+    # nested loops over every delivery (14 s instead of about 1 s at a million letters).
+    delivered = _reached(campaign).values("representative_id").annotate(delivered=Count("*"))
+    figures = _reply_figures(campaign, "representative_id", per_letter=False)
+    return [{**figures.get((row["representative_id"],), {}), **row} for row in delivered.order_by()]
+
+
+def responsiveness(*, campaign: Campaign, by: str) -> list[dict]:
+    """What writers reported of council's replies, per council or per councillor.
+
+    Each row: "delivered" (letters that reached the council, or this councillor), "answered"
+    (of those, letters whose writer answered the follow-up about the council, or about this
+    councillor), "replied" (of those, letters whose writer reported a reply: from at least
+    one member, for a council) and "median_days" (the median of the days from a delivery to
+    each reported reply with a date; None without any). A council row names its
+    municipality; a councillor row also names its representative (public record). No
+    resident's data.
+
+    Only counted letters count, erased ones included (they keep whether and when council
+    replied). Volumes differ and only residents who answered are counted: show
+    RESPONSIVENESS_CAVEAT with these figures. The counting is done by GROUP BY queries in
+    the database. Rows are ordered by letters delivered, most first.
+
+    Raises ValueError for an unknown grouping.
+    """
+    if by not in RESPONSIVENESS_GROUPINGS:
+        raise ValueError(f"Unknown grouping {by!r}; choose one of council, councillor.")
+    found = _council_rows(campaign) if by == "council" else _councillor_rows(campaign)
+    rows = [
+        {
+            **row,
+            "answered": row.get("answered", 0),
+            "replied": row.get("replied", 0),
+            "median_days": row.get("median_days"),
+        }
+        for row in found
+    ]
+    _add_responsiveness_names(rows, by)
+    rows.sort(key=lambda row: (-row["delivered"], row["name"], row.get("representative", "")))
+    return rows
+
+
+def _add_responsiveness_names(rows: list[dict], by: str) -> None:
+    """Name each row's council and, per councillor, the representative (their council is
+    their own municipality). Deliveries whose representative was deleted from the
+    directory make one row without names."""
+    if by == "councillor":
+        representatives = Representative.objects.only(
+            "municipality_id", "name", "role", "role_text"
+        ).in_bulk({row["representative_id"] for row in rows if row["representative_id"]})
+        for row in rows:
+            rep = representatives.get(row["representative_id"])
+            row["municipality_id"] = rep.municipality_id if rep else None
+            row["representative"] = rep.name if rep else ""
+            row["role"] = (rep.role_text or rep.get_role_display()) if rep else ""
+    municipalities = Municipality.objects.only("ocd_id", "name", "province").in_bulk(
+        {row["municipality_id"] for row in rows}
+    )
+    for row in rows:
+        municipality = municipalities.get(row["municipality_id"])
+        row["ocd_id"] = municipality.ocd_id if municipality else ""
+        row["name"] = municipality.name if municipality else ""
+        row["province"] = municipality.province if municipality else ""
+
+
+def responsiveness_totals(rows: list[dict]) -> dict:
+    """The sums of responsiveness rows (per council: every letter once)."""
+    return {key: sum(row[key] for row in rows) for key in ("delivered", "answered", "replied")}
+
+
+def published_replies(*, campaign: Campaign, limit: int = 10) -> list[dict]:
+    """The latest reported replies whose writers allowed publication, without their names:
+    the councillor, the council, the outcome, the date and the summary."""
+    replies = (
+        _answered(campaign)
+        .filter(may_publish=True, outcome__in=REPLIED_OUTCOMES, letter__purged_at=None)
+        .exclude(summary="")
+        .select_related("delivery", "municipality")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        {
+            "recipient": reply.delivery.recipient_label,
+            "council": reply.municipality.name,
+            "outcome": reply.get_outcome_display(),
+            "replied_on": reply.replied_on,
+            "summary": reply.summary,
+        }
+        for reply in replies
+    ]
+
+
+def campaign_responsiveness(*, campaign: Campaign, councils: int = 10) -> dict:
+    """What the campaign page shows when the campaign allows it (show_responsiveness): the
+    councils that received the most letters, each with its councillors, the totals and the
+    published replies. Cached for COUNTS_CACHE_SECONDS like the counter."""
+    key = f"letters:responsiveness:{campaign.pk}"
+    data = cache.get(key)
+    if data is None:
+        council_rows = responsiveness(campaign=campaign, by="council")
+        members: dict[int, list[dict]] = {}
+        for row in responsiveness(campaign=campaign, by="councillor"):
+            members.setdefault(row["municipality_id"], []).append(row)
+        data = {
+            "councils": [
+                {**row, "councillors": members.get(row["municipality_id"], [])}
+                for row in council_rows[:councils]
+            ],
+            "council_count": len(council_rows),
+            "totals": responsiveness_totals(council_rows),
+            "published": published_replies(campaign=campaign),
+        }
+        cache.set(key, data, COUNTS_CACHE_SECONDS)
+    return data
+
+
+# --- Campaign updates -------------------------------------------------------------------------
+
+
+def update_recipients(*, campaign_id: int) -> QuerySet:
+    """The letters whose writers a campaign update goes to: confirmed letters of the campaign
+    whose writer ticked "Keep me updated" and did not unsubscribe since, not tests, not
+    erased. A writer of several letters (several councils) gets one email: see
+    update_recipient_count."""
+    return Letter.objects.filter(
+        campaign_id=campaign_id,
+        status=Letter.Status.CONFIRMED,
+        is_test=False,
+        consent_given=True,
+        unsubscribed_at__isnull=True,
+        purged_at__isnull=True,
+    ).exclude(email="")
+
+
+def update_recipient_count(*, campaign_id: int) -> int:
+    """How many mailboxes a campaign update would go to now."""
+    return (
+        update_recipients(campaign_id=campaign_id)
+        .values("email_canonical")
+        .distinct()
+        .order_by()
+        .count()
+    )
 
 
 # --- The resident's journey -------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .models import (
     TokenBucket,
     canonical_email,
 )
-from .selectors import personal_part_near_duplicate, sender_is_blocked
+from .selectors import personal_part_near_duplicate, sender_is_blocked, update_recipients
 from .sending import (
     NOT_THE_ADDRESS,
     council_block,
@@ -1094,12 +1094,15 @@ def _bounce_record(mail: OutgoingMail, reports: list[bounces.RecipientReport]) -
 def replies_record(*, letter: Letter, answers: dict[int, dict]) -> int:
     """Record what a writer reports about each recipient of their letter (answers: delivery
     id → outcome, replied_on, summary, may_publish), replacing an earlier answer. Only the
-    letter's own deliveries that went out count. Returns how many were recorded."""
+    letter's own deliveries that went out count, and nothing of a test letter (never
+    counted). Returns how many were recorded."""
+    if letter.is_test:
+        return 0
     deliveries = {
         delivery.pk: delivery
         for delivery in letter.deliveries.filter(
             status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED], to_clerk=False
-        )
+        ).select_related("letter")
     }
     recorded = 0
     with transaction.atomic():
@@ -1107,15 +1110,16 @@ def replies_record(*, letter: Letter, answers: dict[int, dict]) -> int:
             if delivery_id not in deliveries:
                 continue
             no_reply = answer["outcome"] == Reply.Outcome.NO_REPLY
-            Reply.objects.update_or_create(
-                delivery=deliveries[delivery_id],
-                defaults={
-                    "outcome": answer["outcome"],
-                    "replied_on": None if no_reply else answer.get("replied_on"),
-                    "summary": "" if no_reply else answer.get("summary", "").strip(),
-                    "may_publish": bool(answer.get("may_publish")) and not no_reply,
-                },
+            reply = (
+                Reply.objects.select_for_update().filter(delivery_id=delivery_id).first() or Reply()
             )
+            reply.copy_from(deliveries[delivery_id])
+            reply.outcome = answer["outcome"]
+            reply.replied_on = None if no_reply else answer.get("replied_on")
+            reply.summary = "" if no_reply else answer.get("summary", "").strip()
+            reply.may_publish = bool(answer.get("may_publish")) and not no_reply
+            reply.full_clean(validate_unique=False)
+            reply.save()
             recorded += 1
     return recorded
 
@@ -1132,26 +1136,24 @@ def letter_unsubscribe(*, letter: Letter) -> None:
         ).update(status=OutgoingMail.Status.CANCELLED)
 
 
+class UpdateAlreadySent(Exception):
+    """This campaign update went out before: it is sent once."""
+
+
 def campaign_update_send(*, update: CampaignUpdate) -> int:
     """Send a campaign update once, to the writers who ticked "Keep me updated" and to no one
-    else: confirmed letters of the campaign with consent, not unsubscribed, not erased; one
-    email per mailbox however many councils it wrote to. Returns how many were queued, 0
-    when the update went out before."""
+    else (letters.selectors.update_recipients): one email per mailbox however many councils
+    it wrote to, through the outgoing mail, each with its unsubscribe link. Returns how many
+    were queued.
+
+    Raises UpdateAlreadySent when it went out before (the row is locked first, so two
+    organizers pressing Send at once send it once)."""
     with transaction.atomic():
         update = CampaignUpdate.objects.select_for_update().get(pk=update.pk)
         if update.sent_at:
-            return 0
-        letters = (
-            Letter.objects.filter(
-                campaign_id=update.campaign_id,
-                status=Letter.Status.CONFIRMED,
-                is_test=False,
-                consent_given=True,
-                unsubscribed_at__isnull=True,
-                purged_at__isnull=True,
-            )
-            .exclude(email="")
-            .order_by("email_canonical", "-confirmed_at")
+            raise UpdateAlreadySent
+        letters = update_recipients(campaign_id=update.campaign_id).order_by(
+            "email_canonical", "-confirmed_at"
         )
         seen, chosen = set(), []
         for letter in letters:

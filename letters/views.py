@@ -29,7 +29,9 @@ from . import drafts, pages, services
 from .forms import ContactReportForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import (
+    RESPONSIVENESS_CAVEAT,
     SENT_STATUSES,
+    campaign_responsiveness,
     letter_get_by_confirmation_token,
     letter_get_by_token,
     letter_get_for_unsubscribe,
@@ -119,6 +121,9 @@ def _render_campaign(request, campaign, *, status: int = 200, **forms):
     context = campaign_page_context(campaign=campaign)
     context.update(forms)
     context["accepting"] = campaign.is_accepting_letters()
+    if campaign.show_responsiveness:
+        context["responsiveness"] = campaign_responsiveness(campaign=campaign)
+        context["responsiveness_caveat"] = RESPONSIVENESS_CAVEAT
     if status == 429:
         context["notice"] = _TOO_MANY_STEPS
     return render(request, "letters/campaign.html", context, status=status)

@@ -103,3 +103,24 @@ def test_the_command_reports_the_groups():
 def test_load_demo_creates_the_groups():
     call_command("load_demo", stdout=StringIO())
     assert set(Group.objects.values_list("name", flat=True)) == {ORGANIZERS, STAFF, SIGNER_EXPORT}
+
+
+def test_only_organizers_write_and_send_campaign_updates():
+    organizer = _member(ORGANIZERS)
+    assert organizer.has_perm("letters.add_campaignupdate")
+    assert organizer.has_perm("letters.change_campaignupdate")
+    assert organizer.has_perm("letters.send_campaignupdate")
+    staff = _member(STAFF)
+    assert staff.has_perm("letters.view_campaignupdate")
+    assert not staff.has_perm("letters.change_campaignupdate")
+    assert not staff.has_perm("letters.send_campaignupdate")
+    assert not _member(SIGNER_EXPORT).has_perm("letters.send_campaignupdate")
+
+
+def test_staff_read_replies_and_organizers_correct_them():
+    staff = _member(STAFF)
+    assert staff.has_perm("letters.view_reply")
+    assert not staff.has_perm("letters.change_reply")
+    organizer = _member(ORGANIZERS)
+    assert organizer.has_perm("letters.change_reply")
+    assert not organizer.has_perm("letters.delete_reply")
