@@ -2,8 +2,6 @@
 (made by send_followups) links to /fr/letters/<token>/reply/ with the answer preselected; the
 resident answers per councillor, with a summary they allow to be published, and the answers
 are recorded.
-
-Needs the French of FRENCH's msgids in the catalogue (proposed in /work/tr/i16loop.po).
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from journey_helpers)
@@ -16,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from letters.models import Reply
@@ -27,18 +25,21 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# The French the page shows, by msgid.
-FRENCH = {
-    "Did council reply?": "Le conseil a-t-il répondu\u00a0?",
-    "Did they reply?": "Cette personne a-t-elle répondu\u00a0?",
-    "Replied": "A répondu",
-    "No reply": "Pas de réponse",
-    "When did they reply? (optional)": "Quand a-t-elle répondu\u00a0? (facultatif)",
-    "Their answer, pasted or summed up (optional)": "Sa réponse, collée ou résumée (facultatif)",
-    "It may be shown publicly, without my name": "Elle peut être rendue publique, sans mon nom",
-    "Record my answer": "Enregistrer ma réponse",
-    "Thank you: your answer is recorded.": "Merci\u00a0: votre réponse est enregistrée.",
-}
+# The msgids the page shows; the test reads their French from the catalogue, and checks that
+# each one is translated (the catalogue, not this test, owns the wording).
+MSGIDS = (
+    "Did council reply?",
+    "Did they reply?",
+    "Replied",
+    "No reply",
+    "When did they reply? (optional)",
+    "Their answer, pasted or summed up (optional)",
+    "It may be shown publicly, without my name",
+    "Record my answer",
+    "Thank you: your answer is recorded.",
+)
+with translation.override("fr"):
+    FRENCH = {msgid: translation.gettext(msgid) for msgid in MSGIDS}
 
 
 @pytest.fixture
@@ -57,6 +58,8 @@ def assert_accessible(page, what: str) -> None:
 
 
 def test_a_resident_answers_the_follow_up_in_french(site, page, campaign, council):
+    untranslated = [msgid for msgid, french in FRENCH.items() if french == msgid]
+    assert not untranslated, f"Not in the French catalogue: {untranslated}"
     mayor, cora = council["mayor"], council["first"]
     letter = sent_letter(
         campaign,
