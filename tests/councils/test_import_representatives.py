@@ -175,6 +175,8 @@ def test_it_reads_windows_1252_files(gatineau):
 def test_reimport_updates_in_place_and_retires_everyone_no_longer_listed(gatineau, capsys):
     manual = RepresentativeFactory(
         municipality=gatineau,
+        first_name="Clerk",  # not a random name: the test looks people up by first name
+        last_name="Office",
         name="Clerk",
         email="clerk@gatineau.ca",
         source=Representative.Source.MANUAL,
