@@ -463,6 +463,10 @@ LETTERS_RATE_LIMIT_PER_EMAIL = env_int("LETTERS_RATE_LIMIT_PER_EMAIL", 5)
 # Steps of unfinished letters (council, letter) stored per hour from one IP address: a resident
 # needs a handful; a library or office behind one address many more.
 LETTERS_DRAFT_WRITES_PER_IP = env_int("LETTERS_DRAFT_WRITES_PER_IP", 300)
+# How many letters already sent to the same councillors a personal message must nearly copy
+# before the resident is told (a flood, not one letter): with one, anyone could learn whether a
+# given text, say a neighbour's, reached the council, by typing it and reading the preview.
+LETTERS_NEAR_COPIES_TO_WARN = env_int("LETTERS_NEAR_COPIES_TO_WARN", 3)
 # Seconds a person needs at least between opening the letter step and sending; bots are faster.
 LETTERS_MIN_FILL_SECONDS = env_int("LETTERS_MIN_FILL_SECONDS", 5)
 # Days a confirmation link stays valid.

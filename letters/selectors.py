@@ -1,6 +1,7 @@
 import statistics
 from datetime import date
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -670,9 +671,11 @@ def personal_part_near_duplicate(
     representative_ids: list[int],
     exclude_letter_id: int | None = None,
 ) -> bool:
-    """Whether a personal part (its fingerprint) is nearly identical to one already sent:
-    a confirmed letter, not a test, to one of these representatives (to this municipality's
-    council when none), whose signature is at least near_duplicates.SIMILARITY alike.
+    """Whether a personal part (its fingerprint) is nearly identical to at least
+    LETTERS_NEAR_COPIES_TO_WARN letters already sent: confirmed letters, not tests, to one of
+    these representatives (to this municipality's council when none), whose signatures are at
+    least near_duplicates.SIMILARITY alike. Never on one letter alone: the answer must not
+    tell a stranger whether someone's own words reached the council.
 
     One indexed query: band keys within the municipality (PersonalPartBand), then at most
     NEAR_DUPLICATE_CANDIDATES signatures compared in Python. A letter that also went to an
@@ -696,7 +699,8 @@ def personal_part_near_duplicate(
         )
     if exclude_letter_id is not None:
         bands = bands.exclude(letter_id=exclude_letter_id)
-    seen = set()
+    wanted = max(1, settings.LETTERS_NEAR_COPIES_TO_WARN)
+    seen, copies = set(), 0
     for letter_id, signature in bands.values_list("letter_id", "letter__personal_signature")[
         :NEAR_DUPLICATE_CANDIDATES
     ]:
@@ -706,7 +710,9 @@ def personal_part_near_duplicate(
         if near_duplicates.similarity(fingerprint.signature, signature) >= (
             near_duplicates.SIMILARITY
         ):
-            return True
+            copies += 1
+            if copies >= wanted:
+                return True
     return False
 
 

@@ -5,6 +5,7 @@ types (static/js/letter-preview.js); the kind near-duplicate warning on the prev
 import os
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from playwright.sync_api import expect
 
@@ -79,17 +80,18 @@ def test_without_javascript_the_preview_shows_the_letter(site, browser):
 def test_a_copied_message_gets_a_kind_warning_and_can_still_be_sent(site, page, campaign, council):
     campaign.requires_confirmation = False
     campaign.save()
-    services.letter_submit(
-        campaign=campaign,
-        municipality=council["municipality"],
-        representative_ids=[rep.pk for rep in council["emailable"]],
-        first_name="First",
-        last_name="Writer",
-        email="first@example.org",
-        postal_code="K1A 0B1",
-        language="en",
-        personal_message=STORY,
-    )
+    for n in range(settings.LETTERS_NEAR_COPIES_TO_WARN):  # a flood: one letter never warns
+        services.letter_submit(
+            campaign=campaign,
+            municipality=council["municipality"],
+            representative_ids=[rep.pk for rep in council["emailable"]],
+            first_name="First",
+            last_name="Writer",
+            email=f"writer{n}@example.org",
+            postal_code="K1A 0B1",
+            language="en",
+            personal_message=STORY,
+        )
     page.goto(f"{site}/campaigns/cams/")
     page.get_by_label("Postal code").fill("K1A 0B1")
     page.get_by_role("button", name="Find my council").click()

@@ -5,6 +5,7 @@ resident's own story, never on a short message, and never blocks Send. Organizer
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,6 +65,15 @@ def sent(campaign, council, message, *, email, recipients=None, **overrides) -> 
     )
 
 
+def flood(campaign, council, message, *, copies=None, recipients=None, **overrides) -> list:
+    """As many letters with this message as it takes to warn (LETTERS_NEAR_COPIES_TO_WARN)."""
+    copies = settings.LETTERS_NEAR_COPIES_TO_WARN if copies is None else copies
+    return [
+        sent(campaign, council, message, email=f"flood{n}@example.org", recipients=recipients)
+        for n in range(copies)
+    ]
+
+
 def check(council, message, recipients=None) -> bool:
     recipients = council["emailable"] if recipients is None else recipients
     return personal_part_near_duplicate(
@@ -118,7 +128,7 @@ def test_send_stores_the_signature_and_band_keys(open_campaign, council):
 
 
 def test_it_fires_on_a_copy_and_a_light_edit(open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     assert check(council, ORIGINAL)
     assert check(council, LIGHT_EDIT)
     copy = sent(open_campaign, council, LIGHT_EDIT, email="b@example.org")
@@ -126,7 +136,7 @@ def test_it_fires_on_a_copy_and_a_light_edit(open_campaign, council):
 
 
 def test_it_does_not_fire_on_a_real_personal_story(open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     assert not check(council, OWN_STORY)
     story = sent(open_campaign, council, OWN_STORY, email="b@example.org")
     assert story.has_personal_part and not story.personal_near_duplicate
@@ -139,7 +149,7 @@ def test_short_messages_never_warn(open_campaign, council):
 
 
 def test_only_letters_sent_to_the_same_councillors_count(open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org", recipients=[council["first"]])
+    flood(open_campaign, council, ORIGINAL, recipients=[council["first"]])
     assert check(council, ORIGINAL, recipients=[council["first"], council["mayor"]])
     assert not check(council, ORIGINAL, recipients=[council["second"]])
     elsewhere = MunicipalityFactory(name="Gatineau", province="QC")
@@ -158,8 +168,25 @@ def test_unconfirmed_and_test_letters_do_not_count(campaign, council, journey_se
     assert not check(council, ORIGINAL)
 
 
+def test_a_flood_warns_and_one_or_two_letters_do_not(open_campaign, council):
+    for n in range(settings.LETTERS_NEAR_COPIES_TO_WARN):
+        assert not check(council, LIGHT_EDIT), n
+        sent(open_campaign, council, ORIGINAL, email=f"writer{n}@example.org")
+    assert check(council, LIGHT_EDIT)
+
+
+def test_a_stranger_cannot_learn_whether_someones_words_reached_the_council(
+    client, open_campaign, council
+):
+    # A resident's own letter, confirmed and sent. A stranger who knows (or guesses) its words
+    # types them in: the check must not tell them this text reached the council.
+    sent(open_campaign, council, ORIGINAL, email="neighbour@example.org")
+    assert not check(council, ORIGINAL)
+    assert WARNING not in preview_for(client, open_campaign, council, ORIGINAL)
+
+
 def test_erasure_removes_the_fingerprint_and_keeps_the_figures(open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     copy = sent(open_campaign, council, ORIGINAL, email="b@example.org")
     erasure.letters_erase([copy.pk], now=timezone.now())
     copy.refresh_from_db()
@@ -184,7 +211,7 @@ def preview_for(client, campaign, council, message) -> str:
 
 
 def test_the_preview_says_so_kindly_and_suggests_a_detail(client, open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     html = preview_for(client, open_campaign, council, LIGHT_EDIT)
     assert WARNING in html
     assert "Could you add a detail of your own" in html
@@ -197,7 +224,7 @@ def test_the_preview_says_so_kindly_and_suggests_a_detail(client, open_campaign,
 def test_the_resident_can_send_anyway(
     client, open_campaign, council, django_capture_on_commit_callbacks
 ):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     preview_for(client, open_campaign, council, ORIGINAL)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/campaigns/{open_campaign.slug}/preview/")
@@ -207,7 +234,7 @@ def test_the_resident_can_send_anyway(
 
 
 def test_no_warning_for_a_personal_story(client, open_campaign, council):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     assert WARNING not in preview_for(client, open_campaign, council, OWN_STORY)
 
 
@@ -216,7 +243,7 @@ def test_the_warning_in_french(client, open_campaign, council, french_catalog):
         "Your personal message is much like others",
         "Votre message personnel ressemble beaucoup à d'autres",
     )
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    flood(open_campaign, council, ORIGINAL)
     choose_council(client, open_campaign, prefix="/fr")
     fill_letter(
         client,
@@ -232,7 +259,8 @@ def test_the_warning_in_french(client, open_campaign, council, french_catalog):
 
 
 def test_the_figures_per_council_add_up(open_campaign, council, staff_client):
-    sent(open_campaign, council, ORIGINAL, email="a@example.org")
+    # Three letters alike (none warned: no flood before them), then two near copies (warned).
+    flood(open_campaign, council, ORIGINAL, copies=3)
     sent(open_campaign, council, LIGHT_EDIT, email="b@example.org")
     sent(open_campaign, council, ORIGINAL, email="c@example.org")
     sent(open_campaign, council, OWN_STORY, email="d@example.org")
@@ -256,10 +284,10 @@ def test_the_figures_per_council_add_up(open_campaign, council, staff_client):
     assert rows["Ottawa"] == {
         "municipality_id": council["municipality"].pk,
         "name": "Ottawa",
-        "letters": 5,
-        "personal": 4,
+        "letters": 7,
+        "personal": 6,
         "near_identical": 2,
-        "share": 80,
+        "share": 86,
     }
     assert (rows["Gatineau"]["letters"], rows["Gatineau"]["near_identical"]) == (1, 0)
     counted = Letter.objects.counted().filter(campaign=open_campaign)
@@ -273,9 +301,9 @@ def test_the_figures_per_council_add_up(open_campaign, council, staff_client):
     section = html.partition('id="own-words"')[2].partition("</section>")[0]
     assert "own words</h2>" in html
     ottawa = section.partition('<th scope="row">Ottawa</th>')[2].partition("</tr>")[0]
-    assert _cells(ottawa) == ["5", "4", "80&nbsp;%", "2"]
+    assert _cells(ottawa) == ["7", "6", "86&nbsp;%", "2"]
     total = section.partition("<tfoot>")[2].partition("</tfoot>")[0]
-    assert _cells(total) == ["6", "5", "83&nbsp;%", "2"]
+    assert _cells(total) == ["8", "7", "88&nbsp;%", "2"]
 
 
 def _cells(html: str) -> list[str]:
