@@ -147,14 +147,21 @@ def _claim(
     # its recipient (a sender running late) to its paced time, out of the due rows.
     while True:
         with transaction.atomic():
-            mail = (
-                rows.select_for_update(skip_locked=True, of=("self",))
-                .select_related("campaign", "letter__campaign", "letter__municipality")
+            # Locked by a query of this table alone, then read with what sending needs. With
+            # the campaign and the letter joined into the locking query, Django spent most of
+            # a claim compiling its ordering against ~190 columns: bench/delivery.py went from
+            # 38.2 to 53.4 emails a second (worker CPU 23.8 -> 18.7 ms an email) without it.
+            pk = (
+                rows.select_for_update(skip_locked=True)
                 .order_by("send_after", "pk")
+                .values_list("pk", flat=True)
                 .first()
             )
-            if mail is None:
+            if pk is None:
                 return None
+            mail = OutgoingMail.objects.select_related(
+                "campaign", "letter__campaign", "letter__municipality"
+            ).get(pk=pk)
             later = _paced_later(mail, now=now)
             if later is None:
                 # The departure the recipients' pace recorded, forgotten should it fail for now.
