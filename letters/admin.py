@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from . import admin_councils, admin_preview, admin_reports, services
+from . import admin_councils, admin_preview, admin_reports, replies_and_updates, services
 from .models import (
     BlockedSender,
     CampaignUpdate,
@@ -572,8 +572,8 @@ class CampaignUpdateAdmin(admin.ModelAdmin):
         change_url = reverse("admin:letters_campaignupdate_change", args=[update.pk])
         if request.method == "POST":
             try:
-                count = services.campaign_update_send(update=update)
-            except services.UpdateAlreadySent:
+                count = replies_and_updates.campaign_update_send(update=update)
+            except replies_and_updates.UpdateAlreadySent:
                 self.message_user(
                     request, _("This update was sent already: it goes out once."), messages.ERROR
                 )

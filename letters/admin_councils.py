@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from councils.models import Municipality
 
-from . import services
+from . import delivery_events
 from .selectors import council_delivery_counts
 
 
@@ -53,7 +53,7 @@ def council_resume(request, municipality_id):
     if not request.user.has_perm("letters.change_delivery"):
         raise PermissionDenied
     municipality = get_object_or_404(Municipality, pk=municipality_id)
-    released = services.council_mail_resume(municipality=municipality)
+    released = delivery_events.council_mail_resume(municipality=municipality)
     messages.success(
         request,
         _("Sending to %(council)s resumed: %(count)d emails released, paced as usual.")

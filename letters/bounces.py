@@ -1,5 +1,5 @@
 """Bounce messages that arrive by mail, read: which of our emails a bounce is about, and what
-it reports for each recipient. Reading only: letters.services.bounce_process records it.
+it reports for each recipient. Reading only: letters.delivery_events.bounce_process records it.
 
 Every email to a council leaves with a return path of its own (letters.emails.bounce_address,
 VERP): bounces+<id>.<signature>@domain. A bounce goes back to that address, so the address

@@ -746,7 +746,7 @@ class Reply(models.Model):
 
 class CampaignUpdate(models.Model):
     """News an organizer sends once to the writers who asked to be kept updated, and to
-    nobody else (letters.services.campaign_update_send)."""
+    nobody else (letters.replies_and_updates.campaign_update_send)."""
 
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="updates"

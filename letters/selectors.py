@@ -375,7 +375,7 @@ def _answered(campaign: Campaign) -> QuerySet:
     """The replies writers reported about the campaign's letters. Each reply carries its
     delivery's campaign, letter, municipality, representative and sending time
     (Reply.copy_from), and exists only for a delivery that went out to a representative of
-    a counted letter (letters.services.replies_record): counting them joins nothing. (A
+    a counted letter (letters.replies_and_updates.replies_record): counting them joins nothing. (A
     delivery reported on and later marked bounced by its ESP keeps its reply counted.)"""
     return Reply.objects.filter(campaign=campaign)
 

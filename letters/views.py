@@ -25,7 +25,7 @@ from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality, Representative
 from councils.services import postcode_lookup
 
-from . import drafts, pages, services
+from . import drafts, pages, replies_and_updates, services
 from .forms import ContactReportForm, MunicipalitySearchForm, PostalCodeForm
 from .models import Letter
 from .selectors import (
@@ -403,7 +403,7 @@ def reply(request, token):
         deliveries, data=request.POST if request.method == "POST" else None, initial=request.GET
     )
     if request.method == "POST" and all(form.is_valid() for form in forms.values()):
-        services.replies_record(
+        replies_and_updates.replies_record(
             letter=letter, answers={pk: form.cleaned_data for pk, form in forms.items()}
         )
         messages.success(request, _("Thank you: your answer is recorded."))
@@ -425,7 +425,7 @@ def unsubscribe(request, value):
     letter = letter_get_for_unsubscribe(value=value)
     done = letter.unsubscribed_at is not None
     if request.method == "POST":
-        services.letter_unsubscribe(letter=letter)
+        replies_and_updates.letter_unsubscribe(letter=letter)
         done = True
     context = {"campaign": letter.campaign, "done": done}
     return render(request, "letters/unsubscribe.html", context)

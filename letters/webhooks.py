@@ -9,7 +9,7 @@ reply) into a service call, which classifies the failure. Mounted only with an E
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from .services import delivery_track
+from .delivery_events import delivery_track
 
 # Bounce types some ESPs report as "bounced" although the address may work tomorrow. They
 # must not count toward flagging a representative's address.

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 
 from councils.models import Municipality, Representative
-from letters import services
+from letters import replies_and_updates
 from letters.models import Delivery, Letter, Reply, canonical_email
 from tests.factories import MunicipalityFactory, RepresentativeFactory
 
@@ -102,5 +102,5 @@ def reply_to(
         "summary": summary,
         "may_publish": may_publish,
     }
-    services.replies_record(letter=letter, answers={delivery.pk: answer})
+    replies_and_updates.replies_record(letter=letter, answers={delivery.pk: answer})
     return Reply.objects.filter(delivery=delivery).first()

@@ -12,9 +12,10 @@ from django.db import OperationalError
 
 from campaigns.models import Campaign
 from letters.bounces import bounced_mail_id, message_parse, recipient_reports
+from letters.delivery_events import BounceOutcome, bounce_process
 from letters.emails import bounce_address
 from letters.models import Delivery, OutgoingMail
-from letters.services import BounceOutcome, bounce_process, letter_queue
+from letters.services import letter_queue
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter, use_smtp
 from tests.letters.smtp_server import SMTPServer

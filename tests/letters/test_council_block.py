@@ -9,14 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from letters.delivery_events import council_mail_resume, delivery_track
 from letters.models import Delivery, OutgoingMail
 from letters.sending import event_failure_kind, failure_kind, mails_send_due, send_failure
-from letters.services import (
-    council_mail_resume,
-    delivery_track,
-    letter_delete_request,
-    letter_test_send,
-)
+from letters.services import letter_delete_request, letter_test_send
 from tests.factories import CampaignFactory, UserFactory
 from tests.letters.council_helpers import confirm, council, letter_to
 from tests.letters.delivery_helpers import use_smtp

@@ -18,8 +18,9 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from letters.delivery_events import council_mail_resume
 from letters.models import Delivery, OutgoingMail
-from letters.services import council_mail_resume, letter_queue
+from letters.services import letter_queue
 from letters.tasks import mails_send_due as mails_send_due_task
 from tests.factories import CampaignFactory
 from tests.letters.council_helpers import council, letter_to

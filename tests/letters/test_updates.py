@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from letters import services
+from letters import replies_and_updates, services
 from letters.models import CampaignUpdate, Letter, OutgoingMail
 from letters.selectors import update_recipient_count
 from tests.factories import CampaignFactory
@@ -55,7 +55,7 @@ def make_update(campaign) -> CampaignUpdate:
 
 def send(update, capture) -> int:
     with capture(execute=True):
-        return services.campaign_update_send(update=update)
+        return replies_and_updates.campaign_update_send(update=update)
 
 
 def test_it_reaches_only_residents_who_opted_in(
@@ -99,7 +99,7 @@ def test_it_goes_out_once(campaign, council, django_capture_on_commit_callbacks)
     update = make_update(campaign)
     send(update, django_capture_on_commit_callbacks)
 
-    with pytest.raises(services.UpdateAlreadySent):
+    with pytest.raises(replies_and_updates.UpdateAlreadySent):
         send(update, django_capture_on_commit_callbacks)
 
     assert len(mail.outbox) == 1
@@ -147,7 +147,7 @@ def test_an_unsubscribe_is_recorded_and_honoured_at_once(
     other = consenting(campaign, council)
     update = make_update(campaign)
     # Queued, not sent yet (its tasks have not run).
-    assert services.campaign_update_send(update=update) == 2
+    assert replies_and_updates.campaign_update_send(update=update) == 2
     url = reverse("letters:unsubscribe", kwargs={"value": letter.unsubscribe_token()})
 
     # A mail client's one-click POST carries no CSRF token.

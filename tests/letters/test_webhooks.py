@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from letters.delivery_events import delivery_track
 from letters.models import Delivery, OutgoingMail
-from letters.services import delivery_track, letter_queue
+from letters.services import letter_queue
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import make_letter
 

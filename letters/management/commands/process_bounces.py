@@ -5,7 +5,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from letters.services import BounceOutcome, bounce_process
+from letters.delivery_events import BounceOutcome, bounce_process
 
 
 class Command(BaseCommand):
