@@ -32,8 +32,8 @@ BENCH_DB = "council_letters_bench"
 PROVINCES = ["ON", "QC", "BC", "AB", "MB", "SK", "NS", "NB", "NL", "PE", "YT", "NT", "NU"]
 
 
-def bench_url(url: str) -> str:
-    return urlunparse(urlparse(url)._replace(path="/" + BENCH_DB))
+def bench_url(url: str, name: str = BENCH_DB) -> str:
+    return urlunparse(urlparse(url)._replace(path="/" + name))
 
 
 def admin_connection(url: str):
@@ -44,21 +44,21 @@ def admin_connection(url: str):
     return connection
 
 
-def recreate_database(url: str) -> None:
+def recreate_database(url: str, name: str = BENCH_DB) -> None:
     connection = admin_connection(url)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {BENCH_DB}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
     connection.close()
 
 
-def drop_database(url: str) -> None:
+def drop_database(url: str, name: str = BENCH_DB) -> None:
     from django.db import connections
 
     connections.close_all()
     connection = admin_connection(url)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     connection.close()
 
 

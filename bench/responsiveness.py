@@ -21,38 +21,26 @@ Prints the figures beside the ceiling; nothing is asserted.
 import argparse
 import io
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.counts import create_tables, insert_select
+from bench.counts import (
+    bench_url,
+    create_tables,
+    drop_database,
+    insert_select,
+    recreate_database,
+    timed,
+)
 
 BENCH_DB = "council_letters_responsiveness_bench"
 CEILING_SECONDS = 2.0
 REPS_PER_COUNCIL = 5
-
-
-def _admin_connection(url: str):
-    import psycopg2
-
-    connection = psycopg2.connect(urlunparse(urlparse(url)._replace(path="/postgres")))
-    connection.autocommit = True
-    return connection
-
-
-def _drop_and_maybe_create(url: str, create: bool) -> None:
-    connection = _admin_connection(url)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if create:
-            cursor.execute(f"CREATE DATABASE {BENCH_DB}")
-    connection.close()
 
 
 def generate(letters: int, municipalities: int):
@@ -185,15 +173,6 @@ def generate(letters: int, municipalities: int):
     return campaign
 
 
-def timed(function, repeat: int = 3) -> tuple[float, float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return min(times), statistics.median(times), result
-
-
 def export_command(campaign, path: str) -> int:
     from django.core.management import call_command
 
@@ -225,8 +204,8 @@ def main() -> None:
     if not base_url.startswith("postgres"):
         sys.exit("DATABASE_URL must point at PostgreSQL.")
     if not args.reuse:
-        _drop_and_maybe_create(base_url, create=True)
-    os.environ["DATABASE_URL"] = urlunparse(urlparse(base_url)._replace(path="/" + BENCH_DB))
+        recreate_database(base_url, BENCH_DB)
+    os.environ["DATABASE_URL"] = bench_url(base_url, BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     import django
@@ -266,10 +245,7 @@ def main() -> None:
             print(f"{label:<44} {len(result):>7,}  {best:>7.3f}  {median:>8.3f}")
     finally:
         if not (args.keep or args.reuse):
-            from django.db import connections
-
-            connections.close_all()
-            _drop_and_maybe_create(base_url, create=False)
+            drop_database(base_url, BENCH_DB)  # closes Django's connections first
 
 
 if __name__ == "__main__":

@@ -129,10 +129,7 @@ def _candidates_from_keys(keys: list[dict]) -> list[Candidate]:
     return sorted(out, key=lambda c: (c.municipality.name, c.municipality.pk))
 
 
-# The two queries every postal-code lookup starts with, written as SQL: compiling them through
-# the ORM cost most of a lookup. bench/councils_lookup.py, whole directory: median 1.20 ms a
-# lookup with the ORM, 0.33 ms with these (ceiling 1 ms); the council step's CPU in process,
-# about 6.0 ms -> 4.6 ms. Both read whole rows of one model, so .raw() still gives instances.
+# The two queries every postal-code lookup starts with (their docstrings say why they are SQL).
 _ANSWER_SQL = f"SELECT * FROM {PostcodeAnswer._meta.db_table} WHERE postal_code = %s"
 _PREFIX_SQL = (
     f"SELECT m.*, p.ward_id AS prefix_ward_id FROM {PostcodePrefix._meta.db_table} p "
@@ -142,7 +139,13 @@ _PREFIX_SQL = (
 
 
 def postcode_answer_candidates(*, postal_code: str) -> list[Candidate]:
-    """The municipalities of a fresh cached Represent answer for postal_code, else []."""
+    """The municipalities of a fresh cached Represent answer for postal_code, else [].
+
+    Raw SQL for speed: this query and postcode_prefix_candidates' start every lookup, and
+    compiling them through the ORM cost most of it. bench/councils_lookup.py, whole directory:
+    median lookup 1.20 ms with the ORM, 0.33 ms as SQL (ceiling 1 ms); the council step's CPU,
+    in process, about 6.0 -> 4.6 ms. Whole rows of one model, so .raw() still gives instances.
+    """
     answer = next(iter(PostcodeAnswer.objects.raw(_ANSWER_SQL, [postal_code])), None)
     if answer is None or not answer.is_fresh():
         return []
@@ -190,7 +193,12 @@ def _ward_for(municipality: Municipality, wards: list[Ward], boundaries: list[di
 
 
 def postcode_prefix_candidates(*, postal_code: str) -> list[Candidate]:
-    """The active municipalities the organizer-loaded prefix table gives postal_code's FSA."""
+    """The active municipalities the organizer-loaded prefix table gives postal_code's FSA,
+    by name, each with the row's ward.
+
+    Raw SQL for speed, as in postcode_answer_candidates (bench/councils_lookup.py: the FSA
+    step's median 1.18 ms with the ORM's select_related, 0.32 ms as SQL).
+    """
     municipalities = list(Municipality.objects.raw(_PREFIX_SQL, [postal_code[:3]]))
     ward_ids = [m.prefix_ward_id for m in municipalities if m.prefix_ward_id]
     wards = Ward.objects.in_bulk(ward_ids) if ward_ids else {}

@@ -672,7 +672,8 @@ class Reply(models.Model):
     )
     # Copied from the delivery and its letter when the reply is recorded (replies_record), so
     # responsiveness counts replies without joining every delivery and letter
-    # (letters.selectors.responsiveness; bench/responsiveness.py).
+    # (letters.selectors.responsiveness). bench/responsiveness.py, 1,000,000 letters:
+    # export_counts --by councillor took 2.2-4.6 s joining them, 1.2-1.6 s with these copies.
     campaign = models.ForeignKey(
         Campaign,
         verbose_name=_("campaign"),
