@@ -11,12 +11,12 @@ sink in this process and `celery -A config worker` with --concurrency processes 
 --recipients representatives ("one email to each recipient", no copy), sends two letters per
 worker process to warm it up, then times, with the worker running:
 - worker: letters.services.letter_queue() for every letter (the path a confirmation takes: an
-  OutgoingMail row per email, a mail_send task after commit) until every row is sent; that is
+  OutgoingMail row per email, one mails_send task per letter after commit) until every row is sent; that is
   the broker, the task, the claim and its commit, building the message, one SMTP session, and
   recording it sent;
 - the limit: the very messages the sink received from the worker (envelope and bytes), sent
   again by one smtplib connection in a loop;
-- for reference, the same loop opening a connection per message, as mail_send does.
+- for reference, the same loop opening a connection per message.
 Prints the three rates, the ratio worker / limit beside its target (at least 0.15) and the
 target a later issue sets (0.5), and CPU milliseconds per email by process. Exits with 1 when
 an email did not arrive or arrived twice.

@@ -128,8 +128,8 @@ def council_mail_resume(*, municipality: Municipality) -> int:
         for mail in held:
             deliveries = list(mail.deliveries.filter(status=Delivery.Status.HELD))
             mail.status = OutgoingMail.Status.QUEUED
-            mail.send_after = scheduling.slot_take(
-                addresses=[d.recipient_email for d in deliveries],
+            [mail.send_after] = scheduling.slots_take(
+                [[d.recipient_email for d in deliveries]],
                 office_hours_zone=zone if mail.campaign.office_hours_only else None,
             )
             mail.save(update_fields=["status", "send_after", "updated_at"])

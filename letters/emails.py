@@ -62,18 +62,6 @@ def _domain(address: str | None) -> str | None:
     return email.rpartition("@")[2] or None
 
 
-def stable_message_id(*, kind: str, pk: int, from_email: str) -> str:
-    """A Message-ID that is the same on every attempt for one delivery (or one copy).
-
-    Derived from the row's id and SECRET_KEY, so it cannot be guessed from outside and a
-    duplicate caused by a crash mid-send carries the same id as the original.
-    """
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(), f"{kind}:{pk}".encode(), hashlib.sha256
-    ).hexdigest()[:20]
-    return f"<{kind}.{pk}.{digest}@{_domain(from_email) or 'localhost'}>"
-
-
 def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
     """The email an OutgoingMail row stands for, built now from the rows it belongs to, with
     the row's stable Message-ID (letters.sending)."""
@@ -212,7 +200,7 @@ def letter_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     council.
     """
     letter = mail.letter
-    deliveries = list(mail.deliveries.filter(status=Delivery.Status.SENDING).order_by("pk"))
+    deliveries = mail.deliveries_sending()
     to = [address(d.recipient_name, d.recipient_email) for d in deliveries]
     if mail.kind == OutgoingMail.Kind.TEST or letter.is_test:
         to = [letter.email]

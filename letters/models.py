@@ -656,6 +656,22 @@ class OutgoingMail(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}: {self.get_status_display()}"
 
+    def message_id_assign(self, *, from_email: str) -> None:
+        """Give the email, once, the Message-ID it keeps on every attempt, so a duplicate
+        caused by a crash mid-send carries the same id as the original: random, so it cannot
+        be guessed from outside, at the sender's domain. Set before the row is saved
+        (letters.services, letters.scheduling), else when the sender first takes it."""
+        if not self.message_id:
+            domain = from_email.rpartition("@")[2].strip(" >") or "localhost"
+            self.message_id = f"<{self.kind}.{secrets.token_hex(12)}@{domain}>"
+
+    def deliveries_sending(self) -> list["Delivery"]:
+        """The deliveries this email is being sent to, in order; read with the claim when the
+        sender took it (letters.sending), else now."""
+        if hasattr(self, "sending_deliveries"):
+            return self.sending_deliveries
+        return list(self.deliveries.filter(status=Delivery.Status.SENDING).order_by("pk"))
+
 
 class Reply(models.Model):
     """What a writer reported about one recipient of their letter, answering the follow-up:
@@ -781,7 +797,7 @@ class CampaignUpdate(models.Model):
 
 class RecipientPace(models.Model):
     """When a recipient may next receive a letter from this app, across all campaigns
-    (letters.pacing). One row per address; the lock on it orders letters fairly."""
+    (letters.scheduling). One row per address; the lock on it orders letters fairly."""
 
     address = models.CharField(_("address"), max_length=254)
     next_slot = models.DateTimeField(_("next free slot"))

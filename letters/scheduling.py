@@ -9,10 +9,11 @@ order they were confirmed, and no number of workers can send a recipient more th
 the times are fixed in the database before any worker sees the emails.
 
 Those times are kept when the sender runs late (a worker down, a backlog): the sender takes an
-email to a recipient only an interval after the last one it took (departure_take), under the
+email to a recipient only an interval after the last one it took (departures_take), under the
 same lock, so emails that fell due meanwhile go out one interval apart rather than together.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,24 +54,30 @@ def in_office_hours(moment: datetime, time_zone: str) -> datetime:
     raise AssertionError("a week always has office hours")
 
 
-def slot_take(*, addresses: list[str], office_hours_zone: str | None = None, now=None) -> datetime:
-    """Reserve the next slot that is free for every one of these addresses (several for a
-    whole-council email), in office hours in office_hours_zone when given. Returns when the
-    email may go out. Call it inside the transaction that saves the email."""
+def slots_take(
+    groups: list[list[str]], *, office_hours_zone: str | None = None, now=None
+) -> list[datetime]:
+    """Reserve, for each group of addresses in turn (an email each: to one recipient, or to a
+    whole council), the next slot that is free for every address of the group, in office
+    hours in office_hours_zone when given. Returns when each email may go out. Call it inside
+    the transaction that saves the emails."""
     now = now or timezone.now()
-    addresses = sorted({address.strip().lower() for address in addresses if address})
-    paces = []
-    for address in addresses:
-        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
-            address=address, defaults={"next_slot": now}
-        )
-        paces.append(pace)
-    slot = max([now, *(pace.next_slot for pace in paces)])
-    if office_hours_zone:
-        slot = in_office_hours(slot, office_hours_zone)
-    following = slot + interval()
-    RecipientPace.objects.filter(pk__in=[pace.pk for pace in paces]).update(next_slot=following)
-    return slot
+    keys = [sorted({address.strip().lower() for address in group if address}) for group in groups]
+    paces = _paces_locked(sorted({key for group in keys for key in group}), now=now)
+    slots = []
+    for group in keys:
+        slot = max([now, *(paces[key].next_slot for key in group)])
+        if office_hours_zone:
+            slot = in_office_hours(slot, office_hours_zone)
+        for key in group:
+            paces[key].next_slot = slot + interval()
+        slots.append(slot)
+    following: dict[datetime, list[int]] = {}
+    for pace in paces.values():
+        following.setdefault(pace.next_slot, []).append(pace.pk)
+    for next_slot, pks in following.items():
+        RecipientPace.objects.filter(pk__in=pks).update(next_slot=next_slot)
+    return slots
 
 
 def council_mails_create(
@@ -88,16 +95,18 @@ def council_mails_create(
     # A test letter goes to its organizer, not to the council: a block does not hold it.
     held = municipality.mail_blocked_at is not None and kind != OutgoingMail.Kind.TEST
     zone = municipality.time_zone if campaign.office_hours_only else None
-    mails = []
-    for group in groups:
-        mail = OutgoingMail(kind=kind, campaign=campaign, letter=letter)
-        if held:
+    mails = [OutgoingMail(kind=kind, campaign=campaign, letter=letter) for _group in groups]
+    for mail in mails:
+        mail.message_id_assign(from_email=campaign.sender_email)
+    if held:
+        for mail in mails:
             mail.status = OutgoingMail.Status.HELD
-        elif kind != OutgoingMail.Kind.TEST:
-            mail.send_after = slot_take(
-                addresses=[d.recipient_email for d in group], office_hours_zone=zone
-            )
-        mails.append(mail)
+    elif kind != OutgoingMail.Kind.TEST:
+        slots = slots_take(
+            [[d.recipient_email for d in group] for group in groups], office_hours_zone=zone
+        )
+        for mail, slot in zip(mails, slots, strict=True):
+            mail.send_after = slot
     mails = OutgoingMail.objects.bulk_create(mails)
     status = Delivery.Status.HELD if held else Delivery.Status.QUEUED
     for mail, group in zip(mails, groups, strict=True):
@@ -105,14 +114,23 @@ def council_mails_create(
     return mails
 
 
-def departure_take(
-    *, mail: OutgoingMail, addresses: list[str], office_hours_zone: str | None = None, now=None
-) -> datetime | None:
-    """The sender is about to take this email to these addresses: None, and the departure
-    is recorded, when the last email to each of them left at least an interval ago and every
-    email queued before it to one of them has left; else the time it may leave (in office
-    hours in office_hours_zone when given). Call it inside the transaction that claims the
-    email; the recipients' rows stay locked until it commits.
+@dataclass
+class Departure:
+    """An email to a council the sender is about to take, and the addresses it goes to (as
+    its deliveries spell them)."""
+
+    mail: OutgoingMail
+    addresses: list[str]
+    office_hours_zone: str | None = None
+
+
+def departures_take(departures: list[Departure], *, now=None) -> dict[int, datetime]:
+    """The sender is about to take these emails (a claim's batch, in the order it sends
+    them). An email may leave now, and its departure is recorded, when the last email to each
+    of its addresses left at least an interval ago and every email queued before it to one of
+    them has left. Returns the others by id, each with the time it may leave (in office hours
+    in its zone when given). Call it inside the transaction that claims the emails; the
+    recipients' rows stay locked until it commits.
 
     Emails to one address are queued in the order of their slots, so their ids keep the
     order in which their letters were confirmed, whatever became of their send_after since
@@ -120,51 +138,87 @@ def departure_take(
     the same recipient: whichever gets the lock first, the one queued first goes first."""
     now = now or timezone.now()
     # As the deliveries spell them, for the index on queued deliveries (_queued_before).
-    spelled = sorted({address for address in addresses if address})
-    addresses = sorted({address.strip().lower() for address in spelled})
-    if not addresses:
-        return None
-    paces = list(
-        RecipientPace.objects.select_for_update().filter(address__in=addresses).order_by("address")
-    )
-    if len(paces) < len(addresses):  # an email not queued through slot_take (rare)
-        paces = _paces_locked(addresses, now=now)
-    waits = []
-    last = max((pace.last_sent_at for pace in paces if pace.last_sent_at), default=None)
-    if last is not None and now < last + interval():
-        waits.append(last + interval())
-    before = _queued_before(mail, addresses=spelled)
-    if before is not None:
-        waits.append(max(before, now) + interval())
-    if waits:
-        later = max(waits)
-        return in_office_hours(later, office_hours_zone) if office_hours_zone else later
-    RecipientPace.objects.filter(pk__in=[pace.pk for pace in paces]).update(last_sent_at=now)
-    return None
-
-
-def _paces_locked(addresses: list[str], *, now) -> list[RecipientPace]:
-    """The pace rows of these addresses (sorted), created where missing, locked in order."""
-    paces = []
-    for address in addresses:
-        pace, _created = RecipientPace.objects.select_for_update().get_or_create(
-            address=address, defaults={"next_slot": now}
+    spelled = sorted({address for d in departures for address in d.addresses if address})
+    if not spelled:
+        return {}
+    lowered = sorted({address.strip().lower() for address in spelled})
+    paces = _paces_locked(lowered, now=now)
+    last_sent = {address: pace.last_sent_at for address, pace in paces.items()}
+    queued = _queued_before(departures, addresses=spelled)
+    later: dict[int, datetime] = {}
+    taken: set[int] = set()
+    for departure in departures:
+        mine = {address for address in departure.addresses if address}
+        keys = {address.strip().lower() for address in mine}
+        waits = []
+        last = max((last_sent[key] for key in keys if last_sent.get(key)), default=None)
+        if last is not None and now < last + interval():
+            waits.append(last + interval())
+        before = max(
+            (
+                later.get(mail_id, send_after)
+                for address, mail_id, send_after in queued
+                if address in mine and mail_id < departure.mail.pk and mail_id not in taken
+            ),
+            default=None,
         )
-        paces.append(pace)
+        if before is not None:
+            waits.append(max(before, now) + interval())
+        if waits:
+            zone = departure.office_hours_zone
+            later[departure.mail.pk] = in_office_hours(max(waits), zone) if zone else max(waits)
+            continue
+        taken.add(departure.mail.pk)
+        last_sent.update(dict.fromkeys(keys, now))
+    left = [address for address, last in last_sent.items() if last == now]
+    RecipientPace.objects.filter(address__in=left).update(last_sent_at=now)
+    return later
+
+
+def _paces_locked(addresses: list[str], *, now) -> dict[str, RecipientPace]:
+    """The pace rows of these addresses (sorted), by address, created where missing (due
+    now), locked in order."""
+
+    def locked():
+        rows = RecipientPace.objects.select_for_update().filter(address__in=addresses)
+        return {pace.address: pace for pace in rows.order_by("address")}
+
+    paces = locked()
+    missing = [address for address in addresses if address not in paces]
+    if missing:
+        # In address order too, so two transactions creating the same rows cannot deadlock.
+        RecipientPace.objects.bulk_create(
+            [RecipientPace(address=address, next_slot=now) for address in missing],
+            ignore_conflicts=True,
+        )
+        paces = locked()
     return paces
 
 
-def _queued_before(mail: OutgoingMail, *, addresses: list[str]) -> datetime | None:
-    """When the last of the emails to a council queued before this one, to one of these
-    addresses (as the deliveries spell them) and not sent yet, is due; None when there is
-    none (first confirmed, first sent)."""
-    return Delivery.objects.filter(
+def _queued_before(
+    departures: list[Departure], *, addresses: list[str]
+) -> list[tuple[str, int, datetime]]:
+    """The emails to a council, to one of these addresses (as the deliveries spell them),
+    queued before the last of these departures and not sent yet: (address, email id, when it
+    is due). Those queued before the first departure come as the latest per address."""
+    first = min(d.mail.pk for d in departures)
+    last = max(d.mail.pk for d in departures)
+    queued = Delivery.objects.filter(
         status=Delivery.Status.QUEUED,
         recipient_email__in=addresses,
-        mail_id__lt=mail.pk,
         mail__status=OutgoingMail.Status.QUEUED,
         mail__kind__in=COUNCIL_KINDS,
-    ).aggregate(last=Max("mail__send_after"))["last"]
+    )
+    earlier = (
+        queued.filter(mail_id__lt=first)
+        .values("recipient_email")
+        .annotate(mail_id=Max("mail_id"), send_after=Max("mail__send_after"))
+        .values_list("recipient_email", "mail_id", "send_after")
+    )
+    between = queued.filter(mail_id__gte=first, mail_id__lt=last).values_list(
+        "recipient_email", "mail_id", "mail__send_after"
+    )
+    return [*earlier, *between]
 
 
 def departure_forget(*, addresses: list[str], at: datetime) -> None:

@@ -5,7 +5,8 @@
       └──transient──────┘        (cancelled: no longer wanted when its turn came)
 
 Two ways in, one path:
-- mail_send(mail_id): the task a service queues after commit, for one row that is due now.
+- mails_send(mail_ids): the task a service queues after commit, for the rows it saved that
+  are due now.
 - mails_send_due(): the beat's sweep, every DELIVERY_REQUEUE_EVERY seconds: every row that is
   due (a retry whose backoff passed, a row whose task was lost, a broker that was down) and
   every row stuck in "sending", over one mail connection.
@@ -21,7 +22,7 @@ duplicate is possible and recognisable. The alternative, at most once, would los
 whose worker died before the server accepted it, by far the longer window.
 
 Paced, even when late: an email to a council is taken only an interval after the last one to
-its recipients and after those queued before it (letters.scheduling.departure_take); one that
+its recipients and after those queued before it (letters.scheduling.departures_take); one that
 comes too soon is moved on to its time instead. A sender that was down catches up one
 interval at a time per recipient, not in a burst.
 
@@ -44,7 +45,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db.models import Q
+from django.db.models import F, Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
 from councils.models import Representative
@@ -71,18 +72,21 @@ class SendFailure:
 # --- Sending ----------------------------------------------------------------------------------
 
 
-def mail_send(*, mail_id: int, batch: bool = False) -> bool:
-    """Send one row if it is due now (queued after commit by letters.services). With batch,
+def mails_send(*, mail_ids: list[int], batch: bool = False) -> int:
+    """Send these rows, those of them that are due (queued together after commit by
+    letters.services). One that must wait a moment for its recipient's pace (a second email
+    to one address) goes once it may, if that is before the others are through. With batch,
     go on with other due rows over the same connection for a moment (MAIL_BATCH_SECONDS): a
     busy worker then sends many emails per SMTP connection, and the tasks of the rows it took
-    find nothing left to do. True when this row went out."""
-    mail = _claim(mail_id=mail_id)
-    if mail is None:
-        return False
+    find nothing left to do. Returns how many of these rows went out."""
     connection = get_connection()
+    sent = 0
     try:
-        sent = _send(mail, connection)
-        if batch:
+        left = set(mail_ids)
+        while left and (mails := _claim(mail_ids=sorted(left), size=len(left))):
+            sent += _send_batch(mails, connection)
+            left -= {mail.pk for mail in mails}
+        if batch and sent:
             _send_more(connection, seconds=MAIL_BATCH_SECONDS)
         return sent
     finally:
@@ -113,27 +117,37 @@ def mails_send_due(*, now=None, stuck_after: timedelta | None = None, limit: int
 # How long a send task goes on with other due rows over its connection.
 MAIL_BATCH_SECONDS = 5.0
 
+# How many due rows one claim takes (and one write records sent). Claiming and recording a
+# batch at a time rather than a row at a time took bench/delivery.py from 53 to N emails a
+# second. The price: a worker killed in the middle of a batch leaves up to this many emails
+# the server accepted still "sending", and the sweep sends them again with their Message-IDs.
+MAIL_BATCH_SIZE = 25
+
 
 def _send_more(connection, *, seconds: float, limit: int = 1000, **claim) -> int:
-    """Claim and send due rows one after another over this connection, for at most seconds
+    """Claim and send due rows a batch at a time over this connection, for at most seconds
     or limit rows. Returns how many went out."""
     started = time.monotonic()
-    sent = 0
-    for _ in range(limit):
-        if time.monotonic() - started > seconds:
+    taken = sent = 0
+    while taken < limit and time.monotonic() - started <= seconds:
+        mails = _claim(size=min(MAIL_BATCH_SIZE, limit - taken), **claim)
+        if not mails:
             break
-        mail = _claim(**claim)
-        if mail is None:
-            break
-        sent += _send(mail, connection)
+        taken += len(mails)
+        sent += _send_batch(mails, connection)
     return sent
 
 
 def _claim(
-    *, mail_id: int | None = None, now=None, stuck_after: timedelta | None = None
-) -> OutgoingMail | None:
-    """Lock one row that is due (or stuck), mark it sending with a new attempt, and commit.
-    None when there is none: rows another worker holds are skipped, not waited for."""
+    *,
+    mail_ids: list[int] | None = None,
+    size: int = 1,
+    now=None,
+    stuck_after: timedelta | None = None,
+) -> list[OutgoingMail]:
+    """Lock up to size rows that are due (or stuck), oldest first, mark them sending with a
+    new attempt, and commit. Empty when there is none: rows another worker holds are skipped,
+    not waited for."""
     now = now or timezone.now()
     if stuck_after is None:
         stuck_after = timedelta(seconds=settings.DELIVERY_STUCK_AFTER)
@@ -141,80 +155,134 @@ def _claim(
         Q(status=OutgoingMail.Status.QUEUED, send_after__lte=now)
         | Q(status=OutgoingMail.Status.SENDING, updated_at__lt=now - stuck_after)
     )
-    if mail_id is not None:
-        rows = rows.filter(pk=mail_id)
-    # Each turn either claims a row or moves one that came too soon after the last email to
-    # its recipient (a sender running late) to its paced time, out of the due rows.
+    if mail_ids is not None:
+        rows = rows.filter(pk__in=mail_ids)
+    # Each turn claims the rows it may send, and moves those that came too soon after the last
+    # email to their recipient (a sender running late) to their paced time, out of the due rows.
     while True:
         with transaction.atomic():
-            # Locked by a query of this table alone, then read with what sending needs. With
+            # Locked by a query of this table alone, then read with what sending needs: with
             # the campaign and the letter joined into the locking query, Django spent most of
-            # a claim compiling its ordering against ~190 columns: bench/delivery.py went from
-            # 38.2 to 53.4 emails a second (worker CPU 23.8 -> 18.7 ms an email) without it.
-            pk = (
+            # a claim compiling its ordering against ~190 columns.
+            pks = list(
                 rows.select_for_update(skip_locked=True)
                 .order_by("send_after", "pk")
-                .values_list("pk", flat=True)
-                .first()
+                .values_list("pk", flat=True)[:size]
             )
-            if pk is None:
-                return None
-            mail = OutgoingMail.objects.select_related(
+            if not pks:
+                return []
+            by_pk = OutgoingMail.objects.select_related(
                 "campaign", "letter__campaign", "letter__municipality"
-            ).get(pk=pk)
-            later = _paced_later(mail, now=now)
-            if later is None:
+            ).in_bulk(pks)
+            mails = [by_pk[pk] for pk in pks]
+            later = _paced_later(mails, now=now)
+            for mail in mails:
+                if mail.pk in later:
+                    logger.info(
+                        "Email %s waits for its recipient's pace until %s", mail.pk, later[mail.pk]
+                    )
+                    mail.send_after = later[mail.pk]
+            OutgoingMail.objects.bulk_update(
+                [mail for mail in mails if mail.pk in later], ["send_after"]
+            )
+            taken = [mail for mail in mails if mail.pk not in later]
+            if taken:
                 # The departure the recipients' pace recorded, forgotten should it fail for now.
-                mail.departed_at = now
-                return _claimed(mail)
-            OutgoingMail.objects.filter(pk=mail.pk).update(send_after=later, updated_at=now)
-            logger.info("Email %s waits for its recipient's pace until %s", mail.pk, later)
+                for mail in taken:
+                    mail.departed_at = now
+                return _claimed(taken, now=now)
 
 
-def _paced_later(mail: OutgoingMail, *, now) -> datetime | None:
-    """When an email to a council may leave if the last one to its recipients left less than
-    an interval ago (letters.scheduling.departure_take), else None. A row left sending by a
-    dead worker left already: it is sent again at once."""
-    if mail.kind not in COUNCIL_KINDS or mail.status != OutgoingMail.Status.QUEUED:
-        return None
-    addresses = list(
-        mail.deliveries.filter(status=Delivery.Status.QUEUED).values_list(
-            "recipient_email", flat=True
+def _paced_later(mails: list[OutgoingMail], *, now) -> dict[int, datetime]:
+    """The emails to a council that may not leave yet, by id, with when they may
+    (letters.scheduling.departures_take): those that would come less than an interval after the
+    last one to their recipients. A row left sending by a dead worker left already: it is
+    sent again at once."""
+    paced = [
+        mail
+        for mail in mails
+        if mail.kind in COUNCIL_KINDS and mail.status == OutgoingMail.Status.QUEUED
+    ]
+    if not paced:
+        return {}
+    addresses: dict[int, list[str]] = {mail.pk: [] for mail in paced}
+    for mail_id, address in Delivery.objects.filter(
+        mail__in=paced, status=Delivery.Status.QUEUED
+    ).values_list("mail_id", "recipient_email"):
+        addresses[mail_id].append(address)
+    departures = []
+    for mail in paced:
+        zone = None
+        if mail.campaign.office_hours_only:
+            council = council_of(mail)
+            zone = council.time_zone if council is not None else None
+        departures.append(
+            scheduling.Departure(mail=mail, addresses=addresses[mail.pk], office_hours_zone=zone)
         )
+    return scheduling.departures_take(departures, now=now)
+
+
+def _claimed(mails: list[OutgoingMail], *, now) -> list[OutgoingMail]:
+    """Mark locked rows sending, each with a new attempt (in the claim's transaction), with
+    the deliveries each is being sent to (OutgoingMail.sending_deliveries)."""
+    for mail in mails:
+        if mail.status == OutgoingMail.Status.SENDING:
+            mail.last_error = (
+                "The worker stopped while sending; sent again with the same Message-ID."
+            )
+            logger.warning("Email %s was left sending; sending it again", mail.pk)
+            OutgoingMail.objects.filter(pk=mail.pk).update(last_error=mail.last_error)
+        if not mail.message_id:  # saved without one (a retry of one recipient, say)
+            mail.message_id_assign(from_email=mail.campaign.sender_email)
+            OutgoingMail.objects.filter(pk=mail.pk).update(message_id=mail.message_id)
+        mail.status = OutgoingMail.Status.SENDING
+        mail.attempts += 1
+        mail.updated_at = now
+    OutgoingMail.objects.filter(pk__in=[mail.pk for mail in mails]).update(
+        status=OutgoingMail.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
     )
-    zone = None
-    if mail.campaign.office_hours_only:
+    Delivery.objects.filter(
+        mail__in=mails, status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]
+    ).update(status=Delivery.Status.SENDING, updated_at=now)
+    prefetch_related_objects(
+        mails,
+        Prefetch(
+            "deliveries",
+            queryset=Delivery.objects.filter(status=Delivery.Status.SENDING).order_by("pk"),
+            to_attr="sending_deliveries",
+        ),
+    )
+    return mails
+
+
+def _send_batch(mails: list[OutgoingMail], connection) -> int:
+    """Send claimed rows one after another over this connection, each recorded as soon as
+    the server answers. Returns how many went out."""
+    sent = 0
+    blocking: set[int] = set()  # councils found blocking our mail during this batch
+    for mail in mails:
         council = council_of(mail)
-        zone = council.time_zone if council is not None else None
-    return scheduling.departure_take(
-        mail=mail, addresses=addresses, office_hours_zone=zone, now=now
-    )
+        blocked = council is not None and (
+            council.mail_blocked_at is not None or council.pk in blocking
+        )
+        went = _send(mail, connection, blocked=blocked)
+        sent += went
+        if not went and council is not None and not blocked and _blocks_our_mail(council):
+            blocking.add(council.pk)
+    return sent
 
 
-def _claimed(mail: OutgoingMail) -> OutgoingMail:
-    """Mark a locked row sending, with a new attempt (in the claim's transaction)."""
-    if mail.status == OutgoingMail.Status.SENDING:
-        mail.last_error = "The worker stopped while sending; sent again with the same Message-ID."
-        logger.warning("Email %s was left sending; sending it again", mail.pk)
-    mail.status = OutgoingMail.Status.SENDING
-    mail.attempts += 1
-    mail.message_id = mail.message_id or emails.stable_message_id(
-        kind=mail.kind, pk=mail.pk, from_email=mail.campaign.sender_email
-    )
-    mail.save(update_fields=["status", "attempts", "message_id", "last_error", "updated_at"])
-    mail.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]).update(
-        status=Delivery.Status.SENDING, updated_at=timezone.now()
-    )
-    return mail
+def _blocks_our_mail(council) -> bool:
+    """Whether a council's server was found blocking our mail since its row was read."""
+    return type(council).objects.filter(pk=council.pk, mail_blocked_at__isnull=False).exists()
 
 
-def _send(mail: OutgoingMail, connection) -> bool:
+def _send(mail: OutgoingMail, connection, *, blocked: bool = False) -> bool:
     """The SMTP (or ESP) conversation for a claimed row, and the record of its outcome."""
     if not _wanted(mail):
         _record(lambda: _mark_cancelled(mail))
         return False
-    council = council_of(mail)
-    if council is not None and council.mail_blocked_at:
+    if blocked:
         # Blocked since the row was queued: it waits with the council's others.
         _record(lambda: _mark_held(mail))
         return False
@@ -255,11 +323,11 @@ def _wanted(mail: OutgoingMail) -> bool:
     if mail.kind == OutgoingMail.Kind.ERASED:
         return bool(mail.to_email)
     if letter is None:  # a digest or a clerk's bundle: the letters still in it
-        return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
+        return bool(mail.deliveries_sending())
     if letter.purged_at or not letter.email:
         return False  # the writer deleted their data meanwhile
     if mail.kind in (*COUNCIL_KINDS, OutgoingMail.Kind.TEST):
-        return mail.deliveries.filter(status=Delivery.Status.SENDING).exists()
+        return bool(mail.deliveries_sending())
     if mail.kind in (OutgoingMail.Kind.COPY, OutgoingMail.Kind.HELD, OutgoingMail.Kind.RELEASED):
         return letter.status == Letter.Status.CONFIRMED
     if mail.kind == OutgoingMail.Kind.CONFIRMATION:
@@ -460,11 +528,17 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
     OutgoingMail.objects.filter(pk=mail.pk).update(
         status=OutgoingMail.Status.SENT, sent_at=now, to_email="", updated_at=now
     )
+    status = getattr(message, "anymail_status", None)
+    if status is None and not getattr(message, "refused_recipients", None):
+        # Accepted for every recipient, by an SMTP server: nothing to tell them apart.
+        mail.deliveries.filter(status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.SENT, sent_at=now, esp_message_id=""
+        )
+        return
     refused = {
         _mailbox(recipient): (code, _text(reply))
         for recipient, (code, reply) in (getattr(message, "refused_recipients", None) or {}).items()
     }
-    status = getattr(message, "anymail_status", None)
     esp = {}
     if status is not None and status.recipients:
         esp = {email.lower(): value for email, value in status.recipients.items()}

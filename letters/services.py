@@ -37,7 +37,7 @@ from .models import (
     canonical_email,
 )
 from .selectors import personal_part_near_duplicate, sender_is_blocked
-from .tasks import mail_send as mail_send_task
+from .tasks import mails_send as mails_send_task
 
 logger = logging.getLogger(__name__)
 
@@ -379,13 +379,14 @@ def mails_queue(mails: list[OutgoingMail]) -> list[OutgoingMail]:
     for mail in mails:
         if mail.campaign_id is None:
             mail.campaign_id = mail.letter.campaign_id
+        mail.message_id_assign(from_email=mail.letter.campaign.sender_email)
     saved = OutgoingMail.objects.bulk_create(mails)
     mails_send_after_commit(saved)
     return saved
 
 
 def mails_send_after_commit(mails: list[OutgoingMail]) -> None:
-    """Start a send task for each email due now, once the transaction commits.
+    """Start one send task for the emails due now, once the transaction commits.
 
     Never raises for the broker: when it is down the rows wait, and the beat's sweep sends
     them (letters.sending.mails_send_due). Rows due later (send_after) are left to the sweep.
@@ -398,13 +399,12 @@ def mails_send_after_commit(mails: list[OutgoingMail]) -> None:
     ]
 
     def enqueue():
-        for mail_id in due:
-            try:
-                mail_send_task.delay(mail_id)
-            except Exception:
-                # Eager mode runs the task right here, and records its own failure on the
-                # row; a broker that is down leaves the rest for the sweep as well.
-                logger.warning("Email %s waits for the sweep", mail_id, exc_info=True)
+        try:
+            mails_send_task.delay(due)
+        except Exception:
+            # Eager mode runs the task right here, and records its own failures on the rows;
+            # a broker that is down leaves them for the sweep as well.
+            logger.warning("Emails %s wait for the sweep", due, exc_info=True)
 
     if due:
         transaction.on_commit(enqueue)

@@ -11,11 +11,11 @@ from . import bundles, erasure, followups, sending
 
 
 @shared_task(bind=True, acks_late=True)
-def mail_send(self, mail_id: int) -> bool:
-    """Send one email that is due (queued by letters.services after commit); on a worker, go
-    on with other due emails over the same connection for a moment. Run eagerly (in a web
-    request, the embedded default), send just this one."""
-    return sending.mail_send(mail_id=mail_id, batch=not self.request.is_eager)
+def mails_send(self, mail_ids: list[int]) -> int:
+    """Send the emails one transaction saved, those due now (queued by letters.services after
+    commit); on a worker, go on with other due emails over the same connection for a moment.
+    Run eagerly (in a web request, the embedded default), send just these."""
+    return sending.mails_send(mail_ids=mail_ids, batch=not self.request.is_eager)
 
 
 @shared_task(acks_late=True)

@@ -65,7 +65,7 @@ pytestmark = [
 
 @pytest.fixture(autouse=True)
 def unpaced(settings):
-    """Letters queued here (slot_take runs in this process) go out without pacing gaps."""
+    """Letters queued here (slots_take runs in this process) go out without pacing gaps."""
     settings.LETTERS_PER_RECIPIENT_HOUR = UNPACED
 
 
@@ -541,20 +541,21 @@ def test_rows_left_sending_by_a_killed_worker_go_out_after_delivery_stuck_after(
     for letter in letters:
         letter_queue(letter=letter)
 
-    # Both of the worker's processes are in the middle of a message: kill them there.
+    # Both of the worker's processes are in the middle of a message, each with the rest of
+    # its letter's emails claimed for the same connection: kill them there.
     wait_until(lambda: smtp.recorder.held >= 2, timeout=60, what="two messages held mid-send")
     first.kill()
     wait_until(lambda: smtp.recorder.held == 0, timeout=30, what="held conversations to drop")
     smtp.recorder.holding = False
     stuck = OutgoingMail.objects.filter(status=OutgoingMail.Status.SENDING)
     interrupted = {mail.pk: mail for mail in stuck}
-    assert len(interrupted) == 2
+    assert len(interrupted) == 6
     assert smtp.recorder.received == []
 
-    # A sweep right away sends what was queued, and leaves alone what may still be in the
-    # middle of a conversation.
+    # A sweep right away leaves alone what may still be in the middle of a conversation: a
+    # claimed email does not say whether its turn came.
     call_command("requeue_deliveries")
-    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 4, OutgoingMail.Status.SENDING: 2})
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENDING: 6})
     assert set(stuck.values_list("pk", flat=True)) == set(interrupted)
 
     # Beat's sweep on a new worker sends them once they are old enough, not before.

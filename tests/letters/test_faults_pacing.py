@@ -161,10 +161,9 @@ def test_a_5xx_policy_block_flags_the_council_and_the_rest_stay_held(smtp, broke
     assert len(smtp.recorder.received) <= 2
     sent = Delivery.objects.filter(status=Delivery.Status.SENT).count()
     assert sent == len(smtp.recorder.received)
-    assert Counter(Delivery.objects.values_list("status", flat=True)) == {
-        Delivery.Status.SENT: sent,
-        Delivery.Status.HELD: 12 - sent,
-    }
+    assert Counter(Delivery.objects.values_list("status", flat=True)) == Counter(
+        {Delivery.Status.SENT: sent, Delivery.Status.HELD: 12 - sent}
+    )
     assert not OutgoingMail.objects.filter(status__in=["queued", "sending"]).exists()
     blocked = Delivery.objects.get(letter=letters[0], representative=reps[0])
     assert blocked.failure == Delivery.Failure.POLICY_BLOCK

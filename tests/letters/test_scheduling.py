@@ -12,7 +12,7 @@ from campaigns.models import Campaign
 from campaigns.templatetags.campaign_tags import long_datetime
 from letters import scheduling
 from letters.models import Delivery, OutgoingMail, RecipientPace
-from letters.sending import mail_send, mails_send_due
+from letters.sending import mails_send, mails_send_due
 from letters.services import letter_queue
 from tests.factories import CampaignFactory
 from tests.letters.council_helpers import confirm, council, letter_to, mails_to, received_by
@@ -349,10 +349,10 @@ def test_a_worker_holding_a_later_letter_lets_the_first_confirmed_go_first(
     ann, bob = mails_to(rep.email)
     clock.move_to(MONDAY + timedelta(minutes=10))  # both due
 
-    assert mail_send(mail_id=bob.pk) is False
+    assert mails_send(mail_ids=[bob.pk]) == 0
 
     bob.refresh_from_db()
     assert bob.status == OutgoingMail.Status.QUEUED
     assert bob.send_after == MONDAY + timedelta(minutes=10) + INTERVAL
-    assert mail_send(mail_id=ann.pk) is True
+    assert mails_send(mail_ids=[ann.pk]) == 1
     assert [m.letter.first_name for m in mails_to(rep.email) if m.status == "sent"] == ["Ann"]

@@ -3,6 +3,7 @@
 recorded in one place, with one retry policy, a sweep for due and stuck rows, and the
 headers, idempotence, failures, requeue and resend the letters always had."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -20,9 +21,8 @@ from django.utils import timezone, translation
 
 from campaigns.models import Campaign
 from letters import sending, services
-from letters.emails import stable_message_id
 from letters.models import Delivery, Letter, OutboxMessage, OutgoingMail
-from letters.sending import mail_send, mails_send_due, retry_delay, send_failure
+from letters.sending import mails_send, mails_send_due, retry_delay, send_failure
 from letters.services import deliveries_resend, letter_queue
 from tests.factories import CampaignFactory
 from tests.letters.delivery_helpers import fail_deliveries, make_letter, use_smtp
@@ -125,7 +125,7 @@ def test_it_sends_a_mail_once_when_its_task_runs_twice(django_capture_on_commit_
     queue(letter, django_capture_on_commit_callbacks)
     delivery = letter.deliveries.get()
 
-    assert mail_send(mail_id=delivery.mail_id) is False
+    assert mails_send(mail_ids=[delivery.mail_id]) == 0
     assert len(mail.outbox) == 1
     delivery.mail.refresh_from_db()
     assert delivery.mail.attempts == 1
@@ -137,7 +137,7 @@ def test_it_leaves_a_mail_that_another_worker_is_sending():
     row = letter.deliveries.get().mail
     stuck(row, since=timedelta(seconds=5), attempts=1)
 
-    assert mail_send(mail_id=row.pk) is False
+    assert mails_send(mail_ids=[row.pk]) == 0
     assert mails_send_due() == 0
 
     assert mail.outbox == []
@@ -195,7 +195,7 @@ def test_it_sends_the_resident_a_copy_with_status_and_delete_links(
     assert row.sent_at is not None
     assert copy.extra_headers["Message-ID"] == row.message_id
     # Once only.
-    assert mail_send(mail_id=row.pk) is False
+    assert mails_send(mail_ids=[row.pk]) == 0
     assert mails_send_due() == 0
     assert len(mail.outbox) == 3
 
@@ -280,9 +280,8 @@ def test_every_kind_of_email_is_a_row_sent_under_its_stable_message_id(
     assert row.attempts == 1
     assert row.sent_at is not None
     assert row.last_error == ""
-    assert row.message_id == stable_message_id(
-        kind=kind, pk=row.pk, from_email=letter.campaign.sender_email
-    )
+    domain = letter.campaign.sender_email.rpartition("@")[2]
+    assert re.fullmatch(rf"<{kind}\.[0-9a-f]{{24}}@{re.escape(domain)}>", row.message_id)
     (received,) = smtp.received
     assert received.message_id == row.message_id
     assert received.rcpt_tos == recipients
@@ -311,7 +310,7 @@ def test_a_lost_confirmation_goes_out_on_the_next_sweep_and_only_once(
     row = letter.mails.get()
     assert (row.kind, row.status) == (OutgoingMail.Kind.CONFIRMATION, OutgoingMail.Status.SENT)
     assert mails_send_due() == 0
-    assert mail_send(mail_id=row.pk) is False  # a late duplicate of the task
+    assert mails_send(mail_ids=[row.pk]) == 0  # a late duplicate of the task
     assert len(mail.outbox) == 1
 
 
@@ -405,7 +404,7 @@ def test_a_mail_due_later_waits_for_the_sweep_once_it_is_due():
         row = letter.deliveries.get().mail
         OutgoingMail.objects.filter(pk=row.pk).update(send_after=T0 + timedelta(minutes=10))
 
-        assert mail_send(mail_id=row.pk) is False
+        assert mails_send(mail_ids=[row.pk]) == 0
         assert mails_send_due() == 0
         row.refresh_from_db()
         assert (row.status, row.attempts) == (OutgoingMail.Status.QUEUED, 0)
@@ -582,7 +581,7 @@ def test_it_retries_when_the_mail_server_is_unreachable(settings):
     letter_queue(letter=letter)
     delivery = letter.deliveries.get()
 
-    assert mail_send(mail_id=delivery.mail_id) is False
+    assert mails_send(mail_ids=[delivery.mail_id]) == 0
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.QUEUED
@@ -600,10 +599,10 @@ def test_it_gives_up_after_the_last_attempt(settings):
     letter_queue(letter=letter)
     delivery = letter.deliveries.get()
 
-    assert mail_send(mail_id=delivery.mail_id) is False
+    assert mails_send(mail_ids=[delivery.mail_id]) == 0
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
-        assert mail_send(mail_id=delivery.mail_id) is False
-        assert mail_send(mail_id=delivery.mail_id) is False  # failed: nothing more to do
+        assert mails_send(mail_ids=[delivery.mail_id]) == 0
+        assert mails_send(mail_ids=[delivery.mail_id]) == 0  # failed: nothing more to do
 
     delivery.refresh_from_db()
     row = delivery.mail

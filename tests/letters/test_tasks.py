@@ -5,6 +5,7 @@ beat's sweep sends it when it is due.
 """
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -34,7 +35,7 @@ def queued_mail(**letter_fields) -> OutgoingMail:
 def test_the_send_task_takes_an_id_and_sends():
     queued = queued_mail()
 
-    assert tasks.mail_send.delay(queued.pk).get() is True
+    assert tasks.mails_send.delay([queued.pk]).get() == 1
 
     queued.refresh_from_db()
     assert queued.status == OutgoingMail.Status.SENT
@@ -46,16 +47,16 @@ def test_the_send_task_does_nothing_for_a_missing_mail():
     queued = queued_mail()
     OutgoingMail.objects.filter(pk=queued.pk).delete()
 
-    assert tasks.mail_send.delay(queued.pk).get() is False
+    assert tasks.mails_send.delay([queued.pk]).get() == 0
 
     assert mail.outbox == []
 
 
 def test_the_send_task_does_nothing_for_a_mail_already_sent():
     queued = queued_mail()
-    tasks.mail_send.delay(queued.pk)
+    tasks.mails_send.delay([queued.pk])
 
-    assert tasks.mail_send.delay(queued.pk).get() is False  # Celery delivered it twice
+    assert tasks.mails_send.delay([queued.pk]).get() == 0  # Celery delivered it twice
 
     queued.refresh_from_db()
     assert queued.attempts == 1
@@ -66,7 +67,7 @@ def test_an_eager_transient_failure_leaves_the_row_for_the_sweep(settings):
     use_smtp(settings, free_port())  # nothing listens there
     queued = queued_mail()
 
-    tasks.mail_send.delay(queued.pk)  # does not raise in the web request
+    tasks.mails_send.delay([queued.pk])  # does not raise in the web request
 
     queued.refresh_from_db()
     assert queued.status == OutgoingMail.Status.QUEUED
@@ -135,7 +136,7 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
 def test_task_settings_suit_the_sender():
     assert app.conf.task_serializer == "json"
     assert app.conf.accept_content == ["json"]
-    assert tasks.mail_send.acks_late
+    assert tasks.mails_send.acks_late
     assert tasks.mails_send_due.acks_late
     assert tasks.personal_data_purge.acks_late
     # Redis must not hand a task still running to a second worker.
@@ -174,7 +175,13 @@ def test_queueing_survives_a_broker_that_is_down_and_the_sweep_sends_later(
     assert set(letter.deliveries.values_list("status", flat=True)) == {Delivery.Status.QUEUED}
     assert list(letter.mails.values_list("status", "attempts")) == [("queued", 0)] * 3
     assert mail.outbox == []
-    assert sum("waits for the sweep" in r.getMessage() for r in caplog.records) == 3
+    waiting = [
+        int(pk)
+        for record in caplog.records
+        if "wait for the sweep" in record.getMessage()
+        for pk in re.findall(r"\d+", record.getMessage())
+    ]
+    assert sorted(waiting) == sorted(letter.mails.values_list("pk", flat=True))
 
     with time_machine.travel(timezone.now() + timedelta(minutes=1)):
         assert tasks.mails_send_due.delay().get() == 3
