@@ -11,15 +11,16 @@ Two ways in, one path:
   due (a retry whose backoff passed, a row whose task was lost, a broker that was down) and
   every row stuck in "sending", over one mail connection.
 
-Exactly once, and where it cannot be: a row is claimed (locked, marked sending, committed)
-before the SMTP conversation, and recorded sent as soon as the server accepts it, before QUIT,
-retried on a fresh database connection should the old one have died meanwhile. A task that
-runs twice therefore sends once. A worker killed during the conversation leaves the row
-"sending"; the sweep sends it again once it is older than DELIVERY_STUCK_AFTER, which is
-longer than a task may live (CELERY_TASK_TIME_LIMIT), so no row still being sent is taken. It
-keeps its Message-ID, so in the narrow window between the server's "250 OK" and the commit a
-duplicate is possible and recognisable. The alternative, at most once, would lose every letter
-whose worker died before the server accepted it, by far the longer window.
+Exactly once, and where it cannot be: rows are claimed a batch at a time (locked, marked
+sending, committed) before their SMTP conversations, and each is recorded sent as soon as the
+server accepts it, before the next one starts, retried on a fresh database connection should
+the old one have died meanwhile. A task that runs twice therefore sends once. A worker killed
+during a batch leaves its rows not yet recorded "sending", the one in conversation and those
+waiting their turn; the sweep sends them again once they are older than DELIVERY_STUCK_AFTER,
+which is longer than a task may live (CELERY_TASK_TIME_LIMIT), so no row still being sent is
+taken. Each keeps its Message-ID, so in the narrow window between the server's "250 OK" and
+the commit a duplicate is possible and recognisable. The alternative, at most once, would lose
+every letter whose worker died before the server accepted it, by far the longer window.
 
 Paced, even when late: an email to a council is taken only an interval after the last one to
 its recipients and after those queued before it (letters.scheduling.departures_take); one that
@@ -117,10 +118,10 @@ def mails_send_due(*, now=None, stuck_after: timedelta | None = None, limit: int
 # How long a send task goes on with other due rows over its connection.
 MAIL_BATCH_SECONDS = 5.0
 
-# How many due rows one claim takes (and one write records sent). Claiming and recording a
-# batch at a time rather than a row at a time took bench/delivery.py from 53 to N emails a
-# second. The price: a worker killed in the middle of a batch leaves up to this many emails
-# the server accepted still "sending", and the sweep sends them again with their Message-IDs.
+# How many due rows one claim takes: one lock, one pace check and one read for them all,
+# where a claim a row at a time took about a dozen queries per email (bench/delivery.py, worker
+# CPU per email: FIGURES). The price: a worker killed during a batch leaves the rest of it
+# "sending" until DELIVERY_STUCK_AFTER, as it does the email in conversation.
 MAIL_BATCH_SIZE = 25
 
 
