@@ -5,7 +5,7 @@ or a talking point must show on the public page at once, whoever saved it.
 """
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.utils import make_template_fragment_key
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -16,22 +16,25 @@ from .selectors import campaign_cache_key
 # The {% cache %} fragments of templates/campaigns/detail.html.
 PAGE_FRAGMENTS = ("campaign_copy", "campaign_letter", "campaign_sources")
 # The whole page as a first-time visitor gets it (letters.views.campaign), kept this long by
-# Django's per-view cache; its counter may lag by as much, like counts.json's.
+# Django's site cache; its counter may lag by as much, like counts.json's.
 PAGE_CACHE_SECONDS = 60
 
 
-def _page_version_key(slug: str) -> str:
-    return f"campaigns:page-version:{slug}"
-
-
-def campaign_page_version(slug: str) -> int:
-    """The current version of a campaign's cached page: part of the per-view cache's key, so
-    an edit (campaign_cache_clear) starts a new entry at once."""
-    return cache.get_or_set(_page_version_key(slug), 1, None) or 1
+def page_cache_clear() -> None:
+    """Forget every page the site cache keeps (settings.CACHE_MIDDLEWARE_ALIAS): its keys hold
+    a digest of the address, not the campaign, and an edit is rare enough to start them all
+    afresh."""
+    pages = caches[settings.CACHE_MIDDLEWARE_ALIAS]
+    if hasattr(pages, "delete_pattern"):
+        # django-redis: the keys under this alias's own prefix. Its clear() would empty the
+        # whole Redis database, sessions and the Celery queue with it.
+        pages.delete_pattern("*", itersize=1000)
+    else:
+        pages.clear()
 
 
 def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
-    """Forget the cached campaign and its page fragments in every language."""
+    """Forget the cached campaign, its page fragments in every language and the kept pages."""
     if slug is None:
         slug = Campaign.objects.filter(pk=campaign_id).values_list("slug", flat=True).first()
     keys = []
@@ -41,11 +44,8 @@ def campaign_cache_clear(*, campaign_id: int, slug: str | None = None) -> None:
         ]
     if slug:
         keys.append(campaign_cache_key(slug))
-        try:
-            cache.incr(_page_version_key(slug))
-        except ValueError:
-            cache.set(_page_version_key(slug), 2, None)
     cache.delete_many(keys)
+    page_cache_clear()
 
 
 @receiver(post_save, sender=Campaign, dispatch_uid="campaign_cache_clear_campaign_save")

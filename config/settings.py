@@ -123,11 +123,22 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Django's site cache, in the two parts its documentation places: UpdateCacheMiddleware
+    # first, so the page it keeps carries every header added below it (Vary among them);
+    # FetchFromCacheMiddleware once the language is known (the cache key holds it), so a kept
+    # page skips the rest of this list and the view. Only pages that say they may be kept
+    # (max-age, CACHE_MIDDLEWARE_SECONDS below) are kept: the campaign page as a first-time
+    # visitor gets it, and counts.json.
+    "django.middleware.cache.UpdateCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.cache.FetchFromCacheMiddleware",
+    # Below the fetch, so a kept page is kept with its policy: building the header again on
+    # every hit cost about a fifth of a hit's instructions.
+    # Static files, which WhiteNoise answers above, go without it: CSP governs documents.
+    "csp.middleware.CSPMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -200,9 +211,23 @@ if REDIS_URL:
             },
         }
     }
+    # The site cache's pages: the same Redis under a prefix of their own, so an organizer's
+    # edit clears them all and nothing else (campaigns.caching.page_cache_clear).
+    CACHES["pages"] = {
+        **CACHES["default"],
+        "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + ":pages",
+    }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
+    }
+# The site cache (MIDDLEWARE) keeps a page only for as long as its Cache-Control max-age says,
+# and pages without one not at all (they are sent with max-age=0).
+CACHE_MIDDLEWARE_ALIAS = "pages"
+CACHE_MIDDLEWARE_KEY_PREFIX = ""
+CACHE_MIDDLEWARE_SECONDS = 0
 # With Redis, sessions (a resident's unfinished letter, an admin's login) are read from the
 # cache and written through to the database: no query to read them, nothing lost when Redis
 # restarts, and the database still answers while Redis is down.

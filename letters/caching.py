@@ -1,7 +1,8 @@
 """Cache invalidation for the letters app (signals are used for this only).
 
-- counts.json: refreshed every COUNTS_CACHE_SECONDS; a campaign edit (goal, slug, status)
-  shows at once.
+- counts.json: refreshed every COUNTS_CACHE_SECONDS (and the response kept as long again by
+  the site cache, as by any cache its max-age allows); a campaign edit (goal, slug, status)
+  shows at once (campaigns.caching clears the kept pages).
 - The block list (selectors.sender_is_blocked): cleared when an entry is saved or deleted.
 """
 

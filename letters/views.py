@@ -13,14 +13,15 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.cache import cache_page, never_cache
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from campaigns.caching import PAGE_CACHE_SECONDS, campaign_page_version
+from campaigns.caching import PAGE_CACHE_SECONDS
 from campaigns.selectors import campaign_get_for_viewer, campaign_page_context
 from councils.models import Municipality, Representative
 from councils.services import postcode_lookup
@@ -42,12 +43,15 @@ from .selectors import (
 def campaign(request, slug):
     """The campaign page with step 1. Its postal-code form is a GET, so the page sets no
     session and no CSRF cookie: a first-time visitor (no cookie at all) gets the page every
-    first-time visitor gets, from Django's per-view cache, under a key that an organizer's
-    edit renews (campaigns.caching). Anyone else gets it rendered for them."""
-    if request.COOKIES:
-        return _campaign_page(request, slug)
-    key_prefix = f"campaign-page:{slug}:{campaign_page_version(slug)}"
-    return cache_page(PAGE_CACHE_SECONDS, key_prefix=key_prefix)(_campaign_page)(request, slug)
+    first-time visitor gets, and it says so (max-age), so Django's site cache keeps it and
+    serves it before the rest of the middleware (config/settings.py MIDDLEWARE); an
+    organizer's edit clears it (campaigns.caching). Anyone else gets it rendered for them:
+    the page varies on Cookie, and one rendered for cookies is never kept."""
+    response = _campaign_page(request, slug)
+    patch_vary_headers(response, ("Cookie",))
+    if not request.COOKIES:
+        patch_cache_control(response, max_age=PAGE_CACHE_SECONDS)
+    return response
 
 
 def _campaign_page(request, slug):

@@ -76,16 +76,19 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(autouse=True)
 def _test_defaults(settings):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from config.celery_app import app
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tasks run in-process unless a test starts a real worker (those tests flip this back).
     app.conf.task_always_eager = True
-    cache.clear()
+    # The default cache and the site cache's pages (in memory, two stores).
+    for cache in caches.all():
+        cache.clear()
     yield
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
     # A request to a /fr/ page leaves French active in this thread: the next test would
     # otherwise start in French.
     translation.deactivate()

@@ -89,11 +89,35 @@ def test_staff_see_fresh_copy_not_the_cache(staff_client):
 
 def test_a_returning_visitor_with_a_session_gets_their_own_page(client):
     campaign = CampaignFactory()
+    _page(campaign)  # the page every first-time visitor gets, kept
     client.post(
         f"/campaigns/{campaign.slug}/council/", {"postal_code": "K1A 0B1", "action": "lookup"}
     )
     html = client.get(f"/campaigns/{campaign.slug}/").content.decode()
     assert 'value="K1A 0B1"' in html  # their draft's postal code, not the shared page
+
+
+def test_a_visitor_with_any_cookie_gets_the_page_rendered_for_them():
+    campaign = CampaignFactory(title_en="Cached title")
+    _page(campaign)
+    # Behind the admin's back, and after the cached campaign has expired: the kept page
+    # still shows the old copy to first-time visitors.
+    type(campaign).objects.filter(pk=campaign.pk).update(title_en="Changed behind its back")
+    cache.delete(campaign_cache_key(campaign.slug))
+    assert "Cached title" in _page(campaign)
+    visitor = Client()
+    visitor.cookies["django_language"] = "en"
+    response = visitor.get(f"/campaigns/{campaign.slug}/")
+    assert "Changed behind its back" in response.content.decode()
+    # Not kept for anyone, this visitor included.
+    assert "max-age=0" in response["Cache-Control"]
+
+
+def test_pages_that_do_not_ask_to_be_kept_are_not(client):
+    campaign = CampaignFactory(title_en="Listed title")
+    assert "Listed title" in client.get("/privacy/").content.decode()
+    type(campaign).objects.filter(pk=campaign.pk).update(title_en="Renamed behind its back")
+    assert "Renamed behind its back" in Client().get("/privacy/").content.decode()
 
 
 def test_counts_json_is_cached_and_cleared_by_a_campaign_edit(client):

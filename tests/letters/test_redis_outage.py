@@ -53,7 +53,15 @@ def redis_everywhere(private_redis, settings):
             "BACKEND": "django_redis.cache.RedisCache",
             "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1},
         }
-    settings.CACHES = {"default": {**production, "LOCATION": private_redis.url}}
+    settings.CACHES = {
+        "default": {**production, "LOCATION": private_redis.url},
+        # The site cache's pages, under a prefix of their own as in config/settings.py.
+        "pages": {
+            **production,
+            "LOCATION": private_redis.url,
+            "KEY_PREFIX": production.get("KEY_PREFIX", "") + ":pages",
+        },
+    }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     old_url = app.conf.broker_url
     _publish_to(private_redis.url)
