@@ -883,9 +883,12 @@ class TokenBucket(models.Model):
             for key, capacity, refill_per_second in wanted:
                 if key in refused:
                     continue
-                bucket, _created = cls.objects.select_for_update().get_or_create(
-                    key=key, defaults={"tokens": float(capacity), "updated_at": now}
+                # A new bucket starts full, less the token taken now: no second write.
+                bucket, created = cls.objects.select_for_update().get_or_create(
+                    key=key, defaults={"tokens": float(capacity) - 1, "updated_at": now}
                 )
+                if created:
+                    continue
                 elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
                 tokens = min(float(capacity), bucket.tokens + elapsed * refill_per_second)
                 if tokens < 1:
