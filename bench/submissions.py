@@ -5,7 +5,7 @@ Run by hand from the repository root (needs PostgreSQL and Redis; a few minutes)
     .venv/bin/python bench/submissions.py [--letters 2000] [--clients 50] [--workers 2xCPUs+1]
                                           [--threads 1] [--concurrency 2] [--drain-timeout 120]
 
-It creates the scratch database council_letters_bench_web (dropped at the end) with the demo
+It creates the scratch database council_letters_bench_journey (dropped at the end) with the demo
 campaign, which asks residents to confirm by email, and uses Redis DB 12 (emptied) as the
 cache and the Celery broker. It starts an SMTP sink in this process (aiosmtpd: the tests'
 tests/letters/smtp_server.py), the app under gunicorn (config.wsgi, DEBUG off, as in
@@ -213,6 +213,8 @@ def main() -> None:
 
     sink = SMTPServer().start()
     env = serving.production_env(
+        # Not page_load.py's database, so the two can never drop each other's.
+        database_url="postgres://postgres@127.0.0.1:5432/council_letters_bench_journey",
         redis_url=REDIS_URL,
         LETTERS_MIN_FILL_SECONDS="0",
         LETTERS_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
