@@ -212,8 +212,8 @@ def _queued_before(
     earlier = (
         queued.filter(mail_id__lt=first)
         .values("recipient_email")
-        .annotate(mail_id=Max("mail_id"), send_after=Max("mail__send_after"))
-        .values_list("recipient_email", "mail_id", "send_after")
+        .annotate(last_mail=Max("mail_id"), last_due=Max("mail__send_after"))
+        .values_list("recipient_email", "last_mail", "last_due")
     )
     between = queued.filter(mail_id__gte=first, mail_id__lt=last).values_list(
         "recipient_email", "mail_id", "mail__send_after"
