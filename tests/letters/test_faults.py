@@ -455,6 +455,31 @@ def test_sent_is_recorded_on_a_fresh_connection_when_the_database_drops_mid_send
     assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 16})
 
 
+def test_a_worker_whose_idle_database_connection_died_sends_the_next_letter_at_once(
+    smtp, broker, workers
+):
+    """Worker processes keep their database connection from one task to the next
+    (config.celery_app). One that PostgreSQL dropped meanwhile, as a restart or a failover
+    would, is noticed and replaced before it is used: the next letter goes out with its own
+    task, not a sweep later."""
+    reps = council_of(2)
+    worker = workers.start(broker_url=broker, smtp_port=smtp.port)
+    first = letter_to(reps, email="first@example.net")
+    letter_queue(letter=first)
+    wait_until(lambda: len(smtp.recorder.received) == 2, what="the first letter")
+
+    assert terminate_other_connections() >= 1  # the worker's, kept open while it waits
+    second = letter_to(reps, email="second@example.net")
+    letter_queue(letter=second)
+    # No sweep runs here: only the second letter's own task can send it.
+    wait_until(lambda: len(smtp.recorder.received) == 4, timeout=20, what="the second letter")
+
+    assert statuses() == Counter({Delivery.Status.SENT: 4})
+    assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 4})
+    assert all(len(copies) == 1 for copies in smtp.recorder.by_message_id().values())
+    assert_clean_log(worker)
+
+
 def test_a_letter_a_copy_and_a_confirmation_outlast_a_server_answering_451(smtp, broker, workers):
     reps = council_of(1)
     letter = letter_to(reps, email="jane@example.net", send_copy=True)
