@@ -23,7 +23,8 @@ def database_connections_tidy(sender=None, state=None, **_signal) -> None:
     unless CELERY_DB_REUSE_MAX (settings) says how many tasks may share one: a new PostgreSQL
     connection for each task. bench/delivery.py, the worker alone, 2,000 due emails, this
     machine, three runs each in one session: median 353 -> 409 emails a second (254-369
-    before, 373-413 after).
+    before, 373-413 after); bench/submissions.py, the whole journey at 50 clients, where each
+    confirmation email is a task of its own: 17.7 -> 19.9 letters a second.
     """
     if sender is None or getattr(sender.request, "is_eager", False):
         return
