@@ -190,6 +190,9 @@ def generate(letters: int, municipalities: int) -> object:
             "consent_text": "CASE WHEN r > 0.7 THEN 'Keep me updated' ELSE '' END",
             "consent_language": "CASE WHEN r > 0.7 THEN 'en' ELSE '' END",
             "consent_at": "CASE WHEN r > 0.7 THEN at END",
+            # Half wrote a personal part; a tenth of those nearly copied another's.
+            "has_personal_part": "(r > 0.5)",
+            "personal_near_duplicate": "(r > 0.95)",
             "subject": "'Please act'",
             "body": "'Dear council, ...'",
             "created_at": "at",

@@ -125,12 +125,11 @@ def counts_detail(request, campaign_id):
     days, health = figures["days"], figures["health"]
     exporter = counts_exporter(campaign=campaign, by=by)
     if by == "councillor":
-        headers = ResponsivenessExporter.HEADERS
+        headers = [str(header) for header in ResponsivenessExporter.HEADERS]
         table = [ResponsivenessExporter.cells(row) for row in rows[:TABLE_ROWS]]
     else:
-        headers = exporter.HEADERS[by]
-        columns = [*exporter.COLUMNS[by], "letters", "deliveries_sent"]
-        table = [[row[column] for column in columns] for row in rows[:TABLE_ROWS]]
+        headers = exporter.headers()
+        table = [exporter.cells(row) for row in rows[:TABLE_ROWS]]
     totals = figures["totals"]
     context = {
         **_admin_context(request),
@@ -138,7 +137,7 @@ def counts_detail(request, campaign_id):
         "campaign": campaign,
         "by": by,
         "groupings": list(GROUPING_LABELS.items()),
-        "headers": [str(header) for header in headers],
+        "headers": headers,
         "table": table,
         "group_count": len(rows),
         "truncated": len(rows) > TABLE_ROWS,
@@ -224,12 +223,15 @@ def _report_figures(campaign: Campaign, by: str) -> dict:
             "responsiveness": responsiveness(campaign=campaign, by="council"),
             "days": letters_per_day(campaign=campaign),
             "health": delivery_health(campaign=campaign),
-            "own_words": personal_part_counts(campaign=campaign),
+            "own_words": personal_part_counts(campaign=campaign, rows=counted),
             "as_of": timezone.now(),
         }
 
     return cache.get_or_set(
-        f"letters:counts-page:{campaign.pk}:{by}", compute, REPORT_CACHE_SECONDS
+        # v2: rows with the own-words figures; figures cached before them are not read.
+        f"letters:counts-page:v2:{campaign.pk}:{by}",
+        compute,
+        REPORT_CACHE_SECONDS,
     )
 
 

@@ -122,18 +122,16 @@ class CountsExporter(Exporter):
     verbose_name = _("Signature counts")
 
     HEADERS = {
-        "municipality": [_("OCD id"), _("Name"), _("Province"), _("Letters"), _("Deliveries sent")],
-        "province": [_("Province"), _("Name"), _("Letters"), _("Deliveries sent")],
+        "municipality": [_("OCD id"), _("Name"), _("Province")],
+        "province": [_("Province"), _("Name")],
         "ward": [
             _("Municipality OCD id"),
             _("Municipality"),
             _("Province"),
             _("Ward OCD id"),
             _("Ward"),
-            _("Letters"),
-            _("Deliveries sent"),
         ],
-        "day": [_("Date"), _("Letters"), _("Deliveries sent")],
+        "day": [_("Date")],
     }
     COLUMNS = {
         "municipality": ["ocd_id", "name", "province"],
@@ -141,6 +139,14 @@ class CountsExporter(Exporter):
         "ward": ["ocd_id", "name", "province", "ward_ocd_id", "ward_name"],
         "day": ["day"],
     }
+    # After each grouping's own columns (letters.selectors.letter_counts).
+    FIGURE_HEADERS = [
+        _("Letters"),
+        _("With a personal part"),
+        _("Nearly identical personal parts"),
+        _("Deliveries sent"),
+    ]
+    FIGURES = ["letters", "personal", "near_identical", "deliveries_sent"]
 
     def __init__(self, *, campaign: Campaign, by: str):
         if by not in self.HEADERS:
@@ -152,10 +158,17 @@ class CountsExporter(Exporter):
         return _dated_filename("counts", self.campaign.slug, self.by, file_format=file_format)
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
-        yield [str(header) for header in self.HEADERS[self.by]]
-        columns = [*self.COLUMNS[self.by], "letters", "deliveries_sent"]
+        yield self.headers()
         for row in letter_counts(campaign=self.campaign, by=self.by):
-            yield [row[column] for column in columns]
+            yield self.cells(row)
+
+    def headers(self) -> list[str]:
+        """The header row (also the counts page's table)."""
+        return [str(header) for header in [*self.HEADERS[self.by], *self.FIGURE_HEADERS]]
+
+    def cells(self, row: dict) -> list[Any]:
+        """A letter_counts row's cells, in the headers' order."""
+        return [row[column] for column in [*self.COLUMNS[self.by], *self.FIGURES]]
 
 
 class ResponsivenessExporter(Exporter):

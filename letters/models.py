@@ -232,7 +232,13 @@ class Letter(models.Model):
             # the counted letters of a campaign, in id order for the join with deliveries.
             models.Index(
                 fields=["campaign", "id"],
-                include=["municipality", "ward", "confirmed_at"],
+                include=[
+                    "municipality",
+                    "ward",
+                    "confirmed_at",
+                    "has_personal_part",
+                    "personal_near_duplicate",
+                ],
                 condition=Q(is_test=False, confirmed_at__isnull=False),
                 name="letter_counted_idx",
             ),

@@ -68,9 +68,11 @@ def _values(queryset, columns: dict):
 def letter_counts(*, campaign: Campaign, by: str, with_deliveries: bool = True) -> list[dict]:
     """Counted letters (confirmed, not tests) of a campaign per municipality, province, ward or day.
 
-    Each row has the grouping's columns, "letters" and "deliveries_sent" (deliveries of those
-    letters with status sent or delivered). Both numbers come from GROUP BY queries: one over
-    letters and one over deliveries. Counting both in one query over a letters-deliveries join
+    Each row has the grouping's columns, "letters", "personal" (those with a personal part),
+    "near_identical" (those whose personal part was nearly identical to one already sent to
+    the same councillors) and "deliveries_sent" (deliveries of those letters with status sent
+    or delivered). The numbers come from GROUP BY queries: one over letters and one over
+    deliveries. Counting both in one query over a letters-deliveries join
     would multiply each letter by its number of recipients (or need COUNT(DISTINCT), which
     sorts every row). Rows are ordered by day for "day", else by letters, most first.
 
@@ -79,7 +81,11 @@ def letter_counts(*, campaign: Campaign, by: str, with_deliveries: bool = True) 
     columns = _group_columns(by)
     letters = (
         _values(Letter.objects.counted().filter(campaign=campaign), columns)
-        .annotate(letters=Count("*"))
+        .annotate(
+            letters=Count("*"),
+            personal=Count("pk", filter=Q(has_personal_part=True)),
+            near_identical=Count("pk", filter=Q(personal_near_duplicate=True)),
+        )
         .order_by()
     )
     rows = {tuple(row[key] for key in columns): row for row in letters}
@@ -716,28 +722,14 @@ def personal_part_near_duplicate(
     return False
 
 
-def personal_part_counts(*, campaign: Campaign) -> list[dict]:
+def personal_part_counts(*, campaign: Campaign, rows: list[dict] | None = None) -> list[dict]:
     """Per council, for organizers: counted letters (confirmed, not tests), those with a
-    personal part, its share in percent, and those whose personal part was nearly identical
-    to one already sent to the same councillors. Most letters first; no personal data."""
-    rows = list(
-        Letter.objects.counted()
-        .filter(campaign=campaign)
-        .values("municipality_id")
-        .annotate(
-            letters=Count("*"),
-            personal=Count("pk", filter=Q(has_personal_part=True)),
-            near_identical=Count("pk", filter=Q(personal_near_duplicate=True)),
-        )
-        .order_by()
-    )
-    names = dict(
-        Municipality.objects.filter(pk__in=[row["municipality_id"] for row in rows]).values_list(
-            "pk", "name"
-        )
-    )
-    for row in rows:
-        row["name"] = names.get(row["municipality_id"], "")
-        row["share"] = round(100 * row["personal"] / row["letters"]) if row["letters"] else 0
-    rows.sort(key=lambda row: (-row["letters"], row["name"]))
-    return rows
+    personal part, its share in percent ("share"), and those whose personal part was nearly
+    identical to one already sent to the same councillors. Most letters first; no personal
+    data. rows: letter_counts(by="municipality") when the caller has it."""
+    if rows is None:
+        rows = letter_counts(campaign=campaign, by="municipality", with_deliveries=False)
+    return [
+        {**row, "share": round(100 * row["personal"] / row["letters"]) if row["letters"] else 0}
+        for row in rows
+    ]

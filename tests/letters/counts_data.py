@@ -26,6 +26,9 @@ from tests.factories import CampaignFactory, MunicipalityFactory, WardFactory
 
 TORONTO_TZ = ZoneInfo("America/Toronto")
 S = Delivery.Status
+# The figures every counts export has after its grouping's columns. None of the letters here
+# has a personal part: test_counts.py counts those on their own.
+FIGURES = ["Letters", "With a personal part", "Nearly identical personal parts", "Deliveries sent"]
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from letters.admin_reports import chart_letters_per_day
 from letters.models import SignerExportLog
 from tests.factories import UserFactory
-from tests.letters.counts_data import build_counts_data, local, make_letter
+from tests.letters.counts_data import FIGURES, build_counts_data, local, make_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +57,9 @@ def test_counts_page_shows_groupings_chart_top_municipalities_and_health(plain_s
     context = response.context
     assert context["by"] == "municipality"
     assert context["table"] == [
-        ["ocd-division/country:ca/csd:3520005", "Toronto", "ON", 5, 6],
-        ["ocd-division/country:ca/csd:3506008", "Ottawa", "ON", 2, 2],
-        ["ocd-division/country:ca/csd:2466023", "Montréal", "QC", 1, 0],
+        ["ocd-division/country:ca/csd:3520005", "Toronto", "ON", 5, 0, 0, 6],
+        ["ocd-division/country:ca/csd:3506008", "Ottawa", "ON", 2, 0, 0, 2],
+        ["ocd-division/country:ca/csd:2466023", "Montréal", "QC", 1, 0, 0, 0],
     ]
     assert context["total"] == 8
     assert [row["name"] for row in context["top_municipalities"]] == [
@@ -84,8 +84,8 @@ def test_counts_page_shows_groupings_chart_top_municipalities_and_health(plain_s
 @pytest.mark.parametrize(
     ("by", "first_row"),
     [
-        ("province", ["ON", "Ontario", 7, 8]),
-        ("day", [date(2026, 11, 20), 3, 4]),
+        ("province", ["ON", "Ontario", 7, 0, 0, 8]),
+        ("day", [date(2026, 11, 20), 3, 0, 0, 4]),
         (
             "ward",
             [
@@ -95,6 +95,8 @@ def test_counts_page_shows_groupings_chart_top_municipalities_and_health(plain_s
                 "ocd-division/country:ca/csd:3520005/ward:1",
                 "Ward 1",
                 3,
+                0,
+                0,
                 3,
             ],
         ),
@@ -117,7 +119,7 @@ def test_counts_page_reuses_its_figures_for_a_minute_but_the_csv_counts_anew(
     csv_rows = streamed_csv(
         client.get(reverse("admin:letters_counts_csv", args=[data.campaign.pk]) + "?by=province")
     )
-    assert csv_rows[1] == ["ON", "Ontario", "8", "8"]
+    assert csv_rows[1] == ["ON", "Ontario", "8", "0", "0", "8"]
 
     cache.clear()
     assert client.get(counts_url(data)).context["total"] == 9
@@ -174,9 +176,9 @@ def test_counts_csv_downloads_the_grouping_with_a_dated_name(plain_staff, client
         'attachment; filename="counts-facial-province-'
     )
     assert streamed_csv(response) == [
-        ["Province", "Name", "Letters", "Deliveries sent"],
-        ["ON", "Ontario", "7", "8"],
-        ["QC", "Quebec", "1", "0"],
+        ["Province", "Name", *FIGURES],
+        ["ON", "Ontario", "7", "0", "0", "8"],
+        ["QC", "Quebec", "1", "0", "0", "0"],
     ]
 
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from letters.selectors import delivery_health, letter_counts, letters_per_day
 from tests.factories import CampaignFactory
-from tests.letters.counts_data import build_counts_data, local, make_letter
+from tests.letters.counts_data import FIGURES, build_counts_data, local, make_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -81,11 +81,42 @@ def test_it_can_leave_deliveries_out(data):
     assert simple(rows, "province", "letters", "deliveries_sent") == [("ON", 7, 0), ("QC", 1, 0)]
 
 
+def test_it_counts_personal_parts_and_near_copies_in_every_grouping(data):
+    own = {"has_personal_part": True}
+    near = {"has_personal_part": True, "personal_near_duplicate": True}
+    make_letter(campaign=data.campaign, municipality=data.ottawa, confirmed_at=local(22, 9), **own)
+    make_letter(
+        campaign=data.campaign, municipality=data.ottawa, confirmed_at=local(22, 10), **near
+    )
+    # Neither a test letter nor an unconfirmed one counts, whatever it says.
+    make_letter(
+        campaign=data.campaign,
+        municipality=data.ottawa,
+        confirmed_at=local(22, 11),
+        is_test=True,
+        **near,
+    )
+    make_letter(campaign=data.campaign, municipality=data.ottawa, **near)
+
+    by_municipality = letter_counts(campaign=data.campaign, by="municipality")
+    assert simple(by_municipality, "name", "letters", "personal", "near_identical") == [
+        ("Toronto", 5, 0, 0),
+        ("Ottawa", 4, 2, 1),
+        ("Montréal", 1, 0, 0),
+    ]
+    for by in ("province", "ward", "day"):
+        rows = letter_counts(campaign=data.campaign, by=by)
+        assert sum(row["personal"] for row in rows) == 2, by
+        assert sum(row["near_identical"] for row in rows) == 1, by
+
+
 def test_it_counts_each_campaign_on_its_own(data):
     assert letter_counts(campaign=data.other_campaign, by="municipality") == [
         {
             "municipality_id": data.montreal.pk,
             "letters": 1,
+            "personal": 0,
+            "near_identical": 0,
             "deliveries_sent": 1,
             "ocd_id": data.montreal.ocd_id,
             "name": "Montréal",
@@ -155,11 +186,11 @@ def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatc
     assert "counts-facial-municipality-2026-11-23.csv" in out.getvalue()
     assert path.read_bytes().startswith(codecs.BOM_UTF8)  # Excel then reads "Montréal" right
     rows = read_csv(path.read_text(encoding="utf-8-sig"))
-    assert rows[0] == ["OCD id", "Name", "Province", "Letters", "Deliveries sent"]
+    assert rows[0] == ["OCD id", "Name", "Province", *FIGURES]
     assert rows[1:] == [
-        ["ocd-division/country:ca/csd:3520005", "Toronto", "ON", "5", "6"],
-        ["ocd-division/country:ca/csd:3506008", "Ottawa", "ON", "2", "2"],
-        ["ocd-division/country:ca/csd:2466023", "Montréal", "QC", "1", "0"],
+        ["ocd-division/country:ca/csd:3520005", "Toronto", "ON", "5", "0", "0", "6"],
+        ["ocd-division/country:ca/csd:3506008", "Ottawa", "ON", "2", "0", "0", "2"],
+        ["ocd-division/country:ca/csd:2466023", "Montréal", "QC", "1", "0", "0", "0"],
     ]
 
 
@@ -168,10 +199,10 @@ def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatc
     [
         (
             "province",
-            ["Province", "Name", "Letters", "Deliveries sent"],
-            ["ON", "Ontario", "7", "8"],
+            ["Province", "Name", *FIGURES],
+            ["ON", "Ontario", "7", "0", "0", "8"],
         ),
-        ("day", ["Date", "Letters", "Deliveries sent"], ["2026-11-20", "3", "4"]),
+        ("day", ["Date", *FIGURES], ["2026-11-20", "3", "0", "0", "4"]),
         (
             "ward",
             [
@@ -180,8 +211,7 @@ def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatc
                 "Province",
                 "Ward OCD id",
                 "Ward",
-                "Letters",
-                "Deliveries sent",
+                *FIGURES,
             ],
             [
                 "ocd-division/country:ca/csd:3520005",
@@ -190,6 +220,8 @@ def test_export_counts_writes_a_dated_file_by_default(data, tmp_path, monkeypatc
                 "ocd-division/country:ca/csd:3520005/ward:1",
                 "Ward 1",
                 "3",
+                "0",
+                "0",
                 "3",
             ],
         ),
@@ -230,8 +262,8 @@ def test_export_counts_writes_xlsx_with_the_format_option(data, tmp_path, monkey
         )
 
     rows = xlsx_rows(tmp_path / "counts-facial-day-2026-11-23.xlsx")
-    assert rows[0] == ["Date", "Letters", "Deliveries sent"]
-    assert rows[1] == [datetime(2026, 11, 20), 3, 4]
+    assert rows[0] == ["Date", *FIGURES]
+    assert rows[1] == [datetime(2026, 11, 20), 3, 0, 0, 4]
     assert len(rows) == 1 + 3
 
 
@@ -264,9 +296,9 @@ def test_export_counts_writes_to_stdout_with_a_dash(data):
 
     assert not out.getvalue().startswith("\ufeff")  # no byte order mark in a pipe
     assert read_csv(out.getvalue()) == [
-        ["Province", "Name", "Letters", "Deliveries sent"],
-        ["ON", "Ontario", "7", "8"],
-        ["QC", "Quebec", "1", "0"],
+        ["Province", "Name", *FIGURES],
+        ["ON", "Ontario", "7", "0", "0", "8"],
+        ["QC", "Quebec", "1", "0", "0", "0"],
     ]
 
 
