@@ -4,6 +4,7 @@ picker's choices, the preview, the thank-you page; and Send, handed to letters.s
 Views call these with the draft (letters.drafts); nothing here writes the session.
 """
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from .composition import (
     Sender,
     compose_letter,
     editable_defaults,
+    single_line,
 )
 from .forms import LetterForm, MunicipalityForm, ReplyForm
 from .models import Delivery, Letter, Reply
@@ -261,18 +263,63 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
 def _live_letter(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict | None:
     """The letter around the personal message, for the letter step to show as the resident
     types (static/js/letter-preview.js): the text before and after it, as far as the form
-    says (what was typed last, else the bracketed hints). None when the resident cannot
-    write a personal message, or writes the whole letter (fully editable campaigns)."""
+    says (what was typed last, else the bracketed hints), each a list of parts. The parts
+    that come from the name and street address fields below the letter are slots the script
+    fills in as they are typed. None when the resident cannot write a personal message, or
+    writes the whole letter (fully editable campaigns)."""
     if "personal_message" not in form.fields or "body" in form.fields:
         return None
     data = form.data if form.is_bound else {}
-    composed = _draft_letter(campaign, state, data, subject_index=draft.get("subject_index", 0))
+    marked = data.copy()  # a QueryDict's copy is mutable
+    for name, marker in _SENDER_MARKERS.items():
+        marked[name] = marker
+    composed = _draft_letter(campaign, state, marked, subject_index=draft.get("subject_index", 0))
+    first, last, street = (
+        single_line(str(data.get(name) or ""))
+        for name in ("first_name", "last_name", "street_address")
+    )
+    hints = {"name": _("[your name]"), "first": _("[your first name]")}
+    fills = {
+        "name": single_line(f"{first} {last}") or hints["name"],
+        "first": first or hints["first"],
+        "last": last,
+        "street": f"{street}\n" if street else "",
+    }
     return {
-        "before": composed.before_personal,
-        "after": composed.after_personal,
+        "before": _sender_slots(composed.before_personal, fills),
+        "after": _sender_slots(composed.after_personal, fills),
         "personal": (data.get("personal_message") or "").strip(),
         "hint": _("[your own words]"),
+        "hint_name": hints["name"],
+        "hint_first_name": hints["first"],
     }
+
+
+# What the letter step's letter is composed with in place of the sender's name and street
+# address, to find where they go (Django's forms refuse NUL: no campaign text holds one).
+_SENDER_MARKERS = {
+    "first_name": "\x00first\x00",
+    "last_name": "\x00last\x00",
+    "street_address": "\x00street\x00",
+}
+# The full name, the first or last name alone, and the street address with its line end (the
+# line goes when the address is empty).
+_SENDER_SLOT = re.compile(r"\x00first\x00 \x00last\x00|\x00(first|last)\x00|\x00street\x00\n?")
+
+
+def _sender_slots(text: str, fills: dict[str, str]) -> list[dict[str, str]]:
+    """The text as parts: plain {"text"}, and {"slot", "text"} where a sender's field goes."""
+    parts, position = [], 0
+    for match in _SENDER_SLOT.finditer(text):
+        if match.start() > position:
+            parts.append({"text": text[position : match.start()]})
+        marker = match.group()
+        slot = "name" if " " in marker else ("street" if "street" in marker else match.group(1))
+        parts.append({"slot": slot, "text": fills[slot]})
+        position = match.end()
+    if position < len(text):
+        parts.append({"text": text[position:]})
+    return parts
 
 
 def personal_part_warning(campaign, state: CouncilState, form: LetterForm) -> bool:

@@ -1,4 +1,5 @@
-/* The letter step: the letter around the personal message, filled in as the resident types.
+/* The letter step: the letter around the personal message, filled in as the resident types
+   it, and their name and street address as they type those below.
    Optional: without JavaScript the section stays hidden and the next step shows the letter
    exactly as sent. No inline scripts (the site's CSP allows scripts from itself only). */
 (function () {
@@ -38,7 +39,35 @@
     update();
     reveal();
   });
+
+  // The sender's fields, on one line as the server has them (letters.composition.single_line).
+  var typed = function (id) {
+    var input = document.getElementById(id);
+    return input ? input.value.replace(/\s+/g, " ").trim() : "";
+  };
+  var senderSlots = sheet.querySelectorAll("[data-sender-slot]");
+  var fillSender = function () {
+    var first = typed("id_first_name");
+    var last = typed("id_last_name");
+    var street = typed("id_street_address");
+    var values = {
+      name: (first + " " + last).trim() || section.getAttribute("data-hint-name") || "",
+      first: first || section.getAttribute("data-hint-first-name") || "",
+      last: last,
+      // The address's line goes with it when it is empty.
+      street: street ? street + "\n" : ""
+    };
+    senderSlots.forEach(function (slot) {
+      slot.textContent = values[slot.getAttribute("data-sender-slot")] || "";
+    });
+  };
+  ["id_first_name", "id_last_name", "id_street_address"].forEach(function (id) {
+    var input = document.getElementById(id);
+    if (input) input.addEventListener("input", fillSender);
+  });
+
   section.hidden = false;
   update();
+  fillSender();
   reveal();
 })();

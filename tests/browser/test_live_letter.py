@@ -59,6 +59,26 @@ def test_the_letter_fills_in_as_the_resident_types(site, page):
     expect(slot).to_have_text("[your own words]")
 
 
+def test_the_name_and_street_address_fill_in_as_they_are_typed(site, page):
+    page.goto(f"{site}/campaigns/cams/")
+    page.get_by_label("Postal code").fill("K1A 0B1")
+    page.get_by_role("button", name="Find my council").click()
+    sheet = page.locator("[data-live-sheet]")
+    expect(sheet).to_contain_text("Sincerely,\n\n[your name]\nK1A 0B1, Ottawa")
+
+    page.get_by_label("First name").press_sequentially("Jane")
+    expect(sheet).to_contain_text("Sincerely,\n\nJane\nK1A 0B1, Ottawa")
+    page.get_by_label("Last name").fill("  Doe  ")
+    page.get_by_label("Street address (optional)").fill("12 Main Street")
+    expect(sheet).to_contain_text("Sincerely,\n\nJane Doe\n12 Main Street\nK1A 0B1, Ottawa")
+
+    # Emptied, the address's line goes; the name's hint comes back.
+    page.get_by_label("Street address (optional)").fill("")
+    page.get_by_label("First name").fill("")
+    page.get_by_label("Last name").fill("")
+    expect(sheet).to_contain_text("Sincerely,\n\n[your name]\nK1A 0B1, Ottawa")
+
+
 def test_without_javascript_the_preview_shows_the_letter(site, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

@@ -336,6 +336,31 @@ def test_the_letter_step_carries_the_letter_around_the_personal_message(client, 
     assert in_order(section, "I live in Ottawa.", "data-personal-slot", "[your own words]", "I ask")
 
 
+def test_the_live_letter_marks_where_the_name_and_street_address_go(client, asks, council):
+    choose_council(client, asks)
+    html = client.get(f"/campaigns/{asks.slug}/write/").content.decode()
+    section = html.partition("data-live-sheet")[2].partition("</section>")[0]
+    # Nothing typed yet: the name's hint in the text and the signature, no street line.
+    slots = re.findall(r'<span data-sender-slot="(\w+)">([^<]*)</span>', section)
+    assert slots == [("name", "[your name]"), ("name", "[your name]"), ("street", "")]
+    assert in_order(section, "My name is", "data-personal-slot", "Sincerely,", "K1A 0B1, Ottawa")
+    assert "\x00" not in html
+
+    # A form sent back with an error keeps what was typed, escaped, in the same places.
+    typed = letter_data(
+        first_name="Jane <b>", last_name="Doe", street_address="12  Main St", email="not-an-email"
+    )
+    html = fill_letter(client, asks, typed).content.decode()
+    section = html.partition("data-live-sheet")[2].partition("</section>")[0]
+    slots = re.findall(r'<span data-sender-slot="(\w+)">([^<]*)</span>', section)
+    assert slots == [
+        ("name", "Jane &lt;b&gt; Doe"),
+        ("name", "Jane &lt;b&gt; Doe"),
+        ("street", "12 Main St\n"),
+    ]
+    assert "<b>" not in section
+
+
 def test_a_locked_letter_step_has_no_live_letter(client, asks, council):
     asks.editing_mode = Campaign.EditingMode.LOCKED
     asks.save()
