@@ -275,7 +275,8 @@ def _live_letter(campaign, state: CouncilState, form: LetterForm, draft: dict) -
         marked[name] = marker
     composed = _draft_letter(campaign, state, marked, subject_index=draft.get("subject_index", 0))
     first, last, street = (
-        single_line(str(data.get(name) or ""))
+        # As typed, before validation: a NUL (which the form refuses) is dropped here too.
+        single_line(str(data.get(name) or "").replace("\x00", ""))
         for name in ("first_name", "last_name", "street_address")
     )
     hints = {"name": _("[your name]"), "first": _("[your first name]")}

@@ -360,6 +360,18 @@ def test_the_live_letter_marks_where_the_name_and_street_address_go(client, asks
     ]
     assert "<b>" not in section
 
+    # A name with the markers' own characters in it stays text, without the NUL (the form
+    # refuses it; the field keeps what was typed, as every field does).
+    html = fill_letter(
+        client, asks, letter_data(first_name="\x00first\x00", email="not-an-email")
+    ).content.decode()
+    section = html.partition("data-live-sheet")[2].partition("</section>")[0]
+    assert "\x00" not in section
+    assert re.findall(r'<span data-sender-slot="(\w+)">([^<]*)</span>', section)[0] == (
+        "name",
+        "first Doe",
+    )
+
 
 def test_a_locked_letter_step_has_no_live_letter(client, asks, council):
     asks.editing_mode = Campaign.EditingMode.LOCKED
