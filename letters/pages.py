@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from localflavor.ca.ca_provinces import PROVINCE_CHOICES
@@ -260,16 +261,20 @@ def write_context(campaign, state: CouncilState, form: LetterForm, draft: dict) 
     }
 
 
-def _live_letter(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict | None:
+def _live_letter(
+    campaign, state: CouncilState, form: LetterForm, draft: dict, *, data=None
+) -> dict | None:
     """The letter around the personal message, for the letter step to show as the resident
     types (static/js/letter-preview.js): the text before and after it, as far as the form
     says (what was typed last, else the bracketed hints), each a list of parts. The parts
     that come from the name and street address fields below the letter are slots the script
     fills in as they are typed. None when the resident cannot write a personal message, or
-    writes the whole letter (fully editable campaigns)."""
+    writes the whole letter (fully editable campaigns). data, when given, stands for what
+    the form holds (live_letter_for_choices)."""
     if "personal_message" not in form.fields or "body" in form.fields:
         return None
-    data = form.data if form.is_bound else {}
+    if data is None:
+        data = form.data if form.is_bound else {}
     marked = data.copy()  # a QueryDict's copy is mutable
     for name, marker in _SENDER_MARKERS.items():
         marked[name] = marker
@@ -294,6 +299,25 @@ def _live_letter(campaign, state: CouncilState, form: LetterForm, draft: dict) -
         "hint_name": hints["name"],
         "hint_first_name": hints["first"],
     }
+
+
+# What the letter step's live letter may be asked for (live_letter_for_choices): the boxes
+# ticked, nothing typed.
+LIVE_LETTER_CHOICES = ("recipients", "talking_points")
+
+
+def live_letter_for_choices(campaign, state: CouncilState, query, draft: dict) -> dict | None:
+    """The live letter for the recipients and talking points now ticked on the letter step
+    (a query's lists of ids), for letter-preview.js to swap in when they change: the
+    greeting, the points and their numbered sources as the preview will have them. Nothing
+    the resident typed is in it (the hints stand in; the script fills their words in), so
+    only ids travel in the address. Ids that are not this council's or campaign's count for
+    nothing, as in a draft. None where the step has no live letter."""
+    form = letter_form(campaign, state)  # which fields the step has
+    data = QueryDict(mutable=True)
+    for name in LIVE_LETTER_CHOICES:
+        data.setlist(name, [str(value)[:20] for value in query.getlist(name)])
+    return _live_letter(campaign, state, form, draft, data=data)
 
 
 # What the letter step's letter is composed with in place of the sender's name and street

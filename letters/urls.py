@@ -11,6 +11,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/", views.campaign, name="campaign"),
     path("campaigns/<slug:slug>/council/", views.council, name="council"),
     path("campaigns/<slug:slug>/write/", views.write, name="write"),
+    path("campaigns/<slug:slug>/write/live-letter/", views.write_live, name="write_live"),
     path("campaigns/<slug:slug>/preview/", views.preview, name="preview"),
     path("campaigns/<slug:slug>/resend/", views.resend, name="resend"),
     path("campaigns/<slug:slug>/thanks/", views.thanks, name="thanks"),

@@ -185,6 +185,22 @@ def write(request, slug):
     return render(request, "letters/write.html", context)
 
 
+@require_safe
+@never_cache
+def write_live(request, slug):
+    """The letter step's live letter for the recipients and talking points now ticked, as an
+    HTML fragment: letter-preview.js asks for it when they change. It changes nothing, and
+    holds only the campaign's words for this council (what the resident typed stays in the
+    page)."""
+    campaign, draft, state = _journey_step(request, slug)
+    if state is None:
+        raise Http404
+    live_letter = pages.live_letter_for_choices(campaign, state, request.GET, draft)
+    if live_letter is None:
+        raise Http404
+    return render(request, "letters/_live_letter_sheet.html", {"live_letter": live_letter})
+
+
 def _keep_typed_after_closing(request, campaign, draft) -> None:
     """The campaign stopped taking letters while this resident wrote: keep what they just
     typed in the draft, for the campaign page to give back (letters.pages.closed_draft)."""

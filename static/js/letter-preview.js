@@ -1,5 +1,8 @@
 /* The letter step: the letter around the personal message, filled in as the resident types
-   it, and their name and street address as they type those below.
+   it, and their name and street address as they type those below. When recipients or talking
+   points are ticked, the server composes the letter again (letters:write_live: the greeting,
+   the points and their numbered sources, written once, in letters/composition.py) and the
+   sheet is swapped for it, the resident's words filled in again.
    Optional: without JavaScript the section stays hidden and the next step shows the letter
    exactly as sent. No inline scripts (the site's CSP allows scripts from itself only). */
 (function () {
@@ -9,15 +12,20 @@
   var field = document.getElementById("id_personal_message");
   if (!section || !field) return;
   var sheet = section.querySelector("[data-live-sheet]");
-  var slot = section.querySelector("[data-personal-slot]");
-  if (!sheet || !slot) return;
-
-  // The blank lines that part the personal message from the text before and after it, as
-  // the server composed them.
-  var initial = slot.textContent;
-  var lead = (initial.match(/^\n*/) || [""])[0];
-  var trail = (initial.match(/\n*$/) || [""])[0];
+  if (!sheet || !sheet.querySelector("[data-personal-slot]")) return;
   var hint = section.getAttribute("data-hint") || "";
+
+  // The sheet's parts, found again each time the sheet is swapped.
+  var slot, lead, trail, senderSlots;
+  var find = function () {
+    slot = sheet.querySelector("[data-personal-slot]");
+    // The blank lines that part the personal message from the text before and after it, as
+    // the server composed them.
+    var initial = slot.textContent;
+    lead = (initial.match(/^\n*/) || [""])[0];
+    trail = (initial.match(/\n*$/) || [""])[0];
+    senderSlots = sheet.querySelectorAll("[data-sender-slot]");
+  };
 
   var update = function () {
     // As the server does: Windows line ends become plain ones, outer blank space goes.
@@ -45,7 +53,6 @@
     var input = document.getElementById(id);
     return input ? input.value.replace(/\s+/g, " ").trim() : "";
   };
-  var senderSlots = sheet.querySelectorAll("[data-sender-slot]");
   var fillSender = function () {
     var first = typed("id_first_name");
     var last = typed("id_last_name");
@@ -66,6 +73,51 @@
     if (input) input.addEventListener("input", fillSender);
   });
 
+  // Recipients and talking points: the letter as the server composes it for those ticked.
+  // Only their ids go in the address; a reply that comes after a newer request is dropped,
+  // and one that fails leaves the letter as it was (the next step shows it exactly).
+  var url = section.getAttribute("data-live-url");
+  var form = section.closest("form");
+  var asked = 0;
+  var timer = null;
+  var recompose = function () {
+    var query = new URLSearchParams();
+    form.querySelectorAll(
+      'input[name="recipients"]:checked, input[name="talking_points"]:checked'
+    ).forEach(function (box) {
+      query.append(box.name, box.value);
+    });
+    var mine = ++asked;
+    window.fetch(url + "?" + query.toString(), {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" }
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      return response.text();
+    }).then(function (html) {
+      if (mine !== asked) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html")
+        .querySelector("[data-live-sheet]");
+      if (!fresh || !fresh.querySelector("[data-personal-slot]")) return;
+      var scrolled = sheet.scrollTop;
+      sheet.replaceWith(fresh);
+      sheet = fresh;
+      sheet.scrollTop = scrolled;
+      find();
+      update();
+      fillSender();
+    }).catch(function () { /* the letter stays as it was */ });
+  };
+  if (url && form && window.fetch && window.URLSearchParams && window.DOMParser) {
+    form.addEventListener("change", function (event) {
+      var name = event.target && event.target.name;
+      if (name !== "recipients" && name !== "talking_points") return;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(recompose, 150);
+    });
+  }
+
+  find();
   section.hidden = false;
   update();
   fillSender();

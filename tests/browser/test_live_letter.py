@@ -125,3 +125,36 @@ def test_a_copied_message_gets_a_kind_warning_and_can_still_be_sent(site, page, 
     assert_accessible(page, "preview with the near-duplicate warning")
     page.get_by_role("button", name="Send").click()
     expect(page).to_have_url(at(site, "/campaigns/cams/thanks/"))
+
+
+def test_the_greeting_and_talking_points_follow_the_boxes_ticked(site, page):
+    page.goto(f"{site}/campaigns/cams/")
+    page.get_by_label("Postal code").fill("K1A 0B1")
+    page.get_by_role("button", name="Find my council").click()
+    sheet = page.locator("[data-live-sheet]")
+    expect(sheet).to_contain_text("Dear Mayor and Council,")
+    page.get_by_label("Your personal message").fill(STORY)
+    page.get_by_label("First name").fill("Jane")
+
+    # Only Cora left ticked: the server composes the letter again, the resident's words
+    # and name are put back in.
+    page.get_by_label("Mara Mayor").uncheck()
+    page.get_by_label("Carl Councillor").uncheck()
+    expect(sheet).to_contain_text("Dear Cora Councillor,")
+    expect(sheet).not_to_contain_text("Dear Mayor and Council")
+    expect(sheet.locator("[data-personal-slot]")).to_have_text(STORY)
+    expect(sheet).to_contain_text("Sincerely,\n\nJane\nK1A 0B1, Ottawa")
+
+    # A talking point, with its numbered source.
+    page.get_by_label("Four U.S. cities ban it.").check()
+    expect(sheet).to_contain_text("Four U.S. cities ban it. [1]")
+    expect(sheet).to_contain_text("[1] Berkeley bans it")
+    text = sheet.inner_text()
+    assert text.index("Dear Cora Councillor,") < text.index(STORY) < text.index("[1] Berkeley")
+
+    # The swapped letter still follows typing.
+    page.get_by_label("Your personal message").fill("The library is a public place.")
+    expect(sheet.locator("[data-personal-slot]")).to_have_text("The library is a public place.")
+    page.get_by_label("Four U.S. cities ban it.").uncheck()
+    expect(sheet).not_to_contain_text("Berkeley bans it")
+    assert_accessible(page, "letter step with the live letter recomposed")

@@ -3,6 +3,7 @@
 (after its opening, before what it asks) in every place the letter shows or goes."""
 
 import re
+from html import unescape
 
 import pytest
 from django.core import mail
@@ -20,6 +21,7 @@ from campaigns.services import SEED_DIR, campaign_load_seed
 from letters import services
 from letters.composition import Sender, compose_letter
 from letters.models import Letter
+from tests.factories import RepresentativeFactory, TalkingPointFactory
 from tests.letters.journey_helpers import (  # noqa: F401
     campaign,
     choose_council,
@@ -371,6 +373,94 @@ def test_the_live_letter_marks_where_the_name_and_street_address_go(client, asks
         "name",
         "first Doe",
     )
+
+
+def live_sheet(client, campaign, choices=None):
+    return client.get(f"/campaigns/{campaign.slug}/write/live-letter/", choices or {})
+
+
+def test_the_live_letter_follows_the_recipients_and_talking_points_ticked(client, asks, council):
+    choose_council(client, asks)
+    page = client.get(f"/campaigns/{asks.slug}/write/").content.decode()
+    assert 'data-live-url="/campaigns/cams/write/live-letter/"' in page
+    assert "Dear Mayor and Council," in page.partition("data-live-sheet")[2]
+
+    # One councillor ticked, and the talking point: the letter the preview will show, with
+    # the hints where the resident's words go (the page fills those in).
+    response = live_sheet(
+        client, asks, {"recipients": [council["first"].pk], "talking_points": [asks.point.pk]}
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    html = unescape(response.content.decode())
+    with translation.override("en"):
+        expected = compose_letter(
+            campaign=asks,
+            municipality=council["municipality"],
+            recipients=[council["first"]],
+            sender=Sender("", "", "K1A 0B1"),
+            language="en",
+            talking_points=[asks.point],
+        )
+    greeting = expected.body.partition(",")[0]
+    assert greeting != "Dear Mayor and Council" and greeting in html
+    assert in_order(html, greeting, "data-personal-slot", "[your own words]", "Four U.S. cities")
+    assert "[1] Berkeley bans it" in html
+    assert re.findall(r'<span data-sender-slot="(\w+)">([^<]*)</span>', html)[0] == (
+        "name",
+        "[your name]",
+    )
+
+    # Nothing ticked is a draft's "everyone", and no point.
+    html = unescape(live_sheet(client, asks).content.decode())
+    assert "Dear Mayor and Council," in html and "Four U.S. cities" not in html
+
+
+def test_the_live_letter_carries_no_typed_words_and_only_this_councils_choices(
+    client, asks, council, campaign
+):
+    choose_council(client, asks)
+    fill_letter(client, asks, letter_data(first_name="Jane", personal_message=STORY, email="x"))
+    other = RepresentativeFactory(name="Olga Elsewhere", email="olga@elsewhere.example.org")
+    other_point = TalkingPointFactory(text_en="Not this campaign's point.")
+    html = unescape(
+        live_sheet(
+            client,
+            asks,
+            {
+                "recipients": [other.pk, "1; DROP TABLE", "x" * 5000],
+                "talking_points": [other_point.pk, "-1"],
+                "first_name": "Mallory",
+                "personal_message": "injected",
+            },
+        ).content.decode()
+    )
+    # What the resident typed stays in their page; other councils' and campaigns' ids count
+    # for nothing (everyone is greeted, as in a draft); other fields are ignored.
+    assert STORY not in html and "Jane" not in html
+    assert "Mallory" not in html and "injected" not in html
+    assert "Olga" not in html and "Not this campaign" not in html
+    assert "Dear Mayor and Council," in html
+
+
+def test_the_live_letter_needs_the_residents_own_council_and_an_open_campaign(
+    client, asks, council
+):
+    # A stranger with no council chosen in their own session gets nothing.
+    assert live_sheet(client, asks).status_code == 404
+    choose_council(client, asks)
+    assert live_sheet(client, asks).status_code == 200
+    assert client.post(f"/campaigns/{asks.slug}/write/live-letter/").status_code == 405
+    # Far too many ids is refused before anything is composed.
+    query = "&".join(f"recipients={n}" for n in range(2000))
+    assert client.get(f"/campaigns/{asks.slug}/write/live-letter/?{query}").status_code == 400
+    asks.editing_mode = Campaign.EditingMode.LOCKED
+    asks.save()
+    assert live_sheet(client, asks).status_code == 404
+    asks.editing_mode = Campaign.EditingMode.PERSONAL
+    asks.status = Campaign.Status.CLOSED
+    asks.save()
+    assert live_sheet(client, asks).status_code == 404
 
 
 def test_a_locked_letter_step_has_no_live_letter(client, asks, council):
