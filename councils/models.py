@@ -525,15 +525,6 @@ class DirectoryImport(models.Model):
         """A task is reading the file or applying the plan (or about to)."""
         return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.APPLYING)
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (
-            self.Status.DONE,
-            self.Status.CANCELLED,
-            self.Status.OUTDATED,
-            self.Status.FAILED,
-        )
-
     def percent_done(self) -> int:
         if not self.rows_total:
             return 100 if not self.is_busy else 0
