@@ -563,8 +563,12 @@ def test_rows_left_sending_by_a_killed_worker_go_out_after_delivery_stuck_after(
     letters = [letter_to(reps, email=f"resident{n}@example.net") for n in range(2)]
     smtp.recorder.holding = True
     first = workers.start(broker_url=broker, smtp_port=smtp.port, extra_env=quick)
-    for letter in letters:
-        letter_queue(letter=letter)
+    # One letter after the other: the second letter's emails go to the same councillors, so
+    # a claim that came first would see the first letter's emails still queued before them
+    # and move them on by the pace's interval (for the sweep to send), not hold them.
+    letter_queue(letter=letters[0])
+    wait_until(lambda: smtp.recorder.held >= 1, timeout=60, what="a message held mid-send")
+    letter_queue(letter=letters[1])
 
     # Both of the worker's processes are in the middle of a message, each with the rest of
     # its letter's emails claimed for the same connection: kill them there.
