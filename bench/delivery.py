@@ -19,7 +19,7 @@ worker process to warm it up, then times, with the worker running:
   timed until every row is sent; that is the broker, the task, the claim and its commit,
   building the message, one SMTP session, and recording it sent;
 - the limit: the very messages the sink received in the first run (envelope and bytes), sent
-  again by one smtplib connection in a loop;
+  again by one smtplib connection in a loop, three times: the fastest loop is the limit;
 - for reference, the same loop opening a connection per message.
 Prints the rates, each run's ratio to the limit beside the targets (issue 12: at least 0.15;
 issue 15: 0.5 through the worker), and CPU milliseconds per email by process. Exits with 1
@@ -45,6 +45,7 @@ DATABASE_URL = "postgres://postgres@127.0.0.1:5432/council_letters_bench_deliver
 REDIS_URL = "redis://127.0.0.1:6379/11"
 TARGET_RATIO = 0.15
 LATER_TARGET_RATIO = 0.5
+LIMIT_LOOPS = 3
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -226,7 +227,9 @@ def main() -> None:
     )
     duplicates = sum(count - 1 for count in ids.values())
     per_message = smtplib_loop(from_worker, port, one_connection=False)
-    one_connection = smtplib_loop(from_worker, port, one_connection=True)
+    # The limit is the best of three loops: one loop's rate swung by half between runs here.
+    loops = [smtplib_loop(from_worker, port, one_connection=True) for _ in range(LIMIT_LOOPS)]
+    one_connection = min(loops)
     controller.stop()
 
     worker_rate = total / worker_seconds
@@ -246,7 +249,8 @@ def main() -> None:
         f"the worker alone (due rows -> sent):   {drain_rate:8.1f} emails/s  ({drain_seconds:.2f} s)"
     )
     print(
-        f"smtplib, one connection (the limit):   {limit_rate:8.1f} emails/s  ({one_connection:.2f} s)"
+        f"smtplib, one connection (the limit):   {limit_rate:8.1f} emails/s  ({one_connection:.2f} s; "
+        f"best of {', '.join(f'{len(from_worker) / seconds:.0f}' for seconds in loops)})"
     )
     print(
         f"smtplib, a connection per email:       {len(from_worker) / per_message:8.1f} emails/s  "
