@@ -415,6 +415,16 @@ def test_the_live_letter_follows_the_recipients_and_talking_points_ticked(client
     html = unescape(live_sheet(client, asks).content.decode())
     assert "Dear Mayor and Council," in html and "Four U.S. cities" not in html
 
+    # In French, from the French page's address.
+    page = client.get(f"/fr/campaigns/{asks.slug}/write/").content.decode()
+    assert 'data-live-url="/fr/campaigns/cams/write/live-letter/"' in page
+    html = unescape(
+        client.get(
+            f"/fr/campaigns/{asks.slug}/write/live-letter/", {"talking_points": [asks.point.pk]}
+        ).content.decode()
+    )
+    assert in_order(html, "j'habite à Ottawa", "Quatre villes américaines")
+
 
 def test_the_live_letter_carries_no_typed_words_and_only_this_councils_choices(
     client, asks, council, campaign
