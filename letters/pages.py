@@ -279,6 +279,8 @@ def _live_letter(
     for name, marker in _SENDER_MARKERS.items():
         marked[name] = marker
     composed = _draft_letter(campaign, state, marked, subject_index=draft.get("subject_index", 0))
+    points = {str(point.pk): point for point, _number in _talking_points(campaign)}
+    chosen = [points[pk] for pk in map(str, _data_list(data, "talking_points")) if pk in points]
     first, last, street = (
         # As typed, before validation: a NUL (which the form refuses) is dropped here too.
         single_line(str(data.get(name) or "").replace("\x00", ""))
@@ -293,7 +295,7 @@ def _live_letter(
     }
     return {
         "before": _sender_slots(composed.before_personal, fills),
-        "after": _sender_slots(composed.after_personal, fills),
+        "after": _point_lines(_sender_slots(composed.after_personal, fills), chosen),
         "personal": (data.get("personal_message") or "").strip(),
         "hint": _("[your own words]"),
         "hint_name": hints["name"],
@@ -345,6 +347,31 @@ def _sender_slots(text: str, fills: dict[str, str]) -> list[dict[str, str]]:
     if position < len(text):
         parts.append({"text": text[position:]})
     return parts
+
+
+def _point_lines(parts: list[dict], points) -> list[dict]:
+    """The parts with each chosen talking point's line marked {"point": its id, "text"}, for
+    the script to bring the one just ticked into view."""
+    lines = {f"- {point.text.strip()}": point.pk for point in points}
+    if not lines:
+        return parts
+    # Longest first, so a point whose text begins another's marks its own line only.
+    starts = sorted(lines, key=len, reverse=True)
+    line = re.compile("^(" + "|".join(map(re.escape, starts)) + r")[^\n]*", re.MULTILINE)
+    marked = []
+    for part in parts:
+        if "slot" in part:
+            marked.append(part)
+            continue
+        text, position = part["text"], 0
+        for match in line.finditer(text):
+            if match.start() > position:
+                marked.append({"text": text[position : match.start()]})
+            marked.append({"point": lines[match.group(1)], "text": match.group()})
+            position = match.end()
+        if position < len(text):
+            marked.append({"text": text[position:]})
+    return marked
 
 
 def personal_part_warning(campaign, state: CouncilState, form: LetterForm) -> bool:

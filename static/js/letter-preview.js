@@ -2,7 +2,8 @@
    it, and their name and street address as they type those below. When recipients or talking
    points are ticked, the server composes the letter again (letters:write_live: the greeting,
    the points and their numbered sources, written once, in letters/composition.py) and the
-   sheet is swapped for it, the resident's words filled in again.
+   sheet is swapped for it, the resident's words filled in again, and a point just ticked is
+   brought into view.
    Optional: without JavaScript the section stays hidden and the next step shows the letter
    exactly as sent. No inline scripts (the site's CSP allows scripts from itself only). */
 (function () {
@@ -80,6 +81,7 @@
   var form = section.closest("form");
   var asked = 0;
   var timer = null;
+  var ticked = null; // the talking point just ticked, to bring into view
   var recompose = function () {
     var query = new URLSearchParams();
     form.querySelectorAll(
@@ -106,12 +108,20 @@
       find();
       update();
       fillSender();
+      var point = ticked && sheet.querySelector('[data-point="' + ticked + '"]');
+      if (point) {
+        sheet.scrollTop = Math.max(0, point.offsetTop - 40);
+        point.classList.add("live-point-added");
+      }
     }).catch(function () { /* the letter stays as it was */ });
   };
   if (url && form && window.fetch && window.URLSearchParams && window.DOMParser) {
     form.addEventListener("change", function (event) {
       var name = event.target && event.target.name;
       if (name !== "recipients" && name !== "talking_points") return;
+      // Ids are numbers (the form's choices); anything else is not looked for.
+      ticked = name === "talking_points" && event.target.checked &&
+        /^\d+$/.test(event.target.value) ? event.target.value : null;
       window.clearTimeout(timer);
       timer = window.setTimeout(recompose, 150);
     });

@@ -127,7 +127,12 @@ def test_a_copied_message_gets_a_kind_warning_and_can_still_be_sent(site, page, 
     expect(page).to_have_url(at(site, "/campaigns/cams/thanks/"))
 
 
-def test_the_greeting_and_talking_points_follow_the_boxes_ticked(site, page):
+def test_the_greeting_and_talking_points_follow_the_boxes_ticked(site, page, campaign):
+    # A letter longer than its box: a point ticked is scrolled into view.
+    campaign.letter_template_en += "\n\n" + "\n\n".join(
+        f"Paragraph {n} of what council should know." for n in range(30)
+    )
+    campaign.save()
     page.goto(f"{site}/campaigns/cams/")
     page.get_by_label("Postal code").fill("K1A 0B1")
     page.get_by_role("button", name="Find my council").click()
@@ -147,7 +152,10 @@ def test_the_greeting_and_talking_points_follow_the_boxes_ticked(site, page):
 
     # A talking point, with its numbered source.
     page.get_by_label("Four U.S. cities ban it.").check()
-    expect(sheet).to_contain_text("Four U.S. cities ban it. [1]")
+    point = sheet.locator(f'[data-point="{campaign.point.pk}"]')
+    expect(point).to_have_text("- Four U.S. cities ban it. [1]")
+    expect(point).to_have_class("live-point live-point-added")
+    expect(point).to_be_in_viewport()
     expect(sheet).to_contain_text("[1] Berkeley bans it")
     text = sheet.inner_text()
     assert text.index("Dear Cora Councillor,") < text.index(STORY) < text.index("[1] Berkeley")

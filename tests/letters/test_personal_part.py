@@ -406,6 +406,11 @@ def test_the_live_letter_follows_the_recipients_and_talking_points_ticked(client
     assert greeting != "Dear Mayor and Council" and greeting in html
     assert in_order(html, greeting, "data-personal-slot", "[your own words]", "Four U.S. cities")
     assert "[1] Berkeley bans it" in html
+    # The point's line is marked, for the page to bring it into view.
+    assert (
+        f'<span class="live-point" data-point="{asks.point.pk}">- Four U.S. cities ban it. [1]</span>'
+        in html
+    )
     assert re.findall(r'<span data-sender-slot="(\w+)">([^<]*)</span>', html)[0] == (
         "name",
         "[your name]",
