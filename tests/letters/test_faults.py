@@ -466,14 +466,18 @@ def test_a_worker_whose_idle_database_connection_died_sends_the_next_letter_at_o
     worker = workers.start(broker_url=broker, smtp_port=smtp.port)
     first = letter_to(reps, email="first@example.net")
     letter_queue(letter=first)
-    wait_until(lambda: len(smtp.recorder.received) == 2, what="the first letter")
+    # Its task is over (the emails recorded sent), so the connection is idle when it dies.
+    wait_until(lambda: "succeeded in" in worker.text(), what="the first letter's task")
+    assert statuses() == Counter({Delivery.Status.SENT: 2})
 
     assert terminate_other_connections() >= 1  # the worker's, kept open while it waits
     second = letter_to(reps, email="second@example.net")
     letter_queue(letter=second)
-    # No sweep runs here: only the second letter's own task can send it.
-    wait_until(lambda: len(smtp.recorder.received) == 4, timeout=20, what="the second letter")
+    # No sweep runs here: only the second letter's own task can send it (and record it sent,
+    # which comes a moment after the sink has the message).
+    wait_until(lambda: all_final(4), timeout=20, what="the second letter")
 
+    assert len(smtp.recorder.received) == 4
     assert statuses() == Counter({Delivery.Status.SENT: 4})
     assert mail_statuses() == Counter({OutgoingMail.Status.SENT: 4})
     assert all(len(copies) == 1 for copies in smtp.recorder.by_message_id().values())
