@@ -42,9 +42,11 @@ pytestmark = [
 
 PER_HOUR = 3600
 INTERVAL = 3600 / PER_HOUR  # seconds
-# Arrivals are timed at the sink, after the SMTP conversation; the claims they follow are
-# spaced exactly. What a conversation may take more for one email than for the next:
-TOLERANCE = 0.25
+# Arrivals are timed at the sink; the claims they follow are spaced exactly. An email leaves
+# after those claimed before it in its batch (to other recipients) have gone, so on two busy
+# cores one may arrive a few hundred milliseconds later after its claim than the next one
+# to the same recipient (a CI run saw 0.36 s). What that may add or take from one gap:
+TOLERANCE = 0.5
 PACED = {
     "LETTERS_PER_RECIPIENT_HOUR": str(PER_HOUR),
     # A worker killed mid-send leaves its email "sending"; it goes again after this.
@@ -66,8 +68,11 @@ def arrivals(recorder, address: str) -> list[float]:
 
 
 def assert_paced(times: list[float]) -> None:
+    """Each email an interval after the one before (within one email's delay), and the whole
+    run as long as its intervals: a burst, or a catch-up, fails both."""
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
     assert all(gap >= INTERVAL - TOLERANCE for gap in gaps), gaps
+    assert times[-1] - times[0] >= (len(times) - 1) * INTERVAL - TOLERANCE, gaps
 
 
 def queue(letters) -> None:
