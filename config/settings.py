@@ -292,7 +292,7 @@ if DELIVERY_STUCK_AFTER <= CELERY_TASK_TIME_LIMIT:
         "being sent could be sent a second time."
     )
 # At most this many letters an hour reach one recipient from this app, across all campaigns:
-# letters beyond it wait their turn (letters.pacing), first confirmed, first sent.
+# letters beyond it wait their turn (letters.scheduling), first confirmed, first sent.
 LETTERS_PER_RECIPIENT_HOUR = env_int("LETTERS_PER_RECIPIENT_HOUR", 20)
 # When the day's digests to councillors and bundles to clerks are built (hour, TIME_ZONE); they
 # then go out in each council's office hours when the campaign asks.

@@ -76,6 +76,26 @@ PROVINCE_TIME_ZONES = {
     "NU": "America/Iqaluit",
 }
 
+# What residents call those zones ("8:00 to 18:00, Atlantic time").
+TIME_ZONE_NAMES = {
+    "America/Vancouver": _("Pacific time"),
+    "America/Edmonton": _("Mountain time"),
+    "America/Yellowknife": _("Mountain time"),
+    "America/Regina": _("Saskatchewan time"),
+    "America/Winnipeg": _("Central time"),
+    "America/Toronto": _("Eastern time"),
+    "America/Iqaluit": _("Eastern time"),
+    "America/Moncton": _("Atlantic time"),
+    "America/Halifax": _("Atlantic time"),
+    "America/St_Johns": _("Newfoundland time"),
+    "America/Whitehorse": _("Yukon time"),
+}
+
+
+def time_zone_name(zone: str) -> str:
+    """A Canadian time zone as residents name it; any other zone by its identifier."""
+    return str(TIME_ZONE_NAMES.get(zone, zone))
+
 
 # What Statistics Canada's classification codes mean, for residents: the census subdivision
 # types that have a council, and (below) the census division types of upper tiers. Names in
@@ -197,6 +217,11 @@ class Municipality(models.Model):
         """The municipality's time zone, from its province (Canada has six; the few places
         that keep another province's time are not told apart)."""
         return PROVINCE_TIME_ZONES.get(self.province, "America/Toronto")
+
+    @property
+    def time_zone_name(self) -> str:
+        """Its time zone as residents name it: "Atlantic time"."""
+        return time_zone_name(self.time_zone)
 
     @property
     def is_census_division(self) -> bool:

@@ -7,6 +7,7 @@ Views call these with the draft (letters.drafts); nothing here writes the sessio
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import time
 from urllib.parse import quote
 
 from django.conf import settings
@@ -17,10 +18,10 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
-from councils.models import Municipality, Representative, Ward, search_key
+from councils.models import Municipality, Representative, Ward, search_key, time_zone_name
 from councils.selectors import municipality_choices, recipients_for
 
-from . import drafts, emails, near_duplicates, services
+from . import drafts, emails, near_duplicates, scheduling, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -386,6 +387,42 @@ def personal_part_warning(campaign, state: CouncilState, form: LetterForm) -> bo
     )
 
 
+@dataclass(frozen=True)
+class DeliverySchedule:
+    """When letters reach a council's members, as residents are told before and after Send
+    (letters.scheduling decides it): in one daily digest or each as it comes, in office hours
+    or at any hour, and never more than per_hour to one person."""
+
+    digest: bool
+    digest_hour: str  # "7:00" ("7 h" in French), in digest_zone
+    digest_zone: str
+    office_hours: bool
+    office_opens: str
+    office_closes: str
+    zone: str  # the municipality's, as residents name it
+    per_hour: int
+
+
+def delivery_schedule(campaign: Campaign, municipality: Municipality) -> DeliverySchedule:
+    return DeliverySchedule(
+        digest=campaign.schedule == Campaign.Schedule.DAILY_DIGEST,
+        digest_hour=_clock(time(settings.DIGEST_HOUR)),
+        digest_zone=time_zone_name(settings.TIME_ZONE),
+        office_hours=campaign.office_hours_only,
+        office_opens=_clock(scheduling.OFFICE_OPENS),
+        office_closes=_clock(scheduling.OFFICE_CLOSES),
+        zone=municipality.time_zone_name,
+        per_hour=settings.LETTERS_PER_RECIPIENT_HOUR,
+    )
+
+
+def _clock(moment: time) -> str:
+    """A time of day as Canadians write it: 18:00 in English, 18 h in French."""
+    if translation.get_language() == "fr":
+        return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
+    return f"{moment.hour}:{moment.minute:02d}"
+
+
 def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict) -> dict:
     language = translation.get_language()
     composed = _compose(
@@ -411,6 +448,7 @@ def preview_context(campaign, state: CouncilState, form: LetterForm, draft: dict
         "near_duplicate": personal_part_warning(campaign, state, form),
         "municipality_name": state.municipality.display_name(language),
         "website": state.municipality.website,
+        "schedule": delivery_schedule(campaign, state.municipality),
     }
 
 
@@ -562,6 +600,7 @@ def thanks_context(request, campaign: Campaign, letter: Letter | None) -> dict:
             "copy_letter": not emailed and letter.hold_reason != Letter.HoldReason.ELECTION,
             "website": letter.municipality.website,
             "municipality_name": letter.municipality.display_name(translation.get_language()),
+            "schedule": delivery_schedule(campaign, letter.municipality),
         }
         for delivery in deliveries:
             if delivery.status != Delivery.Status.NO_EMAIL:
