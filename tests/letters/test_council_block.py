@@ -3,6 +3,7 @@ refuses our mail on policy is flagged, its mail paused and resumed by an organiz
 Council delivery page; test letters and erased letters around a blocked council."""
 
 import itertools
+import re
 import smtplib
 
 import pytest
@@ -298,6 +299,36 @@ def test_the_council_delivery_page_counts_sent_due_held_blocked_and_bounced(
     assert "Blocks our mail since" in html
     assert "blocked by policy" in html
     assert reverse("admin:letters_council_resume", args=[municipality.pk]) in html
+
+
+def test_each_count_on_the_council_delivery_page_opens_those_deliveries(
+    staff_client, settings, django_capture_on_commit_callbacks
+):
+    settings.LETTERS_PER_RECIPIENT_HOUR = 20
+    barrie = council(1, name="Barrie")
+    for name in ("Ann", "Bob", "Cat"):  # one sent, two due
+        confirm(letter_to(barrie, first_name=name), django_capture_on_commit_callbacks)
+    elsewhere = council(1, name="Orillia")  # the same statuses on another council
+    confirm(letter_to(elsewhere), django_capture_on_commit_callbacks)
+    confirm(letter_to(elsewhere), django_capture_on_commit_callbacks)
+    confirm(letter_to(barrie, is_test=True), django_capture_on_commit_callbacks)  # not counted
+
+    html = staff_client.get(reverse("admin:letters_council_delivery")).content.decode()
+    row = html[html.index("Barrie") :].split("</tr>")[0]
+    links = {
+        text: href.replace("&amp;", "&")
+        for href, text in re.findall(r'<a href="([^"]+)">(\d+)</a>', row)
+    }
+
+    assert set(links) == {"1", "2"}  # sent and due; nothing held, bounced or failed
+    due = staff_client.get(links["2"])
+    assert due.status_code == 200
+    shown = list(due.context["cl"].result_list)
+    assert len(shown) == 2
+    assert {d.letter.municipality.name for d in shown} == {"Barrie"}
+    assert {d.status for d in shown} == {Delivery.Status.QUEUED}
+    sent = list(staff_client.get(links["1"]).context["cl"].result_list)
+    assert [(d.letter.first_name, d.status) for d in sent] == [("Ann", Delivery.Status.SENT)]
 
 
 def test_resuming_from_the_page_releases_the_council(
