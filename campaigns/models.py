@@ -276,7 +276,10 @@ class Campaign(models.Model):
     office_hours_only = models.BooleanField(
         _("deliver in office hours only"),
         default=False,
-        help_text=_("Monday to Friday, 8:00 to 18:00 in the municipality's time zone."),
+        help_text=_(
+            "Monday to Friday, 8:00 to 18:00 in the municipality's time zone, except its "
+            "province's public holidays."
+        ),
     )
     clerk_mode = models.CharField(
         _("send to the clerk"),

@@ -1,8 +1,11 @@
 import re
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from functools import cache
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+import holidays
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -90,6 +93,20 @@ TIME_ZONE_NAMES = {
     "America/St_Johns": _("Newfoundland time"),
     "America/Whitehorse": _("Yukon time"),
 }
+
+
+# Office hours: Monday to Friday, 8:00 to 18:00 local time, except the province's public holidays.
+OFFICE_OPENS = time(8, 0)
+OFFICE_CLOSES = time(18, 0)
+OFFICE_DAYS = range(5)
+
+
+@cache
+def public_holidays(province: str) -> holidays.HolidayBase:
+    """The public holidays of a province or territory, every year (python-holidays fills in a
+    year when a date of it is asked for). One per province per process: building one costs
+    about a millisecond, and each letter to a council in office hours asks."""
+    return holidays.country_holidays("CA", subdiv=province or None)
 
 
 def time_zone_name(zone: str) -> str:
@@ -217,6 +234,24 @@ class Municipality(models.Model):
         """The municipality's time zone, from its province (Canada has six; the few places
         that keep another province's time are not told apart)."""
         return PROVINCE_TIME_ZONES.get(self.province, "America/Toronto")
+
+    def office_hours_from(self, moment: datetime) -> datetime:
+        """The first moment at or after this one when the council's offices are open: Monday
+        to Friday, 8:00 to 18:00 in its time zone, except its province's public holidays
+        (Canada Day, Christmas, la Fête nationale in Québec...)."""
+        zone = ZoneInfo(self.time_zone)
+        closed = public_holidays(self.province)
+        local = moment.astimezone(zone)
+        for _day in range(15):  # a weekend and the holidays beside it, at most
+            if local.weekday() in OFFICE_DAYS and local.date() not in closed:
+                opens = datetime.combine(local.date(), OFFICE_OPENS, tzinfo=zone)
+                closes = datetime.combine(local.date(), OFFICE_CLOSES, tzinfo=zone)
+                if local < opens:
+                    return opens
+                if local < closes:
+                    return local
+            local = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=zone)
+        raise AssertionError("offices open within a fortnight")
 
     @property
     def time_zone_name(self) -> str:

@@ -124,13 +124,12 @@ def council_mail_resume(*, municipality: Municipality) -> int:
             .distinct()
             .order_by("created_at", "pk")
         )
-        zone = municipality.time_zone
         for mail in held:
             deliveries = list(mail.deliveries.filter(status=Delivery.Status.HELD))
             mail.status = OutgoingMail.Status.QUEUED
             [mail.send_after] = scheduling.slots_take(
                 [[d.recipient_email for d in deliveries]],
-                office_hours_zone=zone if mail.campaign.office_hours_only else None,
+                office_hours_of=municipality if mail.campaign.office_hours_only else None,
             )
             mail.save(update_fields=["status", "send_after", "updated_at"])
             Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(

@@ -18,10 +18,18 @@ from localflavor.ca.ca_provinces import PROVINCE_CHOICES
 
 from campaigns.models import Campaign
 from campaigns.selectors import citation_numbers
-from councils.models import Municipality, Representative, Ward, search_key, time_zone_name
+from councils.models import (
+    OFFICE_CLOSES,
+    OFFICE_OPENS,
+    Municipality,
+    Representative,
+    Ward,
+    search_key,
+    time_zone_name,
+)
 from councils.selectors import municipality_choices, recipients_for
 
-from . import drafts, emails, near_duplicates, scheduling, services
+from . import drafts, emails, near_duplicates, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -409,8 +417,8 @@ def delivery_schedule(campaign: Campaign, municipality: Municipality) -> Deliver
         digest_hour=_clock(time(settings.DIGEST_HOUR)),
         digest_zone=time_zone_name(settings.TIME_ZONE),
         office_hours=campaign.office_hours_only,
-        office_opens=_clock(scheduling.OFFICE_OPENS),
-        office_closes=_clock(scheduling.OFFICE_CLOSES),
+        office_opens=_clock(OFFICE_OPENS),
+        office_closes=_clock(OFFICE_CLOSES),
         zone=municipality.time_zone_name,
         per_hour=settings.LETTERS_PER_RECIPIENT_HOUR,
     )
@@ -419,7 +427,9 @@ def delivery_schedule(campaign: Campaign, municipality: Municipality) -> Deliver
 def _clock(moment: time) -> str:
     """A time of day as Canadians write it: 18:00 in English, 18 h in French."""
     if translation.get_language() == "fr":
-        return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
+        # With a no-break space, as the French catalogue writes "8\u00a0h".
+        hour = f"{moment.hour}\u00a0h"
+        return f"{hour}\u00a0{moment.minute:02d}" if moment.minute else hour
     return f"{moment.hour}:{moment.minute:02d}"
 
 

@@ -1,5 +1,7 @@
 """When letters reach a council: the emails to its members and clerk, each paced per
-recipient across campaigns, and within office hours when the campaign asks.
+recipient across campaigns, and within the council's office hours when the campaign asks
+(Municipality.office_hours_from: weekdays, 8:00 to 18:00 in its time zone, not on its
+province's public holidays).
 
 Each recipient address has a next free slot (RecipientPace). A letter queued for it takes the
 later of now and that slot (moved into the next office hours if need be), and pushes the slot
@@ -14,19 +16,15 @@ same lock, so emails that fell due meanwhile go out one interval apart rather th
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from .models import Delivery, OutgoingMail, RecipientPace
+from councils.models import Municipality
 
-# Office hours: Monday to Friday, 8:00 to 18:00 local time.
-OFFICE_OPENS = time(8, 0)
-OFFICE_CLOSES = time(18, 0)
-OFFICE_DAYS = range(5)
+from .models import Delivery, OutgoingMail, RecipientPace
 
 # The emails to a council's members or clerk, which are paced.
 COUNCIL_KINDS = (OutgoingMail.Kind.LETTER, OutgoingMail.Kind.DIGEST, OutgoingMail.Kind.CLERK)
@@ -37,29 +35,13 @@ def interval() -> timedelta:
     return timedelta(seconds=3600 / max(1, settings.LETTERS_PER_RECIPIENT_HOUR))
 
 
-def in_office_hours(moment: datetime, time_zone: str) -> datetime:
-    """The first moment at or after this one within office hours in that time zone."""
-    zone = ZoneInfo(time_zone)
-    local = moment.astimezone(zone)
-    for _day in range(8):
-        if local.weekday() in OFFICE_DAYS:
-            opens = datetime.combine(local.date(), OFFICE_OPENS, tzinfo=zone)
-            closes = datetime.combine(local.date(), OFFICE_CLOSES, tzinfo=zone)
-            if local < opens:
-                return opens
-            if local < closes:
-                return local
-        next_day = local.date() + timedelta(days=1)
-        local = datetime.combine(next_day, time(0, 0), tzinfo=zone)
-    raise AssertionError("a week always has office hours")
-
-
 def slots_take(
-    groups: list[list[str]], *, office_hours_zone: str | None = None, now=None
+    groups: list[list[str]], *, office_hours_of: Municipality | None = None, now=None
 ) -> list[datetime]:
     """Reserve, for each group of addresses in turn (an email each: to one recipient, or to a
-    whole council), the next slot that is free for every address of the group, in office
-    hours in office_hours_zone when given. Returns when each email may go out. Call it inside
+    whole council), the next slot that is free for every address of the group, in the office
+    hours of the council office_hours_of when given (Municipality.office_hours_from).
+    Returns when each email may go out. Call it inside
     the transaction that saves the emails."""
     now = now or timezone.now()
     keys = [sorted({address.strip().lower() for address in group if address}) for group in groups]
@@ -67,8 +49,8 @@ def slots_take(
     slots = []
     for group in keys:
         slot = max([now, *(paces[key].next_slot for key in group)])
-        if office_hours_zone:
-            slot = in_office_hours(slot, office_hours_zone)
+        if office_hours_of is not None:
+            slot = office_hours_of.office_hours_from(slot)
         for key in group:
             paces[key].next_slot = slot + interval()
         slots.append(slot)
@@ -94,7 +76,7 @@ def council_mails_create(
     municipality = groups[0][0].letter.municipality
     # A test letter goes to its organizer, not to the council: a block does not hold it.
     held = municipality.mail_blocked_at is not None and kind != OutgoingMail.Kind.TEST
-    zone = municipality.time_zone if campaign.office_hours_only else None
+    office_hours_of = municipality if campaign.office_hours_only else None
     mails = [OutgoingMail(kind=kind, campaign=campaign, letter=letter) for _group in groups]
     for mail in mails:
         mail.message_id_assign(from_email=campaign.sender_email)
@@ -103,7 +85,8 @@ def council_mails_create(
             mail.status = OutgoingMail.Status.HELD
     elif kind != OutgoingMail.Kind.TEST:
         slots = slots_take(
-            [[d.recipient_email for d in group] for group in groups], office_hours_zone=zone
+            [[d.recipient_email for d in group] for group in groups],
+            office_hours_of=office_hours_of,
         )
         for mail, slot in zip(mails, slots, strict=True):
             mail.send_after = slot
@@ -121,15 +104,15 @@ class Departure:
 
     mail: OutgoingMail
     addresses: list[str]
-    office_hours_zone: str | None = None
+    office_hours_of: Municipality | None = None
 
 
 def departures_take(departures: list[Departure], *, now=None) -> dict[int, datetime]:
     """The sender is about to take these emails (a claim's batch, in the order it sends
     them). An email may leave now, and its departure is recorded, when the last email to each
     of its addresses left at least an interval ago and every email queued before it to one of
-    them has left. Returns the others by id, each with the time it may leave (in office hours
-    in its zone when given). Call it inside the transaction that claims the emails; the
+    them has left. Returns the others by id, each with the time it may leave (in its council's
+    office hours when given). Call it inside the transaction that claims the emails; the
     recipients' rows stay locked until it commits.
 
     Emails to one address are queued in the order of their slots, so their ids keep the
@@ -165,8 +148,10 @@ def departures_take(departures: list[Departure], *, now=None) -> dict[int, datet
         if before is not None:
             waits.append(max(before, now) + interval())
         if waits:
-            zone = departure.office_hours_zone
-            later[departure.mail.pk] = in_office_hours(max(waits), zone) if zone else max(waits)
+            office = departure.office_hours_of
+            later[departure.mail.pk] = (
+                office.office_hours_from(max(waits)) if office is not None else max(waits)
+            )
             continue
         taken.add(departure.mail.pk)
         last_sent.update(dict.fromkeys(keys, now))

@@ -215,12 +215,11 @@ def _paced_later(mails: list[OutgoingMail], *, now) -> dict[int, datetime]:
         addresses[mail_id].append(address)
     departures = []
     for mail in paced:
-        zone = None
-        if mail.campaign.office_hours_only:
-            council = council_of(mail)
-            zone = council.time_zone if council is not None else None
+        office_hours_of = council_of(mail) if mail.campaign.office_hours_only else None
         departures.append(
-            scheduling.Departure(mail=mail, addresses=addresses[mail.pk], office_hours_zone=zone)
+            scheduling.Departure(
+                mail=mail, addresses=addresses[mail.pk], office_hours_of=office_hours_of
+            )
         )
     return scheduling.departures_take(departures, now=now)
 

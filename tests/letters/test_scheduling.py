@@ -3,6 +3,7 @@ council's own time zone (letters.scheduling), and what the status page says abou
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -10,7 +11,7 @@ from django.utils import timezone, translation
 
 from campaigns.models import Campaign
 from campaigns.templatetags.campaign_tags import long_datetime
-from letters import scheduling
+from councils.models import Municipality
 from letters.models import Delivery, OutgoingMail, RecipientPace
 from letters.sending import mails_send, mails_send_due
 from letters.services import letter_queue
@@ -45,7 +46,7 @@ def sweep_until(clock, end: datetime, *, every: timedelta = timedelta(seconds=30
 
 
 def local(moment: datetime, zone: str) -> str:
-    return moment.astimezone(scheduling.ZoneInfo(zone)).strftime("%a %H:%M")
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
 
 
 # --- Pacing ---------------------------------------------------------------------------------------
@@ -228,12 +229,47 @@ def test_a_letter_confirmed_at_1759_friday_in_halifax(
 
 
 def test_office_hours_open_at_8_and_close_at_18_local_time():
-    halifax = "America/Halifax"
-    assert local(scheduling.in_office_hours(FRIDAY_1759_HALIFAX, halifax), halifax) == "Fri 17:59"
+    halifax, zone = Municipality(province="NS"), "America/Halifax"
+    assert local(halifax.office_hours_from(FRIDAY_1759_HALIFAX), zone) == "Fri 17:59"
     at_six = FRIDAY_1759_HALIFAX + timedelta(minutes=1)
-    assert local(scheduling.in_office_hours(at_six, halifax), halifax) == "Mon 08:00"
+    assert local(halifax.office_hours_from(at_six), zone) == "Mon 08:00"
     monday_early = datetime(2026, 11, 9, 11, 59, tzinfo=UTC)  # 7:59 in Halifax
-    assert local(scheduling.in_office_hours(monday_early, halifax), halifax) == "Mon 08:00"
+    assert local(halifax.office_hours_from(monday_early), zone) == "Mon 08:00"
+
+
+@pytest.mark.parametrize(
+    ("province", "moment", "opens"),
+    [
+        # Christmas Eve, Thursday 24 December 2026, 18:30 in Toronto: Christmas and Boxing Day
+        # (Saturday, so Monday the 28th off) close the offices until Tuesday the 29th.
+        ("ON", datetime(2026, 12, 24, 23, 30, tzinfo=UTC), "Tue 29 Dec 08:00"),
+        # Canada Day, Wednesday 1 July 2026, everywhere.
+        ("BC", datetime(2026, 7, 1, 16, 0, tzinfo=UTC), "Thu 02 Jul 08:00"),
+        # La Fête nationale, Wednesday 24 June 2026: Québec's offices close, Ontario's do not.
+        ("QC", datetime(2026, 6, 24, 14, 0, tzinfo=UTC), "Thu 25 Jun 08:00"),
+        ("ON", datetime(2026, 6, 24, 14, 0, tzinfo=UTC), "Wed 24 Jun 10:00"),
+        # Good Friday, 3 April 2026, then the weekend.
+        ("NS", datetime(2026, 4, 2, 22, 30, tzinfo=UTC), "Mon 06 Apr 08:00"),
+    ],
+)
+def test_office_hours_skip_the_provinces_public_holidays(province, moment, opens):
+    council = Municipality(province=province)
+    local_opening = council.office_hours_from(moment).astimezone(ZoneInfo(council.time_zone))
+    assert local_opening.strftime("%a %d %b %H:%M") == opens
+
+
+def test_a_letter_confirmed_on_christmas_eve_evening_waits_for_the_offices_to_reopen(
+    clock, django_capture_on_commit_callbacks, mailoutbox
+):
+    (rep,) = council(province="ON", name="Barrie")
+    campaign = CampaignFactory(office_hours_only=True)
+    clock.move_to(datetime(2026, 12, 24, 23, 30, tzinfo=UTC))  # 18:30 in Barrie
+    confirm(letter_to([rep], campaign=campaign), django_capture_on_commit_callbacks)
+
+    (mail,) = mails_to(rep.email)
+    assert mail.send_after == datetime(2026, 12, 29, 13, 0, tzinfo=UTC)  # Tuesday 8:00 EST
+    sweep_until(clock, datetime(2026, 12, 29, 12, 55, tzinfo=UTC), every=timedelta(hours=6))
+    assert received_by(rep.email) == []
 
 
 def test_a_letter_confirmed_on_the_weekend_goes_out_monday_at_8(
@@ -282,7 +318,7 @@ def test_every_province_and_territory_has_its_zone():
         *("BC", "AB", "SK", "MB", "ON", "QC", "NB", "NS", "PE", "NL", "YT", "NT", "NU")
     }
     zones = {
-        datetime(2026, 1, 15, 12, tzinfo=UTC).astimezone(scheduling.ZoneInfo(z)).utcoffset()
+        datetime(2026, 1, 15, 12, tzinfo=UTC).astimezone(ZoneInfo(z)).utcoffset()
         for z in PROVINCE_TIME_ZONES.values()
     }
     # Newfoundland, Atlantic, Eastern, Central, Mountain, Pacific (and Yukon's own UTC-7).
@@ -313,7 +349,7 @@ def test_the_status_page_says_when_a_paced_letter_is_due_to_go_out(
     content = client.get(f"/letters/{letter.token}/").content.decode()
 
     with translation.override("en"):
-        when = long_datetime(timezone.localtime(due, scheduling.ZoneInfo("America/Halifax")))
+        when = long_datetime(timezone.localtime(due, ZoneInfo("America/Halifax")))
     assert when == "Nov. 9, 2026, 8 a.m."
     assert f"Due to go out {when}" in content
     assert "in the council&#x27;s office hours" in content or "in the council's office hours" in (

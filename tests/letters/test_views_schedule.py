@@ -63,7 +63,10 @@ def test_the_preview_gives_office_hours_in_the_councils_own_time_zone(client, ca
 
     html = preview(client, campaign, council)
 
-    assert "office hours only: Monday to Friday, 8:00 to 18:00, Atlantic time." in html
+    assert (
+        "office hours only: Monday to Friday, 8:00 to 18:00, Atlantic time, except public holidays."
+        in html
+    )
 
 
 def test_the_preview_in_french_writes_hours_the_french_way(client, campaign, council):
@@ -74,7 +77,12 @@ def test_the_preview_in_french_writes_hours_the_french_way(client, campaign, cou
 
     html = preview(client, campaign, council, prefix="/fr")
 
-    assert escape("du lundi au vendredi, de 8 h à 18 h, heure de Terre-Neuve.") in html
+    assert (
+        escape(
+            "du lundi au vendredi, de 8\u00a0h à 18\u00a0h, heure de Terre-Neuve, sauf les jours fériés."
+        )
+        in html
+    )
     assert "lettres par heure" in html
 
 
@@ -117,7 +125,7 @@ def test_the_thank_you_page_tells_a_confirmed_writer_when_their_letter_goes(
 
     assert "Each councillor receives your letter by email, from your name" in html
     assert PACED in html
-    assert "8:00 to 18:00, Eastern time." in html
+    assert "8:00 to 18:00, Eastern time, except public holidays." in html
 
 
 def test_the_thank_you_page_of_a_digest_campaign_says_the_letter_joins_the_daily_email(
