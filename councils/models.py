@@ -1,6 +1,6 @@
 import re
 import unicodedata
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -240,10 +240,9 @@ class Municipality(models.Model):
         to Friday, 8:00 to 18:00 in its time zone, except its province's public holidays
         (Canada Day, Christmas, la Fête nationale in Québec...)."""
         zone = ZoneInfo(self.time_zone)
-        closed = public_holidays(self.province)
         local = moment.astimezone(zone)
         for _day in range(15):  # a weekend and the holidays beside it, at most
-            if local.weekday() in OFFICE_DAYS and local.date() not in closed:
+            if self.office_day(local.date()):
                 opens = datetime.combine(local.date(), OFFICE_OPENS, tzinfo=zone)
                 closes = datetime.combine(local.date(), OFFICE_CLOSES, tzinfo=zone)
                 if local < opens:
@@ -252,6 +251,15 @@ class Municipality(models.Model):
                     return local
             local = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=zone)
         raise AssertionError("offices open within a fortnight")
+
+    def office_day(self, day: date) -> bool:
+        """Whether the council's offices open on this day: a weekday that is not a public
+        holiday in its province."""
+        return day.weekday() in OFFICE_DAYS and day not in public_holidays(self.province)
+
+    def local_date(self, moment: datetime) -> date:
+        """The date at this moment where the municipality is."""
+        return moment.astimezone(ZoneInfo(self.time_zone)).date()
 
     @property
     def time_zone_name(self) -> str:

@@ -4,14 +4,18 @@ A digest campaign's confirmed letters wait as queued deliveries without an email
 the letters a campaign files with the clerk in a daily bundle. Once a day (DIGEST_HOUR, the
 beat's bundles_build) each councillor's waiting letters of a campaign become one digest, and
 each council's waiting clerk letters one bundle; both are paced and kept to office hours like
-any letter (letters.scheduling), and letters.sending sends them when due. Every letter keeps
-its own delivery row and status. The waiting rows are claimed under lock, so each goes into
-exactly one email; a letter confirmed meanwhile waits for the next day's.
+any letter (letters.scheduling), and letters.sending sends them when due. For a campaign
+that delivers in office hours, none is made on a day the council's offices are closed (a
+weekend, a public holiday): those letters join the next office day's, so a councillor still
+gets at most one a day. Every letter keeps its own delivery row and status. The waiting rows
+are claimed under lock, so each goes into exactly one email; a letter confirmed meanwhile
+waits for the next day's.
 """
 
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns.models import Campaign
 
@@ -25,6 +29,7 @@ def bundles_build() -> int:
     """Turn every waiting digest and clerk delivery into its day's email. Returns how many
     emails were made."""
     made = 0
+    now = timezone.now()
     with transaction.atomic():
         waiting = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -35,6 +40,11 @@ def bundles_build() -> int:
         groups: dict[tuple, list[Delivery]] = {}
         for delivery in waiting:
             campaign = delivery.letter.campaign
+            council = delivery.letter.municipality
+            if campaign.office_hours_only and not council.office_day(council.local_date(now)):
+                # Its offices are closed today (a weekend, a public holiday): the letters wait
+                # for the next office day's email, so nobody gets a pile of them on Monday.
+                continue
             if delivery.to_clerk:
                 if campaign.clerk_mode != Campaign.ClerkMode.DAILY:
                     continue

@@ -218,6 +218,62 @@ def test_a_digest_waits_for_office_hours_in_the_councils_zone(
     assert mails_send_due() == 0
 
 
+# Friday 6 November 2026 to Monday 9 November, each at 7:00 in Toronto (DIGEST_HOUR).
+FRIDAY_7AM = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
+DAYS_7AM = [FRIDAY_7AM + timedelta(days=n) for n in range(4)]  # Fri, Sat, Sun, Mon
+
+
+def test_an_office_hours_digest_is_not_made_on_a_weekend_so_monday_brings_one(
+    clock, django_capture_on_commit_callbacks, mailoutbox
+):
+    office = CampaignFactory(schedule=Campaign.Schedule.DAILY_DIGEST, office_hours_only=True)
+    any_day = CampaignFactory(schedule=Campaign.Schedule.DAILY_DIGEST)
+    (rep,) = council(1, name="Barrie")
+    made = {}
+    for day in DAYS_7AM:
+        # A letter of each campaign the evening before each build.
+        clock.move_to(day - timedelta(hours=12))
+        for campaign in (office, any_day):
+            writer = f"{day:%a}.{campaign.pk}@example.net"
+            confirm(
+                letter_to([rep], campaign=campaign, email=writer),
+                django_capture_on_commit_callbacks,
+            )
+        clock.move_to(day)
+        bundles_build()
+        made[f"{day:%a}"] = sorted(
+            (mail.campaign_id == office.pk, mail.deliveries.count())
+            for mail in OutgoingMail.objects.filter(kind=OutgoingMail.Kind.DIGEST, created_at=day)
+        )
+
+    # (office hours?, letters in it): the office-hours campaign skips Saturday and Sunday, and
+    # Monday's digest carries the three letters they held; the other makes one every day.
+    assert made == {
+        "Fri": [(False, 1), (True, 1)],
+        "Sat": [(False, 1)],
+        "Sun": [(False, 1)],
+        "Mon": [(False, 1), (True, 3)],
+    }
+
+
+def test_no_office_hours_digest_is_made_on_a_public_holiday_of_the_councils_province(
+    clock, django_capture_on_commit_callbacks, mailoutbox
+):
+    campaign = CampaignFactory(schedule=Campaign.Schedule.DAILY_DIGEST, office_hours_only=True)
+    quebec, ontario = council(1, name="Gatineau", province="QC"), council(1, name="Ottawa")
+    clock.move_to(datetime(2026, 6, 23, 20, 0, tzinfo=UTC))
+    for reps in (quebec, ontario):
+        confirm(letter_to(reps, campaign=campaign), django_capture_on_commit_callbacks)
+
+    clock.move_to(datetime(2026, 6, 24, 11, 0, tzinfo=UTC))  # 7:00, la Fête nationale
+    assert bundles_build() == 1  # Ottawa's; Gatineau's offices are closed
+    clock.move_to(datetime(2026, 6, 25, 11, 0, tzinfo=UTC))
+    assert bundles_build() == 1  # Gatineau's, a day later
+
+    digests = OutgoingMail.objects.filter(kind=OutgoingMail.Kind.DIGEST).order_by("pk")
+    assert [d.deliveries.get().letter.municipality.name for d in digests] == ["Ottawa", "Gatineau"]
+
+
 def test_a_test_letter_never_goes_into_a_digest(
     clock, digest_campaign, ottawa, django_capture_on_commit_callbacks, mailoutbox
 ):
