@@ -167,9 +167,9 @@ def _deliveries_failure_record(
             for delivery in changed:
                 council = council_of(delivery.mail) if delivery.mail_id else None
                 if council is not None:
-                    councils[council.pk] = council
-            for council in councils.values():
-                council_block(council, note)
+                    councils[council.pk] = (council, delivery.mail.campaign)
+            for council, campaign in councils.values():
+                mails_send_after_commit(council_block(council, note, campaign=campaign))
     return [d.pk for d in changed]
 
 

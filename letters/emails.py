@@ -10,6 +10,7 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -78,6 +79,7 @@ def message_for(mail: OutgoingMail) -> EmailMultiAlternatives:
         OutgoingMail.Kind.FOLLOWUP: followup_message,
         OutgoingMail.Kind.UPDATE: update_message,
         OutgoingMail.Kind.RELEASED: letter_released_message,
+        OutgoingMail.Kind.BLOCKED: council_blocked_message,
     }
     message = builders[mail.kind](mail)
     if settings.BOUNCE_ADDRESS and mail.kind in COUNCIL_KINDS:
@@ -412,5 +414,36 @@ def data_erased_message(mail: OutgoingMail) -> EmailMultiAlternatives:
         to=[mail.to_email],
         language=letter.language,
         from_email=campaign_from(campaign, letter.language),
+        message_id=mail.message_id,
+    )
+
+
+def council_blocked_message(mail: OutgoingMail) -> EmailMultiAlternatives:
+    """Tell an organizer that a council's mail server refuses our mail (letters.sending.
+    council_block): what it answered, that its letters are held, and where to resume them
+    once the council lets our mail through. In the language of the campaign whose letter
+    was refused; from the site's own address."""
+    council = mail.municipality
+    language = mail.campaign.default_language
+    held = (
+        OutgoingMail.objects.filter(status=OutgoingMail.Status.HELD)
+        .filter(Q(letter__municipality=council) | Q(deliveries__letter__municipality=council))
+        .distinct()
+        .count()
+    )
+    return make_message(
+        template="council_blocked",
+        context={
+            "council": council.display_name(language),
+            "province": council.province,
+            "reason": council.mail_block_reason,
+            "held": held,
+            "campaign": mail.campaign,
+            "organization": mail.campaign.organization(language),
+            "sender_domain": _domain(mail.campaign.sender_email),
+            "resume_url": settings.SITE_URL + reverse("admin:letters_council_delivery"),
+        },
+        to=[mail.to_email],
+        language=language,
         message_id=mail.message_id,
     )

@@ -4,8 +4,10 @@ A superuser adds people to these groups in the admin (Users > Groups); everyone 
 needs "Staff status" to reach the admin at all.
 """
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 
 ORGANIZERS = "Organizers"
 STAFF = "Staff"
@@ -112,3 +114,14 @@ def groups_ensure() -> dict[str, Group]:
             group.permissions.set([_permission_get(p) for p in dict.fromkeys(permission_names)])
             groups[name] = group
     return groups
+
+
+def organizer_addresses() -> list[str]:
+    """Where to tell organizers something needs them (a council blocking our mail): every
+    active member of the Organizers group, and every superuser, with an email address."""
+    users = (
+        get_user_model()
+        .objects.filter(Q(groups__name=ORGANIZERS) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+    )
+    return sorted({email.strip().lower() for email in users.values_list("email", flat=True)})

@@ -598,6 +598,7 @@ class OutgoingMail(models.Model):
         ERASED = "erased", _("Erasure notice")
         HELD = "held", _("Notice of a letter held")
         RELEASED = "released", _("Notice of a held letter sent")
+        BLOCKED = "blocked", _("Alert to organizers: a council blocks our mail")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -632,7 +633,17 @@ class OutgoingMail(models.Model):
         on_delete=models.CASCADE,
         related_name="mails",
     )
-    # Only the erasure notice: the letter no longer has the address. Cleared once sent.
+    # The council whose mail server blocks ours (kind "blocked" only).
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("council"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    # The erasure notice's address (the letter no longer has it), and the organizer an alert
+    # goes to. Cleared once sent.
     to_email = models.EmailField(_("to"), blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED

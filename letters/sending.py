@@ -51,7 +51,7 @@ from django.utils import timezone
 
 from councils.models import Representative
 
-from . import emails, scheduling
+from . import emails, groups, scheduling
 from .models import Delivery, Letter, OutgoingMail
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def _claim(
             if not pks:
                 return []
             by_pk = OutgoingMail.objects.select_related(
-                "campaign", "letter__campaign", "letter__municipality"
+                "campaign", "letter__campaign", "letter__municipality", "municipality"
             ).in_bulk(pks)
             mails = [by_pk[pk] for pk in pks]
             later = _paced_later(mails, now=now)
@@ -324,6 +324,9 @@ def _wanted(mail: OutgoingMail) -> bool:
     letter = mail.letter
     if mail.kind == OutgoingMail.Kind.ERASED:
         return bool(mail.to_email)
+    if mail.kind == OutgoingMail.Kind.BLOCKED:
+        # Not once the council is resumed: the news is stale.
+        return bool(mail.to_email) and mail.municipality.mail_blocked_at is not None
     if letter is None:  # a digest or a clerk's bundle: the letters still in it
         return bool(mail.deliveries_sending())
     if letter.purged_at or not letter.email:
@@ -560,7 +563,7 @@ def _mark_sent(mail: OutgoingMail, message) -> None:
                 kind = failure_kind(code, reply)
                 if kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:
                     _delivery_retry_alone(mail, delivery, reason, now=now, held=True)
-                    council_block(council_of(mail), reason)
+                    council_block(council_of(mail), reason, campaign=mail.campaign)
                     continue
                 if code >= 500 and delivery.representative_id and kind not in NOT_THE_ADDRESS:
                     Representative.objects.filter(pk=delivery.representative_id).bounce_recorded()
@@ -636,7 +639,7 @@ def _mark_unsent(mail: OutgoingMail, failure: SendFailure) -> None:
     if failure.kind == Delivery.Failure.POLICY_BLOCK and mail.kind in COUNCIL_KINDS:
         # Not this letter's fault: the council's server refuses our mail. Stop hammering it;
         # this email and the council's others wait until an organizer resumes them.
-        council_block(council_of(mail), reason)
+        council_block(council_of(mail), reason, campaign=mail.campaign)
         _mark_held(mail, reason=reason, failure=Delivery.Failure.POLICY_BLOCK)
         return
     if failure.transient:
@@ -689,15 +692,19 @@ def _mark_held(mail: OutgoingMail, reason: str = "", failure: str = "") -> None:
     mail.deliveries.filter(status=Delivery.Status.SENDING).update(**deliveries)
 
 
-def council_block(municipality, reason: str) -> None:
+def council_block(municipality, reason: str, *, campaign) -> list[OutgoingMail]:
     """Record that this council's mail server blocks our mail, and hold its emails still
-    queued: nothing more goes to it until an organizer resumes (letters.services)."""
+    queued: nothing more goes to it until an organizer resumes (letters.delivery_events).
+
+    The first time, every organizer gets an alert (groups.organizer_addresses), saved due now
+    in this transaction and returned: the caller queues it, or the next sweep sends it.
+    A council already blocked gets no second alert."""
     if municipality is None:
-        return
+        return []
     now = timezone.now()
-    municipality.__class__.objects.filter(pk=municipality.pk, mail_blocked_at__isnull=True).update(
-        mail_blocked_at=now, mail_block_reason=reason[:2000]
-    )
+    newly = municipality.__class__.objects.filter(
+        pk=municipality.pk, mail_blocked_at__isnull=True
+    ).update(mail_blocked_at=now, mail_block_reason=reason[:2000])
     held = OutgoingMail.objects.filter(
         status=OutgoingMail.Status.QUEUED, kind__in=COUNCIL_KINDS
     ).filter(
@@ -709,6 +716,21 @@ def council_block(municipality, reason: str) -> None:
         status=Delivery.Status.HELD, updated_at=now
     )
     logger.warning("The council of %s blocks our mail: %s", municipality, reason)
+    if not newly:
+        return []
+    alerts = [
+        OutgoingMail(
+            kind=OutgoingMail.Kind.BLOCKED,
+            campaign=campaign,
+            municipality=municipality,
+            to_email=address,
+            send_after=now,
+        )
+        for address in groups.organizer_addresses()
+    ]
+    for alert in alerts:
+        alert.message_id_assign(from_email=settings.DEFAULT_FROM_EMAIL)
+    return OutgoingMail.objects.bulk_create(alerts)
 
 
 def _mark_cancelled(mail: OutgoingMail) -> None:

@@ -11,8 +11,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from letters.delivery_events import council_mail_resume, delivery_track
+from letters.groups import ORGANIZERS
 from letters.models import Delivery, OutgoingMail
-from letters.sending import event_failure_kind, failure_kind, mails_send_due, send_failure
+from letters.sending import (
+    council_block,
+    event_failure_kind,
+    failure_kind,
+    mails_send_due,
+    send_failure,
+)
 from letters.services import letter_delete_request, letter_test_send
 from tests.factories import CampaignFactory, UserFactory
 from tests.letters.council_helpers import confirm, council, letter_to
@@ -197,6 +204,111 @@ def test_a_blocked_event_from_the_esp_pauses_the_council(django_capture_on_commi
     assert municipality.mail_blocked_at is not None
     held = confirm(letter_to(reps, first_name="Paul"), django_capture_on_commit_callbacks)
     assert set(held.deliveries.values_list("status", flat=True)) == {Delivery.Status.HELD}
+
+
+# --- Organizers are told ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def organizers(db):
+    """Who hears of a block: two organizers and a superuser; not a former organizer, one
+    without an address, nor plain staff."""
+    from django.contrib.auth.models import Group
+
+    group, _created = Group.objects.get_or_create(name=ORGANIZERS)
+    for name, fields in [
+        ("olga", {}),
+        ("omar", {"email": "Omar@Example.org"}),
+        ("former", {"is_active": False}),
+        ("noaddress", {"email": ""}),
+    ]:
+        UserFactory(username=name, is_staff=True, **fields).groups.add(group)
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    UserFactory(username="staffer", is_staff=True)
+    return ["olga@example.org", "omar@example.org", "root@example.org"]
+
+
+def alerts_received(smtp) -> dict[str, str]:
+    """Each alert the sink received, by recipient: its text part."""
+    out = {}
+    for received in smtp.received:
+        message = received.message
+        if "refusing our letters" in str(message["Subject"]):
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            out.update(dict.fromkeys(received.rcpt_tos, text))
+    return out
+
+
+def test_organizers_are_emailed_once_when_a_council_starts_blocking_our_mail(
+    smtp, organizers, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://letters.example.org"
+    reps = council(2, name="Minneapolis")
+    smtp.reject[reps[0].email] = BLOCK
+    confirm(letter_to(reps), django_capture_on_commit_callbacks)
+    confirm(letter_to(reps, first_name="Paul"), django_capture_on_commit_callbacks)
+
+    # Saved with the block, in its transaction; the sweep (or the task's batch) sends them.
+    assert mails_send_due() == 3
+
+    alerts = alerts_received(smtp)
+    assert sorted(alerts) == organizers
+    text = alerts["olga@example.org"]
+    assert "The mail server of the council of Minneapolis (ON) refused a letter" in text
+    assert "blocked by policy" in text
+    assert "4 emails to it are held for now" in text
+    assert "let mail from example.org through" in text
+    assert "https://letters.example.org/admin/letters/delivery/councils/" in text
+    # Nothing personal stays on the rows once sent, and no council mail went out meanwhile.
+    assert set(OutgoingMail.objects.filter(kind="blocked").values_list("to_email", flat=True)) == {
+        ""
+    }
+    assert [r for r in smtp.received if set(r.rcpt_tos) & {rep.email for rep in reps}] == []
+
+    # Still blocked: a later refusal tells nobody again.
+    council_block(reps[0].municipality, BLOCK, campaign=CampaignFactory())
+    assert mails_send_due() == 0
+    assert len(alerts_received(smtp)) == 3
+
+
+def test_an_alert_is_not_sent_once_the_council_is_resumed(
+    smtp, organizers, django_capture_on_commit_callbacks
+):
+    reps = council(1, name="Minneapolis")
+    smtp.reject[reps[0].email] = BLOCK
+    confirm(letter_to(reps), django_capture_on_commit_callbacks)
+    del smtp.reject[reps[0].email]
+    with django_capture_on_commit_callbacks(execute=False):
+        council_mail_resume(municipality=reps[0].municipality)
+
+    mails_send_due()
+
+    assert alerts_received(smtp) == {}
+    assert set(OutgoingMail.objects.filter(kind="blocked").values_list("status", flat=True)) == {
+        OutgoingMail.Status.CANCELLED
+    }
+
+
+def test_a_block_reported_by_the_esp_emails_the_organizers_at_once(
+    organizers, django_capture_on_commit_callbacks, mailoutbox
+):
+    reps = council(1, name="Minneapolis")
+    sent = confirm(letter_to(reps), django_capture_on_commit_callbacks)
+    delivery = sent.deliveries.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_track(
+            event_type="bounced",
+            message_id=delivery.mail.message_id,
+            recipient=delivery.recipient_email,
+            reject_reason="blocked",
+            mta_response="550 5.7.1 blocked",
+            esp_name="Postmark",
+        )
+
+    alerts = [m for m in mailoutbox if "refusing our letters" in m.subject]
+    assert sorted(address for m in alerts for address in m.to) == organizers
+    assert "550 5.7.1 blocked" in alerts[0].body
 
 
 # --- Test letters and erasure around a block -------------------------------------------------------
