@@ -22,7 +22,7 @@ from letters.delivery_events import council_mail_resume
 from letters.models import Delivery, OutgoingMail
 from letters.services import letter_queue
 from letters.tasks import mails_send_due as mails_send_due_task
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, UserFactory
 from tests.letters.council_helpers import council, letter_to
 from tests.letters.fault_helpers import (  # noqa: F401 (fixtures)
     assert_clean_log,
@@ -144,6 +144,7 @@ def test_letters_queued_while_two_workers_run_are_paced(smtp, broker, workers):
 def test_a_5xx_policy_block_flags_the_council_and_the_rest_stay_held(smtp, broker, workers):
     reps = council(3, name="Minneapolis")
     municipality = reps[0].municipality
+    organizer = UserFactory(username="olga", is_staff=True, is_superuser=True).email
     smtp.recorder.reject[reps[0].email] = BLOCK
     worker = workers.start(broker_url=broker, smtp_port=smtp.port, extra_env=PACED)
     letters = [letter_to(reps, first_name=f"W{n}") for n in range(4)]
@@ -161,11 +162,16 @@ def test_a_5xx_policy_block_flags_the_council_and_the_rest_stay_held(smtp, broke
 
     municipality.refresh_from_db()
     assert "5.7.1" in municipality.mail_block_reason
-    assert not any(reps[0].email in r.rcpt_tos for r in smtp.recorder.received)
+    # The organizer is told once, by the worker.
+    alerts = [r for r in smtp.recorder.received if r.rcpt_tos == [organizer]]
+    assert len(alerts) == 1
+    assert "Minneapolis is refusing our letters" in str(alerts[0].message["Subject"])
+    to_council = [r for r in smtp.recorder.received if r not in alerts]
+    assert not any(reps[0].email in r.rcpt_tos for r in to_council)
     # Only what was already on its way with the refused email (the first letter's others).
-    assert len(smtp.recorder.received) <= 2
+    assert len(to_council) <= 2
     sent = Delivery.objects.filter(status=Delivery.Status.SENT).count()
-    assert sent == len(smtp.recorder.received)
+    assert sent == len(to_council)
     assert Counter(Delivery.objects.values_list("status", flat=True)) == Counter(
         {Delivery.Status.SENT: sent, Delivery.Status.HELD: 12 - sent}
     )
