@@ -13,7 +13,10 @@ waits for the next day's.
 """
 
 import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -67,3 +70,18 @@ def bundles_build() -> int:
     if made:
         logger.info("Built %d digests and bundles", made)
     return made
+
+
+def digest_day(campaign: Campaign, council, *, now=None) -> date:
+    """The day (in TIME_ZONE, the beat's) whose digest will carry a letter to this council
+    waiting now: the next build at DIGEST_HOUR, passing over the days its offices are closed
+    when the campaign delivers in office hours, as bundles_build does."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    local = (now or timezone.now()).astimezone(zone)
+    day = local.date() + timedelta(days=0 if local.hour < settings.DIGEST_HOUR else 1)
+    for _day in range(15):  # a weekend and the holidays beside it, at most
+        build = datetime.combine(day, time(settings.DIGEST_HOUR), tzinfo=zone)
+        if not campaign.office_hours_only or council.office_day(council.local_date(build)):
+            break
+        day += timedelta(days=1)
+    return day

@@ -7,7 +7,7 @@ Views call these with the draft (letters.drafts); nothing here writes the sessio
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from urllib.parse import quote
 
 from django.conf import settings
@@ -29,7 +29,7 @@ from councils.models import (
 )
 from councils.selectors import municipality_choices, recipients_for
 
-from . import drafts, emails, near_duplicates, services
+from . import bundles, drafts, emails, near_duplicates, services
 from .client_address import client_ip
 from .composition import (
     BODY_MAX,
@@ -505,12 +505,18 @@ def last_letter(request, campaign: Campaign) -> Letter | None:
 def status_context(letter: Letter) -> dict:
     """The status page: the letter, where a held one stands, and each recipient."""
     deliveries = list(letter.deliveries.all())
+    now = timezone.now()
+    today = timezone.localdate(now)
     return {
         "letter": letter,
         "campaign": letter.campaign,
         "deliveries": deliveries,
         # For "Due to go out ...": a paced letter's email whose time has not come yet.
-        "now": timezone.now(),
+        "now": now,
+        # For "In tomorrow's digest to ...": the digest a waiting letter will be in.
+        "digest_day": bundles.digest_day(letter.campaign, letter.municipality, now=now),
+        "today": today,
+        "tomorrow": today + timedelta(days=1),
         "hold_stage": letter.hold_stage(),
         # Confirmed, and nobody on the council could be emailed (nor will be: not held).
         "not_emailed": letter.status == Letter.Status.CONFIRMED

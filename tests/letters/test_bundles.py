@@ -180,7 +180,7 @@ def test_the_next_days_digest_holds_only_the_new_letter(
     assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 8
 
 
-def test_the_status_page_says_the_letter_is_in_todays_digest_to_the_councillor(
+def test_the_status_page_says_which_digest_to_the_councillor_the_letter_is_in(
     clock, client, digest_campaign, ottawa, django_capture_on_commit_callbacks
 ):
     reps, ward_a, _ward_b = ottawa
@@ -188,9 +188,13 @@ def test_the_status_page_says_the_letter_is_in_todays_digest_to_the_councillor(
         letter_to(reps, campaign=digest_campaign, ward=ward_a), django_capture_on_commit_callbacks
     )
 
+    # Monday 10:00 in Toronto: today's digest was made at 7:00, so the letter is in Tuesday's.
+    content = unescape(client.get(f"/letters/{letter.token}/").content.decode())
+    assert "In tomorrow's digest to Cora Councillor" in content
+    assert "In tomorrow's digest to Carl Councillor" in content
+    clock.move_to(TUESDAY_7AM - timedelta(hours=1))
     content = unescape(client.get(f"/letters/{letter.token}/").content.decode())
     assert "In today's digest to Cora Councillor" in content
-    assert "In today's digest to Carl Councillor" in content
 
     clock.move_to(TUESDAY_7AM)
     bundles_build()  # built, not sent yet: still in today's digest
@@ -272,6 +276,20 @@ def test_no_office_hours_digest_is_made_on_a_public_holiday_of_the_councils_prov
 
     digests = OutgoingMail.objects.filter(kind=OutgoingMail.Kind.DIGEST).order_by("pk")
     assert [d.deliveries.get().letter.municipality.name for d in digests] == ["Ottawa", "Gatineau"]
+
+
+def test_the_status_page_names_the_day_of_an_office_hours_digest_after_a_weekend(
+    clock, client, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(schedule=Campaign.Schedule.DAILY_DIGEST, office_hours_only=True)
+    reps = council(1, name="Barrie")
+    clock.move_to(FRIDAY_7AM + timedelta(hours=3))  # Friday 10:00 in Toronto
+    letter = confirm(letter_to(reps, campaign=campaign), django_capture_on_commit_callbacks)
+
+    content = unescape(client.get(f"/letters/{letter.token}/").content.decode())
+    assert "In the digest of Nov. 9, 2026 to Rep 0 of Barrie" in content  # Monday's
+    content = unescape(client.get(f"/fr/letters/{letter.token}/").content.decode())
+    assert "Dans l'envoi groupé du 9 novembre 2026 à Rep 0 of Barrie" in content
 
 
 def test_a_test_letter_never_goes_into_a_digest(
