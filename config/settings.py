@@ -316,6 +316,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "letters.tasks.bundles_build",
         "schedule": crontab(hour=env_int("DIGEST_HOUR", 7), minute=0),
     },
+    # The clerk's last bundle before a campaign's correspondence deadline (letters.bundles).
+    "build-clerk-bundles-before-deadline": {
+        "task": "letters.tasks.clerk_bundles_before_deadline",
+        "schedule": 600,
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------------

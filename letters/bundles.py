@@ -28,9 +28,18 @@ from .models import Delivery, OutgoingMail
 logger = logging.getLogger(__name__)
 
 
-def bundles_build() -> int:
+# The clerk's last bundle before a campaign's correspondence deadline is made once the
+# deadline is this close (the beat's clerk_bundles_before_deadline runs every ten minutes).
+CLERK_DEADLINE_LEAD = timedelta(hours=1)
+
+
+def bundles_build(*, before_deadline: bool = False) -> int:
     """Turn every waiting digest and clerk delivery into its day's email. Returns how many
-    emails were made."""
+    emails were made.
+
+    before_deadline: only the clerk's bundles of campaigns whose correspondence deadline is
+    less than CLERK_DEADLINE_LEAD away, whatever the hour or the day: letters confirmed on the
+    deadline's day reach the clerk before it, not in the next morning's bundle."""
     made = 0
     now = timezone.now()
     with transaction.atomic():
@@ -44,7 +53,13 @@ def bundles_build() -> int:
         for delivery in waiting:
             campaign = delivery.letter.campaign
             council = delivery.letter.municipality
-            if campaign.office_hours_only and not council.office_day(council.local_date(now)):
+            if before_deadline:
+                deadline = campaign.clerk_deadline
+                if not delivery.to_clerk or deadline is None:
+                    continue
+                if not now < deadline <= now + CLERK_DEADLINE_LEAD:
+                    continue
+            elif campaign.office_hours_only and not council.office_day(council.local_date(now)):
                 # Its offices are closed today (a weekend, a public holiday): the letters wait
                 # for the next office day's email, so nobody gets a pile of them on Monday.
                 continue

@@ -32,6 +32,13 @@ def bundles_build() -> int:
 
 
 @shared_task(acks_late=True)
+def clerk_bundles_before_deadline() -> int:
+    """Every ten minutes (CELERY_BEAT_SCHEDULE): the clerk's bundle of a campaign whose
+    correspondence deadline is near, so its last letters are filed in time."""
+    return bundles.bundles_build(before_deadline=True)
+
+
+@shared_task(acks_late=True)
 def followups_send() -> int:
     """The daily job (CELERY_BEAT_SCHEDULE): ask writers who wanted it whether council
     replied (the emails go out with the next sweep)."""

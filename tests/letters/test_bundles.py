@@ -416,6 +416,36 @@ def test_letters_confirmed_after_the_deadline_do_not_go_to_the_clerk(
     assert not late.deliveries.filter(to_clerk=True).exists()
 
 
+def test_letters_confirmed_on_the_deadline_day_reach_the_clerk_before_the_deadline(
+    clerk_council, django_capture_on_commit_callbacks, mailoutbox
+):
+    # Correspondence is due Monday 2 November at noon in Barrie (17:00 UTC).
+    deadline = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+    campaign = clerk_campaign(Campaign.ClerkMode.DAILY, clerk_deadline=deadline)
+    later = clerk_campaign(Campaign.ClerkMode.DAILY, clerk_deadline=deadline + timedelta(days=7))
+    with time_machine.travel(deadline - timedelta(hours=3), tick=False):  # 9:00
+        for each in (campaign, later):
+            confirm(
+                letter_to(clerk_council, campaign=each, publication_consent=True),
+                django_capture_on_commit_callbacks,
+            )
+    with time_machine.travel(deadline - timedelta(hours=2), tick=False):
+        assert bundles_build(before_deadline=True) == 0  # not yet: more letters may come
+
+    with time_machine.travel(deadline - timedelta(minutes=50), tick=False):
+        assert bundles_build(before_deadline=True) == 1
+        mails_send_due()
+
+    (bundle,) = received_by("clerk@barrie.example.ca")
+    assert "Item 8.2" in bundle.body
+    filed = Delivery.objects.get(to_clerk=True, letter__campaign=campaign)
+    assert filed.status == Delivery.Status.SENT and filed.sent_at < deadline
+    # The other campaign's letter waits for its own day's bundle; no councillor's digest moved.
+    assert Delivery.objects.get(to_clerk=True, letter__campaign=later).mail is None
+    with time_machine.travel(deadline + timedelta(minutes=1), tick=False):
+        assert bundles_build(before_deadline=True) == 0
+
+
 def test_a_council_without_a_clerk_address_gets_no_correspondence(
     django_capture_on_commit_callbacks, mailoutbox
 ):
