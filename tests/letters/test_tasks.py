@@ -123,14 +123,22 @@ def test_beat_runs_the_sweep_often_and_the_purge_daily():
     assert purge["task"] == tasks.personal_data_purge.name
     bundles = settings.CELERY_BEAT_SCHEDULE["build-daily-bundles"]
     assert bundles["task"] == tasks.bundles_build.name
+    before_deadline = settings.CELERY_BEAT_SCHEDULE["build-clerk-bundles-before-deadline"]
+    assert before_deadline["task"] == tasks.clerk_bundles_before_deadline.name
+    # Often enough to file the last letters within the hour before a deadline.
+    assert before_deadline["schedule"] <= 900
     # The old Redis-list dispatcher and its requeue are gone.
     assert set(settings.CELERY_BEAT_SCHEDULE) == {
         "send-due-mail",
         "purge-personal-data",
         "build-daily-bundles",
+        "build-clerk-bundles-before-deadline",
         "release-held-letters",
         "send-followups",
     }
+    # Every entry names a task the workers know (they import CELERY_IMPORTS as they start).
+    app.loader.import_default_modules()
+    assert all(entry["task"] in app.tasks for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
 
 def test_task_settings_suit_the_sender():
