@@ -271,6 +271,22 @@ def test_organizers_are_emailed_once_when_a_council_starts_blocking_our_mail(
     assert len(alerts_received(smtp)) == 3
 
 
+def test_the_servers_answer_cannot_put_markup_in_the_organizers_alert(
+    smtp, organizers, django_capture_on_commit_callbacks
+):
+    reps = council(1, name="Minneapolis")
+    smtp.reject[reps[0].email] = '550 5.7.1 blocked by policy <script>alert("x")</script>'
+    confirm(letter_to(reps), django_capture_on_commit_callbacks)
+
+    mails_send_due()
+
+    (alert, *_others) = [r.message for r in smtp.received if r.rcpt_tos == [organizers[0]]]
+    html = alert.get_body(preferencelist=("html",)).get_content()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "\n" not in str(alert["Subject"])
+
+
 def test_an_alert_is_not_sent_once_the_council_is_resumed(
     smtp, organizers, django_capture_on_commit_callbacks
 ):
