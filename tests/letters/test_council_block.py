@@ -36,6 +36,18 @@ def unpaced(settings):
     settings.LETTERS_PER_RECIPIENT_HOUR = 3_600_000
 
 
+def esp_reports_a_policy_block(delivery: Delivery) -> None:
+    """The ESP's webhook: the council's server refused this delivery by policy."""
+    delivery_track(
+        event_type="bounced",
+        message_id=delivery.mail.message_id,
+        recipient=delivery.recipient_email,
+        reject_reason="blocked",
+        mta_response="550 5.7.1 blocked",
+        esp_name="Postmark",
+    )
+
+
 @pytest.fixture
 def smtp(settings):
     server = SMTPServer().start()
@@ -191,14 +203,7 @@ def test_a_blocked_event_from_the_esp_pauses_the_council(django_capture_on_commi
     municipality.refresh_from_db()
     assert municipality.mail_blocked_at is None
 
-    delivery_track(
-        event_type="bounced",
-        message_id=delivery.mail.message_id,
-        recipient=delivery.recipient_email,
-        reject_reason="blocked",
-        mta_response="550 5.7.1 blocked",
-        esp_name="Postmark",
-    )
+    esp_reports_a_policy_block(delivery)
 
     municipality.refresh_from_db()
     assert municipality.mail_blocked_at is not None
@@ -313,14 +318,7 @@ def test_a_block_reported_by_the_esp_emails_the_organizers_at_once(
     delivery = sent.deliveries.get()
 
     with django_capture_on_commit_callbacks(execute=True):
-        delivery_track(
-            event_type="bounced",
-            message_id=delivery.mail.message_id,
-            recipient=delivery.recipient_email,
-            reject_reason="blocked",
-            mta_response="550 5.7.1 blocked",
-            esp_name="Postmark",
-        )
+        esp_reports_a_policy_block(delivery)
 
     alerts = [m for m in mailoutbox if "refusing our letters" in m.subject]
     assert sorted(address for m in alerts for address in m.to) == organizers
