@@ -115,13 +115,9 @@ def council_mail_resume(*, municipality: Municipality) -> int:
         )
         municipality.refresh_from_db()
         held = list(
-            OutgoingMail.objects.filter(status=OutgoingMail.Status.HELD)
-            .filter(
-                Q(letter__municipality=municipality)
-                | Q(deliveries__letter__municipality=municipality)
-            )
+            OutgoingMail.objects.to_council(municipality)
+            .filter(status=OutgoingMail.Status.HELD)
             .select_related("campaign")
-            .distinct()
             .order_by("created_at", "pk")
         )
         for mail in held:

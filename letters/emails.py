@@ -10,7 +10,6 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -425,12 +424,7 @@ def council_blocked_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     was refused; from the site's own address."""
     council = mail.municipality
     language = mail.campaign.default_language
-    held = (
-        OutgoingMail.objects.filter(status=OutgoingMail.Status.HELD)
-        .filter(Q(letter__municipality=council) | Q(deliveries__letter__municipality=council))
-        .distinct()
-        .count()
-    )
+    held = OutgoingMail.objects.to_council(council).filter(status=OutgoingMail.Status.HELD).count()
     return make_message(
         template="council_blocked",
         context={

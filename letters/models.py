@@ -576,6 +576,13 @@ class OutgoingMailQuerySet(models.QuerySet):
         """Left "sending" since before this time: the worker that claimed them died."""
         return self.filter(status=OutgoingMail.Status.SENDING, updated_at__lt=before)
 
+    def to_council(self, municipality):
+        """The emails to this council: a letter's, or a digest's or clerk's bundle's, whose
+        letters are its deliveries' (once each)."""
+        return self.filter(
+            Q(letter__municipality=municipality) | Q(deliveries__letter__municipality=municipality)
+        ).distinct()
+
 
 class OutgoingMail(models.Model):
     """One email the app sends, of any kind, and what became of it (letters.sending).

@@ -705,12 +705,10 @@ def council_block(municipality, reason: str, *, campaign) -> list[OutgoingMail]:
     newly = municipality.__class__.objects.filter(
         pk=municipality.pk, mail_blocked_at__isnull=True
     ).update(mail_blocked_at=now, mail_block_reason=reason[:2000])
-    held = OutgoingMail.objects.filter(
+    held = OutgoingMail.objects.to_council(municipality).filter(
         status=OutgoingMail.Status.QUEUED, kind__in=COUNCIL_KINDS
-    ).filter(
-        Q(letter__municipality=municipality) | Q(deliveries__letter__municipality=municipality)
     )
-    ids = list(held.values_list("pk", flat=True).distinct())
+    ids = list(held.values_list("pk", flat=True))
     OutgoingMail.objects.filter(pk__in=ids).update(status=OutgoingMail.Status.HELD, updated_at=now)
     Delivery.objects.filter(mail_id__in=ids, status=Delivery.Status.QUEUED).update(
         status=Delivery.Status.HELD, updated_at=now
